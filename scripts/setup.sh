@@ -1,0 +1,57 @@
+# Sourced by scripts/run.sh and scripts/test.sh: installs, idempotently, what the product and its tests
+# need on a Debian/Ubuntu machine, into a cache outside the clone (so repeat runs are incremental).
+#   DELTA_BRIDGE_CACHE  cache root (default ~/.cache/delta-bridge)
+#   CARGO_TARGET_DIR    cargo target directory (default $DELTA_BRIDGE_CACHE/target)
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export DELTA_BRIDGE_CACHE="${DELTA_BRIDGE_CACHE:-$HOME/.cache/delta-bridge}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$DELTA_BRIDGE_CACHE/target}"
+VENV="$DELTA_BRIDGE_CACHE/venv"
+TOOLS="$DELTA_BRIDGE_CACHE/tools"
+S3S_FS_VERSION=0.14.1
+mkdir -p "$DELTA_BRIDGE_CACHE"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+apt_install() {
+  # Installs Debian packages that are missing; needs root or sudo.
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  say "installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_system() {
+  command -v cargo >/dev/null || { echo "cargo (Rust 1.92 or newer) is required: https://rustup.rs" >&2; exit 1; }
+  command -v cc >/dev/null || apt_install build-essential
+  command -v python3 >/dev/null || apt_install python3
+  python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+}
+
+ensure_venv() {
+  local requirements="$REPO/scripts/requirements.txt"
+  local stamp="$VENV/.requirements.sha256"
+  local want; want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+  if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then return 0; fi
+  say "creating the Python environment (delta-sharing client, deltalake, pytest) in $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+  echo "$want" > "$stamp"
+}
+
+ensure_s3s_fs() {
+  export S3S_FS_BIN="$TOOLS/bin/s3s-fs"
+  if [ -x "$S3S_FS_BIN" ] && "$S3S_FS_BIN" --version 2>/dev/null | grep -q "$S3S_FS_VERSION"; then return 0; fi
+  say "building the S3-compatible test server s3s-fs $S3S_FS_VERSION (a few minutes, once)"
+  cargo install "s3s-fs@$S3S_FS_VERSION" --features binary --locked --root "$TOOLS" --quiet
+}
+
+build_workspace() {
+  say "building the workspace (target: $CARGO_TARGET_DIR)"
+  (cd "$REPO" && cargo build --workspace --locked --quiet)
+  export DELTA_BRIDGE_SHARING_BIN="$CARGO_TARGET_DIR/debug/delta-bridge-sharing"
+}

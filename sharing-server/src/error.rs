@@ -1,0 +1,104 @@
+//! The one error body of this HTTP surface: `{"errorCode": ..., "message": ...}`, as the Delta Sharing
+//! protocol defines it. Anything a retry cannot fix is a 4xx (the Python client retries 5xx ten times).
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use delta_bridge_shares::{AuthError, LookupError};
+use delta_bridge_tables::{Error as TableError, SignatureError};
+use serde_json::json;
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(code = self.code, message = %self.message, "request failed");
+        } else {
+            tracing::debug!(status = %self.status, code = self.code, message = %self.message, "request refused");
+        }
+        let message = if self.status == StatusCode::INTERNAL_SERVER_ERROR {
+            "internal error".to_string()
+        } else {
+            self.message
+        };
+        (
+            self.status,
+            Json(json!({"errorCode": self.code, "message": message})),
+        )
+            .into_response()
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", err.to_string())
+    }
+}
+
+impl From<LookupError> for ApiError {
+    fn from(err: LookupError) -> Self {
+        match err {
+            LookupError::Page(page) => ApiError::bad_request(page.to_string()),
+            other => ApiError::not_found(other.to_string()),
+        }
+    }
+}
+
+impl From<TableError> for ApiError {
+    fn from(err: TableError) -> Self {
+        let message = err.to_string();
+        match err {
+            TableError::InvalidParameter(_) => ApiError::bad_request(message),
+            TableError::Unsupported(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "UNSUPPORTED_OPERATION", message)
+            }
+            TableError::TableNotFound { .. } => {
+                ApiError::new(StatusCode::BAD_REQUEST, "RESOURCE_DOES_NOT_EXIST", message)
+            }
+            TableError::CorruptLog { .. } => {
+                ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED_REQUEST", message)
+            }
+            TableError::Storage {
+                retryable: false, ..
+            } => ApiError::new(StatusCode::BAD_REQUEST, "RESOURCE_DOES_NOT_EXIST", message),
+            TableError::Storage {
+                retryable: true, ..
+            } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "TEMPORARILY_UNAVAILABLE",
+                message,
+            ),
+        }
+    }
+}
+
+impl From<SignatureError> for ApiError {
+    fn from(err: SignatureError) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "PERMISSION_DENIED", err.to_string())
+    }
+}

@@ -1,0 +1,127 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use delta_bridge_sharing::{ServerOptions, serve};
+
+/// Delta Sharing server for the tables named in a share.yaml (reference-server format).
+///
+/// The file is watched: edits take effect within a second, with no restart and no dropped request
+/// (SIGHUP forces a reload). Tables may live on local disk (file:///...) or S3 (s3://bucket/path).
+#[derive(Debug, Parser)]
+#[command(name = "delta-bridge-sharing", version)]
+struct Args {
+    /// The share.yaml to serve.
+    #[arg(long, env = "DELTA_BRIDGE_SHARE_CONFIG")]
+    config: PathBuf,
+    /// Address to listen on (default: host and port from share.yaml).
+    #[arg(long, env = "DELTA_BRIDGE_SHARING_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// URL recipients reach this server at, used in file URLs (default: http://<listen address>).
+    #[arg(long, env = "DELTA_BRIDGE_SHARING_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Page size of list endpoints when the client sends no maxResults (1-500).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=500))]
+    page_size: u32,
+    /// File holding the secret that signs local file URLs (shared by replicas); random if absent.
+    #[arg(long, env = "DELTA_BRIDGE_SIGNING_KEY_FILE")]
+    signing_key_file: Option<PathBuf>,
+    /// S3 endpoint for S3-compatible servers (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).
+    #[arg(long, env = "DELTA_BRIDGE_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    /// S3 region.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    s3_region: String,
+    /// Use path-style S3 addressing (http://host/bucket/key), as most S3-compatible servers need.
+    #[arg(long, env = "DELTA_BRIDGE_S3_PATH_STYLE")]
+    s3_path_style: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DELTA_BRIDGE_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let listen = match args.listen {
+        Some(address) => address,
+        None => {
+            let (config, _) = delta_bridge_sharing::reload::read(&args.config)?;
+            let host = config.settings.host.clone();
+            tokio::net::lookup_host((host.as_str(), config.settings.port))
+                .await
+                .with_context(|| format!("resolving host '{host}' from share.yaml"))?
+                .next()
+                .with_context(|| format!("host '{host}' has no address"))?
+        }
+    };
+    let signing_key = match &args.signing_key_file {
+        Some(path) => {
+            let secret = std::fs::read(path)
+                .with_context(|| format!("reading the signing key {}", path.display()))?;
+            anyhow::ensure!(
+                secret.len() >= 16,
+                "the signing key in {} is too short (16 bytes at least)",
+                path.display()
+            );
+            use sha2::Digest;
+            sha2::Sha256::digest(&secret).into()
+        }
+        None => {
+            let mut key = [0u8; 32];
+            getrandom::fill(&mut key)
+                .map_err(|e| anyhow::anyhow!("no randomness for the signing key: {e}"))?;
+            key
+        }
+    };
+    let s3 = s3_client(&args);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    // The first stdout line tells scripts and tests where the server is (useful with port 0).
+    println!("listening on http://{}", listener.local_addr()?);
+    let options = ServerOptions {
+        config_path: args.config,
+        public_url: args.public_url,
+        default_page_size: args.page_size,
+        signing_key,
+        s3,
+    };
+    serve(listener, options, shutdown_signal()).await
+}
+
+fn s3_client(args: &Args) -> Option<aws_sdk_s3::Client> {
+    let key = std::env::var("AWS_ACCESS_KEY_ID").ok()?;
+    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").ok()?;
+    let token = std::env::var("AWS_SESSION_TOKEN").ok();
+    let credentials = aws_sdk_s3::config::Credentials::new(key, secret, token, None, "environment");
+    let mut config = aws_sdk_s3::Config::builder()
+        .behavior_version_latest()
+        .region(aws_sdk_s3::config::Region::new(args.s3_region.clone()))
+        .credentials_provider(credentials)
+        .force_path_style(args.s3_path_style);
+    if let Some(endpoint) = &args.s3_endpoint {
+        config = config.endpoint_url(endpoint);
+    }
+    Some(aws_sdk_s3::Client::from_conf(config.build()))
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down");
+}
