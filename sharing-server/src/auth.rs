@@ -1,8 +1,10 @@
-//! Bearer-token authentication: a layer that turns the `Authorization` header into a [`Session`].
+//! Layers of the API routes: bearer-token authentication, which turns the `Authorization` header into a
+//! [`Session`], and the request time limit (`requestTimeoutSeconds`).
 
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -31,4 +33,27 @@ pub async fn authenticate(
         recipient,
     });
     Ok(next.run(request).await)
+}
+
+/// Answers 503 when a request takes longer than `requestTimeoutSeconds` (the Python client retries it).
+pub async fn time_limit(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let Some(limit) = state.current.load().config.settings.request_timeout else {
+        return Ok(next.run(request).await);
+    };
+    tokio::time::timeout(limit, next.run(request))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "TEMPORARILY_UNAVAILABLE",
+                format!(
+                    "the request took longer than {} s (requestTimeoutSeconds)",
+                    limit.as_secs()
+                ),
+            )
+        })
 }

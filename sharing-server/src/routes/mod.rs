@@ -34,6 +34,10 @@ pub fn router(state: Arc<AppState>, prefix: &str) -> Router {
             state.clone(),
             crate::auth::authenticate,
         ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::time_limit,
+        ))
         // Files carry their own credential (a signature in the URL), never a bearer token.
         .route("/files/{id}", get(files::get_file));
     let api = if prefix.is_empty() {
