@@ -74,19 +74,23 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
-#[tokio::test]
-async fn query_returns_protocol_metadata_and_signed_files() {
-    let server = start().await;
-    let response = client()
+async fn query(server: &TestServer, body: Value) -> reqwest::Response {
+    client()
         .post(format!(
             "{}/shares/s/schemas/d/tables/t/query",
             server.endpoint
         ))
         .bearer_auth("secret")
-        .json(&serde_json::json!({}))
+        .json(&body)
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn query_returns_protocol_metadata_and_signed_files() {
+    let server = start().await;
+    let response = query(&server, serde_json::json!({})).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["delta-table-version"], "1");
     assert_eq!(
@@ -122,27 +126,15 @@ async fn query_returns_protocol_metadata_and_signed_files() {
 #[tokio::test]
 async fn predicates_and_limits_skip_files_and_tokens_are_checked() {
     let server = start().await;
-    let query = |body: Value| {
-        client()
-            .post(format!(
-                "{}/shares/s/schemas/d/tables/t/query",
-                server.endpoint
-            ))
-            .bearer_auth("secret")
-            .json(&body)
-            .send()
-    };
     let hint = r#"{"op":"greaterThan","children":[{"op":"column","name":"n","valueType":"long"},{"op":"literal","value":"7","valueType":"long"}]}"#;
-    let lines = query(serde_json::json!({"jsonPredicateHints": hint}))
+    let lines = query(&server, serde_json::json!({"jsonPredicateHints": hint}))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
     assert_eq!(lines.lines().count(), 3, "only the file with n in 6..=10");
-    let lines = query(serde_json::json!({"limitHint": 3}))
+    let lines = query(&server, serde_json::json!({"limitHint": 3}))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -161,24 +153,18 @@ async fn predicates_and_limits_skip_files_and_tokens_are_checked() {
 #[tokio::test]
 async fn an_unchanged_table_is_not_read_again() {
     let server = start().await;
-    let query = || {
-        client()
-            .post(format!(
-                "{}/shares/s/schemas/d/tables/t/query",
-                server.endpoint
-            ))
-            .bearer_auth("secret")
-            .json(&serde_json::json!({}))
-            .send()
-    };
-    let first = query().await.unwrap().text().await.unwrap();
+    let first = query(&server, serde_json::json!({}))
+        .await
+        .text()
+        .await
+        .unwrap();
     // Commits are immutable, so the server parses each once. Garbage written over them now would break
     // any reader that replays the log again; the cached snapshot answers instead.
     let log = server._dir.path().join("t/_delta_log");
     for version in 0..2 {
         std::fs::write(log.join(format!("{version:020}.json")), b"not json").unwrap();
     }
-    let again = query().await.unwrap();
+    let again = query(&server, serde_json::json!({})).await;
     assert_eq!(again.status(), 200);
     let again = again.text().await.unwrap();
     let files = |body: &str| {
@@ -195,7 +181,7 @@ async fn an_unchanged_table_is_not_read_again() {
         format!("{{\"remove\":{{\"path\":\"p%3Da/f2.parquet\",\"dataChange\":true}}}}\n{add}"),
     )
     .unwrap();
-    let newer = query().await.unwrap();
+    let newer = query(&server, serde_json::json!({})).await;
     assert_eq!(newer.headers()["delta-table-version"], "2");
     assert_eq!(newer.text().await.unwrap().lines().count(), 3);
 }
