@@ -144,6 +144,7 @@ def main():
         cold = requests.post(f"{endpoint}/shares/bench/schemas/default/tables/many/query", json={}, headers={"Authorization": "Bearer bench"}, timeout=120)
         cold_seconds = time.perf_counter() - start
         assert cold.status_code == 200 and len(cold.text.splitlines()) == 10_002
+        single, _, _ = asyncio.run(load_query(endpoint, "many", min(args.seconds, 5), 1))
         latencies, sizes, elapsed = asyncio.run(load_query(endpoint, "many", args.seconds, args.concurrency))
         p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
         print(f"\n## query on a 10,000-file table ({args.concurrency} concurrent clients, {elapsed:.1f} s, loopback)")
@@ -152,7 +153,9 @@ def main():
         print(f"p99 latency          {p99 * 1000:8.1f} ms")
         print(f"response size        {statistics.mean(sizes) / 1e6:8.2f} MB ({statistics.mean(sizes) / 10_000:.0f} B per file)")
         print(f"files signed/s       {len(latencies) * 10_000 / elapsed:8.0f}")
-        print(f"first (cold) query   {cold_seconds * 1000:8.1f} ms = {cold_seconds / p50:.1f} x warm p50 (log replay of 10,000 adds, once)")
+        single_p50 = percentile(single, 50)
+        print(f"one client: p50/p99  {single_p50 * 1000:8.1f} / {percentile(single, 99) * 1000:.1f} ms")
+        print(f"first (cold) query   {cold_seconds * 1000:8.1f} ms = {cold_seconds / single_p50:.1f} x a warm one (log replay of 10,000 adds, once)")
 
         import delta_sharing
         from deltalake import DeltaTable
@@ -166,9 +169,37 @@ def main():
         def shared(fmt):
             return lambda: delta_sharing.load_as_pandas(f"{profile}#bench.default.big", use_delta_format=fmt)
 
-        # Interleave so that both sides see the same machine load.
+        import fsspec
+        import pandas as pd
+        import pyarrow.dataset as ds
+
+        def client_read_path(filesystem, sources):
+            # What delta_sharing's parquet path does per file (reader.py, _to_pandas), one file after another.
+            frames = [
+                ds.dataset(source=s, format="parquet", filesystem=filesystem).to_table().to_pandas(date_as_object=True, use_threads=False, split_blocks=False, self_destruct=True)
+                for s in sources
+            ]
+            return pd.concat(frames, ignore_index=True)
+
+        query = requests.post(f"{endpoint}/shares/bench/schemas/default/tables/big/query", json={}, headers={"Authorization": "Bearer bench"}, timeout=60)
+        urls = [json.loads(line)["file"]["url"] for line in query.text.splitlines()[2:]]
+
+        def curl_all():
+            # One curl process, one connection, every file in turn.
+            subprocess.run(["curl", "-s", *[arg for u in urls for arg in ("-o", "/dev/null", u)]], check=True)
+
+        # Run every contender in the same loop so that all see the same machine load.
         results = {}
-        for name, fn in [("direct", direct), ("parquet", shared(False)), ("delta", shared(True))]:
+        contenders = [
+            ("direct", direct),
+            ("parquet", shared(False)),
+            ("delta", shared(True)),
+            ("client_local", lambda: client_read_path(fsspec.filesystem("file"), files)),
+            ("client_http", lambda: client_read_path(fsspec.filesystem("http"), urls)),
+        ]
+        if shutil.which("curl"):
+            contenders.append(("curl", curl_all))
+        for name, fn in contenders:
             results[name] = timed(fn, args.repeats)
         rows = len(results["direct"][1])
         assert len(results["parquet"][1]) == rows and len(results["delta"][1]) == rows
@@ -177,6 +208,13 @@ def main():
         print(f"pyarrow from disk (direct)         {base:7.2f} s   1.00 x")
         print(f"through the server, delta format   {results['delta'][0]:7.2f} s   {results['delta'][0] / base:.2f} x")
         print(f"through the server, parquet format {results['parquet'][0]:7.2f} s   {results['parquet'][0] / base:.2f} x")
+        local, http = results["client_local"][0], results["client_http"][0]
+        print("\nwhere the time goes (the client's parquet read path, same code, two sources):")
+        print(f"  local files                      {local:7.2f} s   1.00 x")
+        print(f"  the server's signed URLs         {http:7.2f} s   {http / local:.2f} x  (fsspec over aiohttp, sequential)")
+        if "curl" in results:
+            curl = results["curl"][0]
+            print(f"  the server's bytes, to curl      {curl:7.2f} s   {total / curl / 1e9:.2f} GB/s from the server's file route")
     finally:
         proc.terminate()
         proc.wait(10)

@@ -30,6 +30,18 @@ pub struct FileAction {
     /// The action's JSON object as written.
     pub raw: Map<String, Value>,
     parsed_stats: OnceLock<Option<Stats>>,
+    rendered: OnceLock<Rendered>,
+}
+
+/// The parts of a file's response lines that do not change between requests, rendered once.
+#[derive(Debug)]
+pub struct Rendered {
+    /// Stable id of the file.
+    pub id: String,
+    /// Parquet format: `,"id":..,"partitionValues":..,"size":..[,"stats":..]` (follows the URL).
+    pub parquet_fields: String,
+    /// Delta format: the action's fields other than `path`, each preceded by a comma.
+    pub delta_fields: String,
 }
 
 impl FileAction {
@@ -56,6 +68,7 @@ impl FileAction {
             has_deletion_vector: raw.get("deletionVector").is_some_and(|v| !v.is_null()),
             raw,
             parsed_stats: OnceLock::new(),
+            rendered: OnceLock::new(),
         })
     }
 
@@ -64,6 +77,26 @@ impl FileAction {
         self.parsed_stats
             .get_or_init(|| self.stats.as_deref().and_then(Stats::parse))
             .as_ref()
+    }
+
+    /// The constant parts of this file's response lines.
+    pub fn rendered(&self) -> &Rendered {
+        self.rendered.get_or_init(|| {
+            use sha2::Digest;
+            // Stable and file-name safe: the first 16 bytes of the path's SHA-256, in hex.
+            let id = hex::encode(&sha2::Sha256::digest(self.path.as_bytes())[..16]);
+            let mut parquet = serde_json::json!({"id": id, "partitionValues": self.partition_values, "size": self.size});
+            if let Some(stats) = &self.stats {
+                parquet["stats"] = Value::String(stats.clone());
+            }
+            let delta: Map<String, Value> = self
+                .raw
+                .iter()
+                .filter(|(k, v)| *k != "path" && !v.is_null() && !k.ends_with("_parsed"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            Rendered { id, parquet_fields: object_fields(&parquet), delta_fields: object_fields(&Value::Object(delta)) }
+        })
     }
 
     /// Key that identifies the file in log replay: the decoded path plus the deletion vector, if any.
@@ -78,6 +111,17 @@ impl FileAction {
             ),
             None => path,
         }
+    }
+}
+
+/// `{"a":1,"b":2}` → `,"a":1,"b":2` (empty for an empty object).
+fn object_fields(object: &Value) -> String {
+    let text = object.to_string();
+    let inner = &text[1..text.len() - 1];
+    if inner.is_empty() {
+        String::new()
+    } else {
+        format!(",{inner}")
     }
 }
 

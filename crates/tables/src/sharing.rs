@@ -11,7 +11,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use delta_bridge_shares::Table;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::log::{Action, FileAction, Metadata};
 use crate::predicate::{Predicate, Truth, parse_timestamp_micros};
@@ -271,22 +270,7 @@ impl Tables {
         let location = Location::parse(&table.location)?;
         for file in selected {
             let url = self.sign(table, &location, &file.path, expires_at).await?;
-            let id = file_id(&file.path);
-            let line = match format {
-                Format::Parquet => {
-                    let mut f = json!({"url": url, "id": id, "partitionValues": file.partition_values, "size": file.size, "expirationTimestamp": expiration_ms});
-                    if let Some(stats) = &file.stats {
-                        f["stats"] = Value::String(stats.clone());
-                    }
-                    json!({"file": f})
-                }
-                Format::Delta => json!({"file": {
-                    "id": id,
-                    "expirationTimestamp": expiration_ms,
-                    "deltaSingleAction": {"add": wire::action_with_url(&file.raw, &url)},
-                }}),
-            };
-            lines.push(&line);
+            wire::push_file_line(&mut lines, format, file.rendered(), &url, expiration_ms);
         }
         Ok(TableResponse {
             version: snapshot.version,
@@ -427,7 +411,7 @@ impl Tables {
                     ));
                 }
                 let url = self.sign(table, &location, &file.path, expires_at).await?;
-                let id = file_id(&file.path);
+                let id = &file.rendered().id;
                 let line = match format {
                     Format::Parquet => {
                         let mut f = json!({
@@ -614,11 +598,6 @@ fn relative_path(table: &Table, path: &str) -> Result<String> {
         "table '{}' references a data file outside its location; it cannot be shared",
         table.name
     )))
-}
-
-/// A stable, file-name-safe id for a data file.
-fn file_id(path: &str) -> String {
-    hex::encode(&Sha256::digest(path.as_bytes())[..16])
 }
 
 fn epoch_ms(time: SystemTime) -> i64 {

@@ -163,6 +163,34 @@ impl Lines {
     }
 }
 
+/// One `file` line of a snapshot query, from the file's pre-rendered parts and its fresh URL.
+pub(crate) fn push_file_line(
+    lines: &mut Lines,
+    format: Format,
+    file: &crate::log::Rendered,
+    url: &str,
+    expiration_ms: i64,
+) {
+    let body = &mut lines.body;
+    let url_json = Value::String(url.to_string()).to_string();
+    match format {
+        Format::Parquet => {
+            body.extend_from_slice(b"{\"file\":{\"url\":");
+            body.extend_from_slice(url_json.as_bytes());
+            body.extend_from_slice(file.parquet_fields.as_bytes());
+            body.extend_from_slice(
+                format!(",\"expirationTimestamp\":{expiration_ms}}}}}\n").as_bytes(),
+            );
+        }
+        Format::Delta => {
+            body.extend_from_slice(format!("{{\"file\":{{\"id\":\"{}\",\"expirationTimestamp\":{expiration_ms},\"deltaSingleAction\":{{\"add\":{{\"path\":", file.id).as_bytes());
+            body.extend_from_slice(url_json.as_bytes());
+            body.extend_from_slice(file.delta_fields.as_bytes());
+            body.extend_from_slice(b"}}}}\n");
+        }
+    }
+}
+
 /// The `protocol` line.
 pub(crate) fn protocol_line(format: Format, raw: &Map<String, Value>) -> Value {
     match format {
