@@ -1,0 +1,253 @@
+//! `delta-bridge`: the product from a terminal. Each subcommand parses its arguments, calls one library
+//! function and prints the result (`--json` for scripts).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use delta_bridge_ingest::{ColumnType, Encoding, Options, Preview};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "delta-bridge",
+    version,
+    about = "Share CSV files as Delta tables."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show how a CSV file is written, the schema it will get and its first rows (reads only its head).
+    Preview {
+        /// The CSV file.
+        file: PathBuf,
+        /// Rows to show.
+        #[arg(long, default_value_t = 100)]
+        rows: usize,
+        #[command(flatten)]
+        read: ReadArgs,
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Overrides of what is detected.
+#[derive(Debug, Args)]
+struct ReadArgs {
+    /// Encoding: utf-8, utf-8-bom, utf-16le, utf-16be, windows-1252.
+    #[arg(long)]
+    encoding: Option<String>,
+    /// Delimiter: a single character, or `tab`.
+    #[arg(long)]
+    delimiter: Option<String>,
+    /// The first row holds column names.
+    #[arg(long, conflicts_with = "no_header")]
+    header: bool,
+    /// The first row is data.
+    #[arg(long)]
+    no_header: bool,
+    /// Column type, as N=TYPE (1-based column; int64, float64, boolean, date, date:dmy, date:mdy, timestamp, string). Repeatable.
+    #[arg(long = "type", value_name = "N=TYPE")]
+    types: Vec<String>,
+    /// Column name, as N=NAME (1-based column). Repeatable.
+    #[arg(long = "name", value_name = "N=NAME")]
+    names: Vec<String>,
+}
+
+impl ReadArgs {
+    fn options(&self, rows: usize) -> anyhow::Result<Options> {
+        let encoding = self
+            .encoding
+            .as_deref()
+            .map(|e| Encoding::from_name(e).ok_or_else(|| anyhow::anyhow!("unknown encoding '{e}'; use utf-8, utf-8-bom, utf-16le, utf-16be or windows-1252")))
+            .transpose()?;
+        let delimiter = self
+            .delimiter
+            .as_deref()
+            .map(|d| match d {
+                "tab" | "\\t" => Ok(b'\t'),
+                _ if d.len() == 1 => Ok(d.as_bytes()[0]),
+                _ => Err(anyhow::anyhow!(
+                    "the delimiter must be one character or 'tab', got '{d}'"
+                )),
+            })
+            .transpose()?;
+        let has_header = if self.header {
+            Some(true)
+        } else if self.no_header {
+            Some(false)
+        } else {
+            None
+        };
+        let types = self
+            .types
+            .iter()
+            .map(|spec| {
+                let (index, name) = column_spec(spec, "--type")?;
+                let column_type = ColumnType::from_name(name)
+                    .ok_or_else(|| anyhow::anyhow!("--type {spec}: unknown type '{name}'"))?;
+                Ok((index, column_type))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let names = self
+            .names
+            .iter()
+            .map(|spec| column_spec(spec, "--name").map(|(index, name)| (index, name.to_string())))
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Options {
+            rows: Some(rows),
+            encoding,
+            delimiter,
+            quote: None,
+            has_header,
+            names,
+            types,
+        })
+    }
+}
+
+fn column_spec<'a>(spec: &'a str, flag: &str) -> anyhow::Result<(usize, &'a str)> {
+    let (index, value) = spec
+        .split_once('=')
+        .ok_or_else(|| anyhow::anyhow!("{flag} {spec}: expected N=VALUE"))?;
+    let index: usize = index
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| anyhow::anyhow!("{flag} {spec}: N is a column number from 1"))?;
+    Ok((index - 1, value))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("delta-bridge: {err:#}");
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}
+
+/// 2 for usage, 3 for bad input files.
+fn exit_code(err: &anyhow::Error) -> u8 {
+    if err.downcast_ref::<delta_bridge_ingest::Error>().is_some() {
+        3
+    } else {
+        2
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Preview {
+            file,
+            rows,
+            read,
+            json,
+        } => {
+            let options = read.options(rows)?;
+            let preview = delta_bridge_ingest::preview(&file, &options)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&preview)?);
+            } else {
+                print_preview(&preview);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_preview(preview: &Preview) {
+    let d = &preview.dialect;
+    let delimiter = match d.delimiter {
+        b'\t' => "tab".to_string(),
+        other => format!("'{}'", other as char),
+    };
+    println!(
+        "{}: {}, delimiter {delimiter}, {}, {:?} line endings",
+        preview.file.display(),
+        d.encoding.name(),
+        if d.has_header {
+            "header row"
+        } else {
+            "no header row"
+        },
+        d.line_ending
+    );
+    println!();
+    println!("{:<4} {:<28} {:<10} from header", "#", "column", "type");
+    for (i, column) in preview.columns.iter().enumerate() {
+        let type_name = match &column.column_type {
+            ColumnType::Date { order } => format!("date:{}", format!("{order:?}").to_lowercase()),
+            other => other.name().to_string(),
+        };
+        println!(
+            "{:<4} {:<28} {:<10} {}",
+            i + 1,
+            column.name,
+            type_name,
+            column.header
+        );
+    }
+    for warning in &preview.warnings {
+        println!("note: {warning}");
+    }
+    println!();
+    let widths: Vec<usize> = preview
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let longest = preview
+                .rows
+                .iter()
+                .map(|r| r[i].as_deref().map_or(0, |v| v.chars().count()))
+                .max()
+                .unwrap_or(0);
+            longest.max(c.name.chars().count()).clamp(4, 24)
+        })
+        .collect();
+    let cell = |text: &str, width: usize| {
+        let clean: String = text
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        let shown: String = if clean.chars().count() > width {
+            clean.chars().take(width - 1).chain(['…']).collect()
+        } else {
+            clean
+        };
+        format!("{shown:<width$}")
+    };
+    let header: Vec<String> = preview
+        .columns
+        .iter()
+        .zip(&widths)
+        .map(|(c, w)| cell(&c.name, *w))
+        .collect();
+    println!("{}", header.join(" | "));
+    for row in &preview.rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(v, w)| cell(v.as_deref().unwrap_or(""), *w))
+            .collect();
+        println!("{}", cells.join(" | "));
+    }
+    println!(
+        "\n{} rows shown, types inferred from {} rows{}",
+        preview.rows.len(),
+        preview.sampled_rows,
+        if preview.complete {
+            " (the whole file)"
+        } else {
+            ""
+        }
+    );
+}

@@ -1,0 +1,361 @@
+//! Column types and the values that fit them.
+//!
+//! Rules, in the order they are tried for a column (the first that every non-empty value fits wins):
+//! boolean (`true`/`false`, any case), int64 (optional sign, digits, no leading zero: `007` stays text),
+//! float64 (decimal point or exponent; no leading zeros either), date, timestamp, string.
+//! Empty fields are nulls and fit every type. Integers too large for int64 stay text, never a float.
+//! Dates: `2024-01-31`, `2024/01/31`, and day or month first with `/`, `.` or `-` (`31/01/2024`,
+//! `01/31/2024`). When every value of a column could be read either way (`01/02/2024`), the column stays
+//! text and is reported as ambiguous: the user chooses the order, it is never guessed.
+//! Timestamps: ISO 8601 with `T` or a space, minutes or seconds, optional fraction and offset; values
+//! without an offset are taken as UTC.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use serde::Serialize;
+
+/// Order of day, month and year in a date column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DateOrder {
+    /// Year first: `2024-01-31`, `2024/01/31`.
+    Ymd,
+    /// Day first: `31/01/2024`, `31.01.2024`.
+    Dmy,
+    /// Month first: `01/31/2024`.
+    Mdy,
+}
+
+/// The type of a column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase", tag = "type")]
+pub enum ColumnType {
+    /// 64-bit signed integers.
+    Int64,
+    /// 64-bit floating point.
+    Float64,
+    /// `true` / `false`.
+    Boolean,
+    /// Calendar dates in the given order.
+    Date {
+        /// Field order.
+        order: DateOrder,
+    },
+    /// Instants, stored in UTC with microseconds.
+    Timestamp,
+    /// Text, kept exactly as written.
+    String,
+}
+
+impl ColumnType {
+    /// The name used in previews, errors and overrides (`int64`, `float64`, `boolean`, `date`, `timestamp`, `string`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            ColumnType::Int64 => "int64",
+            ColumnType::Float64 => "float64",
+            ColumnType::Boolean => "boolean",
+            ColumnType::Date { .. } => "date",
+            ColumnType::Timestamp => "timestamp",
+            ColumnType::String => "string",
+        }
+    }
+
+    /// Parses an override such as `int64`, `string`, `date`, `date:dmy`, `date:mdy`.
+    pub fn from_name(name: &str) -> Option<ColumnType> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "int64" | "int" | "integer" | "long" => ColumnType::Int64,
+            "float64" | "float" | "double" => ColumnType::Float64,
+            "boolean" | "bool" => ColumnType::Boolean,
+            "date" | "date:ymd" => ColumnType::Date {
+                order: DateOrder::Ymd,
+            },
+            "date:dmy" => ColumnType::Date {
+                order: DateOrder::Dmy,
+            },
+            "date:mdy" => ColumnType::Date {
+                order: DateOrder::Mdy,
+            },
+            "timestamp" | "datetime" => ColumnType::Timestamp,
+            "string" | "text" => ColumnType::String,
+            _ => return None,
+        })
+    }
+}
+
+/// What inference found for one column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inference {
+    /// The chosen type.
+    pub column_type: ColumnType,
+    /// Every date in the column reads both day-first and month-first (the column was left as text).
+    pub ambiguous_dates: bool,
+    /// Empty fields seen.
+    pub nulls: usize,
+}
+
+/// Parses an int64 the way inference accepts it.
+pub fn parse_int(text: &str) -> Option<i64> {
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if digits.is_empty()
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+        || (digits.len() > 1 && digits.starts_with('0'))
+    {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Parses a float64 the way inference accepts it.
+pub fn parse_float(text: &str) -> Option<f64> {
+    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if unsigned.is_empty()
+        || !unsigned
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
+    {
+        return None;
+    }
+    if !unsigned
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_digit() || b == b'.')
+    {
+        return None;
+    }
+    let mantissa = unsigned.split(['e', 'E']).next().unwrap_or("");
+    let integer_part = mantissa.split('.').next().unwrap_or("");
+    if integer_part.len() > 1 && integer_part.starts_with('0') {
+        return None; // a code such as 007.5 or 00.5
+    }
+    if !mantissa.contains('.') && !unsigned.contains(['e', 'E']) {
+        // A whole number: it is an int64, or, too large for one, text (a float would lose digits).
+        return parse_int(text).map(|v| v as f64);
+    }
+    text.parse().ok()
+}
+
+/// Parses a boolean.
+pub fn parse_bool(text: &str) -> Option<bool> {
+    if text.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if text.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+fn date_fields(text: &str) -> Option<(u32, u32, u32, bool)> {
+    // Returns (first, second, third, year_first).
+    let separator = text.bytes().find(|b| matches!(b, b'-' | b'/' | b'.'))?;
+    let mut parts = text.split(separator as char);
+    let (a, b, c) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some()
+        || ![a, b, c]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|x| x.is_ascii_digit()))
+    {
+        return None;
+    }
+    if a.len() == 4 && b.len() <= 2 && c.len() <= 2 {
+        return Some((a.parse().ok()?, b.parse().ok()?, c.parse().ok()?, true));
+    }
+    if a.len() <= 2 && b.len() <= 2 && c.len() == 4 {
+        return Some((a.parse().ok()?, b.parse().ok()?, c.parse().ok()?, false));
+    }
+    None
+}
+
+/// Parses a date written in `order`.
+pub fn parse_date(text: &str, order: DateOrder) -> Option<NaiveDate> {
+    let (a, b, c, year_first) = date_fields(text)?;
+    match (order, year_first) {
+        (DateOrder::Ymd, true) => NaiveDate::from_ymd_opt(a as i32, b, c),
+        (DateOrder::Dmy, false) => NaiveDate::from_ymd_opt(c as i32, b, a),
+        (DateOrder::Mdy, false) => NaiveDate::from_ymd_opt(c as i32, a, b),
+        _ => None,
+    }
+}
+
+/// Parses a timestamp to microseconds since the epoch (UTC); a plain ISO date is midnight.
+pub fn parse_timestamp(text: &str) -> Option<i64> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.timestamp_micros());
+    }
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+    ] {
+        if let Ok(t) = DateTime::parse_from_str(text, format) {
+            return Some(t.timestamp_micros());
+        }
+    }
+    let naive = text.strip_suffix('Z').unwrap_or(text);
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(naive, format) {
+            return Some(t.and_utc().timestamp_micros());
+        }
+    }
+    if naive.len() == 10 {
+        return parse_date(naive, DateOrder::Ymd)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc().timestamp_micros());
+    }
+    None
+}
+
+/// Whether a (trimmed, non-empty) value can be stored in a column of `column_type`.
+pub fn value_fits(text: &str, column_type: &ColumnType) -> bool {
+    match column_type {
+        ColumnType::Int64 => parse_int(text).is_some(),
+        ColumnType::Float64 => parse_float(text).is_some(),
+        ColumnType::Boolean => parse_bool(text).is_some(),
+        ColumnType::Date { order } => parse_date(text, *order).is_some(),
+        ColumnType::Timestamp => parse_timestamp(text).is_some(),
+        ColumnType::String => true,
+    }
+}
+
+/// Infers a column's type from its values (empty ones are nulls).
+pub fn infer_column<'a>(values: impl Iterator<Item = &'a str>) -> Inference {
+    let (mut boolean, mut int, mut float, mut timestamp) = (true, true, true, true);
+    let (mut ymd, mut dmy, mut mdy) = (true, true, true);
+    let (mut nulls, mut seen) = (0, 0);
+    for raw in values {
+        let value = raw.trim();
+        if value.is_empty() {
+            nulls += 1;
+            continue;
+        }
+        seen += 1;
+        boolean &= parse_bool(value).is_some();
+        int &= int && parse_int(value).is_some();
+        float &= float && parse_float(value).is_some();
+        if ymd || dmy || mdy {
+            ymd &= parse_date(value, DateOrder::Ymd).is_some();
+            dmy &= parse_date(value, DateOrder::Dmy).is_some();
+            mdy &= parse_date(value, DateOrder::Mdy).is_some();
+        }
+        timestamp &= timestamp && parse_timestamp(value).is_some();
+        if !(boolean || int || float || ymd || dmy || mdy || timestamp) {
+            break;
+        }
+    }
+    let (column_type, ambiguous_dates) = if seen == 0 {
+        (ColumnType::String, false)
+    } else if boolean {
+        (ColumnType::Boolean, false)
+    } else if int {
+        (ColumnType::Int64, false)
+    } else if float {
+        (ColumnType::Float64, false)
+    } else if ymd {
+        (
+            ColumnType::Date {
+                order: DateOrder::Ymd,
+            },
+            false,
+        )
+    } else if dmy && mdy {
+        (ColumnType::String, true)
+    } else if dmy {
+        (
+            ColumnType::Date {
+                order: DateOrder::Dmy,
+            },
+            false,
+        )
+    } else if mdy {
+        (
+            ColumnType::Date {
+                order: DateOrder::Mdy,
+            },
+            false,
+        )
+    } else if timestamp {
+        (ColumnType::Timestamp, false)
+    } else {
+        (ColumnType::String, false)
+    };
+    Inference {
+        column_type,
+        ambiguous_dates,
+        nulls,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn infer(values: &[&str]) -> ColumnType {
+        infer_column(values.iter().copied()).column_type
+    }
+
+    #[test]
+    fn types_in_order() {
+        assert_eq!(infer(&["true", "FALSE", ""]), ColumnType::Boolean);
+        assert_eq!(infer(&["1", "-20", "+3", ""]), ColumnType::Int64);
+        assert_eq!(infer(&["1", "2.5", "1e3", "-0.5"]), ColumnType::Float64);
+        assert_eq!(
+            infer(&["2024-01-31", "2024-02-01"]),
+            ColumnType::Date {
+                order: DateOrder::Ymd
+            }
+        );
+        assert_eq!(
+            infer(&["31/01/2024", "01/02/2024"]),
+            ColumnType::Date {
+                order: DateOrder::Dmy
+            }
+        );
+        assert_eq!(
+            infer(&["01/31/2024", "02/01/2024"]),
+            ColumnType::Date {
+                order: DateOrder::Mdy
+            }
+        );
+        assert_eq!(
+            infer(&["2024-01-31T10:00:00Z", "2024-01-31 10:00", "2024-02-01"]),
+            ColumnType::Timestamp
+        );
+        assert_eq!(infer(&["", ""]), ColumnType::String);
+        assert_eq!(infer(&["1", "x"]), ColumnType::String);
+    }
+
+    #[test]
+    fn codes_stay_text() {
+        assert_eq!(infer(&["007", "123"]), ColumnType::String);
+        assert_eq!(infer(&["02139", "10001"]), ColumnType::String);
+        assert_eq!(infer(&["00.5"]), ColumnType::String);
+        assert_eq!(infer(&["0", "0.5", "10"]), ColumnType::Float64);
+        assert_eq!(
+            infer(&["12345678901234567890"]),
+            ColumnType::String,
+            "too large for int64, and a float would lose digits"
+        );
+        assert_eq!(infer(&["NaN", "inf"]), ColumnType::String);
+    }
+
+    #[test]
+    fn ambiguous_dates_are_not_guessed() {
+        let inference = infer_column(["01/02/2024", "03/04/2024"].into_iter());
+        assert_eq!(inference.column_type, ColumnType::String);
+        assert!(inference.ambiguous_dates);
+        assert!(!infer_column(["13/02/2024", "03/04/2024"].into_iter()).ambiguous_dates);
+    }
+
+    #[test]
+    fn timestamps_to_utc_micros() {
+        assert_eq!(parse_timestamp("1970-01-01T00:00:01Z"), Some(1_000_000));
+        assert_eq!(parse_timestamp("1970-01-01 01:00:00+01:00"), Some(0));
+        assert_eq!(parse_timestamp("1970-01-01 00:00:00.5"), Some(500_000));
+        assert_eq!(parse_timestamp("1970-01-02"), Some(86_400_000_000));
+        assert_eq!(parse_timestamp("yesterday"), None);
+    }
+}

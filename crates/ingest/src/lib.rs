@@ -1,0 +1,29 @@
+//! Reading the CSV files people actually export: Excel's semicolons, Windows-1252, byte-order marks,
+//! ZIP codes with leading zeros, dates in three orders.
+//!
+//! - [`sniff`] detects encoding, delimiter, quoting, header and line endings from the head of a file.
+//! - [`preview`] reads only the head of a file (so a 5 GB file previews as fast as a 5 KB one) and returns
+//!   the first rows and the inferred schema, with the column names the notebook user will see.
+//! - [`infer`] decides each column's type: int64, float64, boolean, date, timestamp or string. Codes with
+//!   leading zeros stay strings, and a date whose day and month cannot be told apart is never guessed.
+//!
+//! Every detected choice can be overridden ([`Options`]). This crate knows nothing of HTTP or UI.
+//!
+//! ```
+//! let csv = b"zip;amount;day\n01234;1,5;31/01/2024\n98765;2;01/02/2024\n";
+//! let dialect = delta_bridge_ingest::sniff(csv, true).unwrap();
+//! assert_eq!(dialect.delimiter, b';');
+//! assert!(dialect.has_header);
+//! ```
+#![warn(missing_docs)]
+
+mod error;
+pub mod infer;
+pub mod names;
+mod preview;
+mod sniff;
+
+pub use error::{Error, Result};
+pub use infer::{ColumnType, DateOrder};
+pub use preview::{Column, Options, Preview, preview, preview_bytes};
+pub use sniff::{Dialect, Encoding, LineEnding, decode, sniff};

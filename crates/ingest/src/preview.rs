@@ -1,0 +1,277 @@
+//! The preview: dialect, schema and first rows, from the head of a file only.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::infer::{ColumnType, infer_column, value_fits};
+use crate::names::{column_names, unique};
+use crate::sniff::{self, Dialect, Encoding, complete_records, detect_encoding, records};
+use crate::{Error, Result};
+
+/// How much of a file a preview reads at first; more only if the requested rows need it.
+pub const HEAD_BYTES: usize = 1 << 20;
+/// The most a preview ever reads (a single field may be this large).
+pub const MAX_HEAD_BYTES: usize = 16 << 20;
+/// Rows used to infer types (all the rows in the head, up to this many).
+pub const SAMPLE_ROWS: usize = 10_000;
+
+/// Choices a user can make instead of the detected ones.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Rows to return (default 100).
+    pub rows: Option<usize>,
+    /// Encoding instead of the detected one.
+    pub encoding: Option<Encoding>,
+    /// Delimiter instead of the detected one.
+    pub delimiter: Option<u8>,
+    /// Quote character instead of `"`.
+    pub quote: Option<u8>,
+    /// Whether the first row is a header, instead of the detected answer.
+    pub has_header: Option<bool>,
+    /// Per-column names, by 0-based position.
+    pub names: Vec<(usize, String)>,
+    /// Per-column types, by 0-based position.
+    pub types: Vec<(usize, ColumnType)>,
+}
+
+/// One column of the preview.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Column {
+    /// Name in the table.
+    pub name: String,
+    /// The header cell it came from (empty without a header).
+    pub header: String,
+    /// Type.
+    #[serde(flatten)]
+    pub column_type: ColumnType,
+    /// Whether empty fields (nulls) were seen.
+    pub nullable: bool,
+    /// Every date read both day-first and month-first; the column was left as text until the user chooses.
+    pub ambiguous_dates: bool,
+}
+
+/// What a preview shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    /// The file.
+    pub file: PathBuf,
+    /// Size of the file in bytes.
+    pub file_size: u64,
+    /// How the file is written.
+    pub dialect: Dialect,
+    /// Columns, in file order.
+    pub columns: Vec<Column>,
+    /// The first rows (`None` is an empty field, a null).
+    pub rows: Vec<Vec<Option<String>>>,
+    /// Rows the types were inferred from.
+    pub sampled_rows: usize,
+    /// Whether the whole file was read (small files).
+    pub complete: bool,
+    /// Things the user should know (ambiguous dates, ...).
+    pub warnings: Vec<String>,
+}
+
+/// Previews a file, reading only its head.
+pub fn preview(path: &Path, options: &Options) -> Result<Preview> {
+    let io = |source| Error::Io {
+        file: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let file_size = file.metadata().map_err(io)?.len();
+    let wanted_rows = options.rows.unwrap_or(100);
+    let mut head = Vec::new();
+    let mut limit = HEAD_BYTES;
+    loop {
+        (&mut file)
+            .take((limit - head.len()) as u64)
+            .read_to_end(&mut head)
+            .map_err(io)?;
+        let complete = head.len() as u64 >= file_size;
+        let preview = preview_bytes(&head, complete, path, options)?;
+        // Read further only when the head holds too few rows (very wide rows or huge fields).
+        if complete || preview.rows.len() > wanted_rows || limit >= MAX_HEAD_BYTES {
+            return Ok(Preview {
+                file_size,
+                ..preview
+            });
+        }
+        limit = (limit * 4).min(MAX_HEAD_BYTES);
+    }
+}
+
+/// Previews the first bytes of a file; `complete` says whether they are all of it.
+pub fn preview_bytes(
+    head: &[u8],
+    complete: bool,
+    file: &Path,
+    options: &Options,
+) -> Result<Preview> {
+    let at = |e: Error| e.with_file(file);
+    let encoding = match options.encoding {
+        Some(e) => e,
+        None => detect_encoding(head, complete).map_err(at)?,
+    };
+    let text = sniff::decode(head, encoding, complete).map_err(at)?;
+    if text.trim().is_empty() {
+        return Err(Error::Empty {
+            file: file.to_path_buf(),
+        });
+    }
+    let detected = sniff::sniff_text(&text, encoding, complete).map_err(at)?;
+    let dialect = Dialect {
+        delimiter: options.delimiter.unwrap_or(detected.delimiter),
+        quote: options.quote.unwrap_or(detected.quote),
+        has_header: options.has_header.unwrap_or(detected.has_header),
+        ..detected
+    };
+    let (end, open_quote) = complete_records(&text, dialect.quote, complete);
+    if let (true, Some(row)) = (complete, open_quote) {
+        return Err(Error::UnterminatedQuote {
+            file: file.to_path_buf(),
+            row,
+        });
+    }
+    let mut rows = records(
+        &text[..end],
+        dialect.delimiter,
+        dialect.quote,
+        SAMPLE_ROWS + 1,
+    );
+    let header = if dialect.has_header && !rows.is_empty() {
+        Some(rows.remove(0))
+    } else {
+        None
+    };
+    let width = header
+        .as_ref()
+        .map(Vec::len)
+        .or_else(|| rows.first().map(Vec::len))
+        .unwrap_or(0);
+    let first_data_row = if header.is_some() { 2 } else { 1 };
+    for (i, row) in rows.iter().enumerate() {
+        if row.len() != width {
+            return Err(Error::RaggedRow {
+                file: file.to_path_buf(),
+                row: first_data_row + i as u64,
+                found: row.len(),
+                expected: width,
+                what: if header.is_some() {
+                    "header"
+                } else {
+                    "first row"
+                },
+            });
+        }
+    }
+    let mut names = column_names(header.as_deref(), width);
+    for (index, name) in &options.names {
+        if *index >= width {
+            return Err(Error::BadOverride {
+                file: file.to_path_buf(),
+                message: format!(
+                    "there is no column {} to rename (the file has {width})",
+                    index + 1
+                ),
+            });
+        }
+        let mut others: std::collections::HashSet<String> = names
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i != index)
+            .map(|(_, n)| n.to_lowercase())
+            .collect();
+        let cleaned = crate::names::clean(name);
+        if cleaned.is_empty() {
+            return Err(Error::BadOverride {
+                file: file.to_path_buf(),
+                message: format!("'{name}' is not a usable column name"),
+            });
+        }
+        names[*index] = unique(cleaned, &mut others);
+    }
+    let mut warnings = Vec::new();
+    let mut columns = Vec::with_capacity(width);
+    for (i, name) in names.into_iter().enumerate() {
+        let inference = infer_column(rows.iter().map(|r| r[i].as_str()));
+        let column_type = match options.types.iter().find(|(index, _)| *index == i) {
+            Some((_, forced)) => {
+                if let Some((row, value)) = rows
+                    .iter()
+                    .enumerate()
+                    .map(|(r, row)| (r, row[i].trim()))
+                    .find(|(_, v)| !v.is_empty() && !value_fits(v, forced))
+                {
+                    return Err(Error::BadOverride {
+                        file: file.to_path_buf(),
+                        message: format!(
+                            "row {}, column '{name}': '{value}' is not a {}",
+                            first_data_row + row as u64,
+                            forced.name()
+                        ),
+                    });
+                }
+                forced.clone()
+            }
+            None => inference.column_type,
+        };
+        if inference.ambiguous_dates && column_type == ColumnType::String {
+            warnings.push(format!(
+                "column '{name}': every date reads both day-first and month-first (such as 01/02/2024); it is kept as text until you choose date:dmy or date:mdy"
+            ));
+        }
+        columns.push(Column {
+            name,
+            header: header
+                .as_ref()
+                .and_then(|h| h.get(i))
+                .cloned()
+                .unwrap_or_default(),
+            column_type,
+            nullable: inference.nulls > 0,
+            ambiguous_dates: inference.ambiguous_dates,
+        });
+    }
+    if rows.is_empty() {
+        warnings.push("the file has no data rows".into());
+    }
+    let sampled_rows = rows.len();
+    let wanted = options.rows.unwrap_or(100);
+    let shown = rows
+        .into_iter()
+        .take(wanted)
+        .map(|row| {
+            row.into_iter()
+                .map(|v| if v.is_empty() { None } else { Some(v) })
+                .collect()
+        })
+        .collect();
+    Ok(Preview {
+        file: file.to_path_buf(),
+        file_size: head.len() as u64,
+        dialect,
+        columns,
+        rows: shown,
+        sampled_rows,
+        complete,
+        warnings,
+    })
+}
+
+impl Error {
+    /// The same error, naming `file`.
+    pub fn with_file(mut self, path: &Path) -> Self {
+        match &mut self {
+            Error::Io { file, .. }
+            | Error::Empty { file }
+            | Error::Binary { file, .. }
+            | Error::InvalidBytes { file, .. }
+            | Error::RaggedRow { file, .. }
+            | Error::UnterminatedQuote { file, .. }
+            | Error::BadOverride { file, .. } => *file = path.to_path_buf(),
+        }
+        self
+    }
+}
