@@ -4,8 +4,15 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
-use delta_bridge_ingest::{ColumnType, Encoding, Options, Preview};
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use delta_bridge_ingest::{
+    ColumnType, ConvertOptions, Encoding, Mode, OnMismatch, Options, Preview, Progress,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -33,6 +40,35 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Convert a CSV file into a local Delta table (streaming, on every core).
+    Convert {
+        /// The CSV file.
+        file: PathBuf,
+        /// The table directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Table name recorded in the Delta metadata.
+        #[arg(long)]
+        name: Option<String>,
+        /// Create a new table, append to one, or overwrite one (each makes a new version).
+        #[arg(long, value_enum, default_value_t = ModeArg::Create)]
+        mode: ModeArg,
+        /// Fail on a value that does not fit its column's type instead of widening the column.
+        #[arg(long)]
+        strict: bool,
+        #[command(flatten)]
+        read: ReadArgs,
+        /// Print the result as JSON (location, version, rows, bytes, schema).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ModeArg {
+    Create,
+    Append,
+    Overwrite,
 }
 
 /// Overrides of what is detected.
@@ -54,7 +90,7 @@ struct ReadArgs {
     #[arg(long = "type", value_name = "N=TYPE")]
     types: Vec<String>,
     /// Column name, as N=NAME (1-based column). Repeatable.
-    #[arg(long = "name", value_name = "N=NAME")]
+    #[arg(long = "rename", value_name = "N=NAME")]
     names: Vec<String>,
 }
 
@@ -96,7 +132,9 @@ impl ReadArgs {
         let names = self
             .names
             .iter()
-            .map(|spec| column_spec(spec, "--name").map(|(index, name)| (index, name.to_string())))
+            .map(|spec| {
+                column_spec(spec, "--rename").map(|(index, name)| (index, name.to_string()))
+            })
             .collect::<anyhow::Result<_>>()?;
         Ok(Options {
             rows: Some(rows),
@@ -134,7 +172,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// 2 for usage, 3 for bad input files.
+/// 2 for usage, 3 for bad input files and tables.
 fn exit_code(err: &anyhow::Error) -> u8 {
     if err.downcast_ref::<delta_bridge_ingest::Error>().is_some() {
         3
@@ -145,6 +183,59 @@ fn exit_code(err: &anyhow::Error) -> u8 {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Convert {
+            file,
+            out,
+            name,
+            mode,
+            strict,
+            read,
+            json,
+        } => {
+            let options = ConvertOptions {
+                read: read.options(100)?,
+                mode: match mode {
+                    ModeArg::Create => Mode::Create,
+                    ModeArg::Append => Mode::Append,
+                    ModeArg::Overwrite => Mode::Overwrite,
+                },
+                name,
+                on_mismatch: if strict {
+                    OnMismatch::Fail
+                } else {
+                    OnMismatch::Widen
+                },
+                ..ConvertOptions::default()
+            };
+            let cancel = Arc::new(AtomicBool::new(false));
+            let on_interrupt = cancel.clone();
+            // Ctrl-C cancels: the conversion removes what it wrote before the process exits.
+            let _ = ctrlc::set_handler(move || on_interrupt.store(true, Ordering::Relaxed));
+            let bar = ProgressBar::new(!json && std::io::stderr().is_terminal());
+            let result =
+                delta_bridge_ingest::convert(&file, &out, &options, &|p| bar.show(p), &cancel);
+            bar.finish();
+            let converted = result?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&converted)?);
+            } else {
+                println!(
+                    "{}: version {} with {} rows in {} file(s), {} bytes",
+                    converted.location,
+                    converted.version,
+                    converted.rows,
+                    converted.files,
+                    converted.bytes
+                );
+                for w in &converted.widened {
+                    println!(
+                        "note: column '{}' became {} (was {}): row {} has '{}'",
+                        w.column, w.to, w.from, w.row, w.value
+                    );
+                }
+            }
+            Ok(())
+        }
         Command::Preview {
             file,
             rows,
@@ -159,6 +250,50 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 print_preview(&preview);
             }
             Ok(())
+        }
+    }
+}
+
+/// A one-line progress bar on standard error, drawn only on a terminal.
+struct ProgressBar {
+    enabled: bool,
+    started: Instant,
+}
+
+impl ProgressBar {
+    fn new(enabled: bool) -> Self {
+        ProgressBar {
+            enabled,
+            started: Instant::now(),
+        }
+    }
+
+    fn show(&self, p: Progress) {
+        if !self.enabled || p.bytes_total == 0 {
+            return;
+        }
+        let fraction = p.bytes_done as f64 / p.bytes_total as f64;
+        let filled = (fraction * 30.0) as usize;
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let rate = p.bytes_done as f64 / elapsed.max(0.001) / 1e6;
+        let left = if fraction > 0.0 {
+            elapsed * (1.0 - fraction) / fraction
+        } else {
+            0.0
+        };
+        eprint!(
+            "\r[{}{}] {:5.1}%  {:.0} MB/s  {:.0}s left ",
+            "#".repeat(filled),
+            " ".repeat(30 - filled),
+            fraction * 100.0,
+            rate,
+            left
+        );
+    }
+
+    fn finish(&self) {
+        if self.enabled {
+            eprintln!();
         }
     }
 }

@@ -32,7 +32,7 @@ pub enum Error {
         offset: usize,
     },
     /// Bytes that are not valid in the file's encoding.
-    #[error("{}: row {row}: bytes that are not valid {encoding}", file.display())]
+    #[error("{}: row {row}: bytes that are not valid {encoding}; if the file uses another encoding (such as Windows-1252), choose it", file.display())]
     InvalidBytes {
         /// The file.
         file: PathBuf,
@@ -62,6 +62,70 @@ pub enum Error {
         file: PathBuf,
         /// Row where the quoted field starts.
         row: u64,
+    },
+    /// The file has no data rows to convert.
+    #[error("{}: the file has no data rows", file.display())]
+    NoData {
+        /// The file.
+        file: PathBuf,
+    },
+    /// A value does not fit its column's type (and widening was not allowed).
+    #[error("{}: row {row}, column '{column}': '{value}' is not a {expected}", file.display())]
+    ValueDoesNotFit {
+        /// The file.
+        file: PathBuf,
+        /// Line the record starts on.
+        row: u64,
+        /// Column name.
+        column: String,
+        /// The column's type.
+        expected: &'static str,
+        /// The value.
+        value: String,
+    },
+    /// The CSV parser refused a record.
+    #[error("{}: row {row}: {message}", file.display())]
+    Malformed {
+        /// The file.
+        file: PathBuf,
+        /// Line the record starts on.
+        row: u64,
+        /// What the parser said.
+        message: String,
+    },
+    /// The conversion was cancelled; nothing was left behind.
+    #[error("{}: conversion cancelled", file.display())]
+    Cancelled {
+        /// The file.
+        file: PathBuf,
+    },
+    /// `create` found a table already there.
+    #[error("{}: a Delta table already exists here; append to it or overwrite it", table.display())]
+    TableExists {
+        /// The table directory.
+        table: PathBuf,
+    },
+    /// `append` or `overwrite` found no table.
+    #[error("{}: there is no Delta table here to append to or overwrite; create it first", table.display())]
+    NoTable {
+        /// The table directory.
+        table: PathBuf,
+    },
+    /// The file's columns do not match the table's.
+    #[error("{}: {message}", table.display())]
+    SchemaMismatch {
+        /// The table directory.
+        table: PathBuf,
+        /// Which columns differ.
+        message: String,
+    },
+    /// The Delta commit failed.
+    #[error("{}: the Delta commit failed: {message}", table.display())]
+    Delta {
+        /// The table directory.
+        table: PathBuf,
+        /// What deltalake said.
+        message: String,
     },
     /// An override names a column that does not exist or a type that does not fit.
     #[error("{}: {message}", file.display())]

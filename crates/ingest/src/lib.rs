@@ -7,6 +7,9 @@
 //! - [`infer`] decides each column's type: int64, float64, boolean, date, timestamp or string. Codes with
 //!   leading zeros stay strings, and a date whose day and month cannot be told apart is never guessed.
 //!
+//! - [`convert`] streams a whole file into a local Delta table (create, append or overwrite), with bounded
+//!   memory on every core, per-file statistics, progress and cancellation; nothing is left behind on failure.
+//!
 //! Every detected choice can be overridden ([`Options`]). This crate knows nothing of HTTP or UI.
 //!
 //! ```
@@ -17,12 +20,15 @@
 //! ```
 #![warn(missing_docs)]
 
+mod commit;
+mod convert;
 mod error;
 pub mod infer;
 pub mod names;
 mod preview;
 mod sniff;
 
+pub use convert::{ConvertOptions, Converted, Mode, OnMismatch, Progress, Widened, convert};
 pub use error::{Error, Result};
 pub use infer::{ColumnType, DateOrder};
 pub use preview::{Column, Options, Preview, preview, preview_bytes};

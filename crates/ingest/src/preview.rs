@@ -92,7 +92,7 @@ pub fn preview(path: &Path, options: &Options) -> Result<Preview> {
         let complete = head.len() as u64 >= file_size;
         let preview = preview_bytes(&head, complete, path, options)?;
         // Read further only when the head holds too few rows (very wide rows or huge fields).
-        if complete || preview.rows.len() > wanted_rows || limit >= MAX_HEAD_BYTES {
+        if complete || preview.sampled_rows >= wanted_rows || limit >= MAX_HEAD_BYTES {
             return Ok(Preview {
                 file_size,
                 ..preview
@@ -270,7 +270,15 @@ impl Error {
             | Error::InvalidBytes { file, .. }
             | Error::RaggedRow { file, .. }
             | Error::UnterminatedQuote { file, .. }
-            | Error::BadOverride { file, .. } => *file = path.to_path_buf(),
+            | Error::BadOverride { file, .. }
+            | Error::NoData { file }
+            | Error::ValueDoesNotFit { file, .. }
+            | Error::Malformed { file, .. }
+            | Error::Cancelled { file } => *file = path.to_path_buf(),
+            Error::TableExists { .. }
+            | Error::NoTable { .. }
+            | Error::SchemaMismatch { .. }
+            | Error::Delta { .. } => {}
         }
         self
     }

@@ -112,3 +112,18 @@ fn overrides_that_do_not_fit_name_row_and_column() {
         "{message}"
     );
 }
+
+#[test]
+fn a_large_file_previews_from_its_head_only() {
+    // 20 MB of rows and, at the very end, a byte that is not UTF-8: the preview never gets there.
+    let mut bytes = b"n,label\n".to_vec();
+    while bytes.len() < 20 << 20 {
+        bytes.extend_from_slice(b"12345,some text\n");
+    }
+    bytes.extend_from_slice(b"1,caf\xE9\n");
+    let file = file_with(&bytes);
+    let p = preview(file.path(), &Options::default()).unwrap();
+    assert!(!p.complete);
+    assert_eq!(p.dialect.encoding, delta_bridge_ingest::Encoding::Utf8);
+    assert_eq!(p.rows.len(), 100);
+}

@@ -1,6 +1,8 @@
 //! Integration tests of the ingest library.
 //! - `golden`: sniffing and inference on a checked-in corpus of small awkward files.
 //! - `bad_input`: every kind of bad file gets an error naming file, row and column.
+//! - `convert`: whole files into Delta tables (read back through the log), widening, cancellation.
 
 mod bad_input;
+mod convert;
 mod golden;

@@ -1,0 +1,1001 @@
+//! Streaming CSV-to-Delta conversion with bounded memory, on every core.
+//!
+//! One thread reads the file in blocks, transcodes it to UTF-8 and cuts it at record boundaries (outside
+//! quotes); worker threads parse the chunks with `arrow-csv`, turn each column into its type with the
+//! rules of [`crate::infer`], and write Parquet files of about [`ConvertOptions::target_file_bytes`],
+//! each with the statistics the sharing server skips files by. Only when every file is written is the
+//! Delta commit made (through `deltalake`): a failed or cancelled conversion removes what it wrote and
+//! leaves nothing that looks like a table.
+//!
+//! Memory is bounded by the block size times the queue depth, plus one open row group per worker.
+//! A value that does not fit its column's type either widens the column and starts over
+//! ([`OnMismatch::Widen`]: int64 to float64, anything else to string) or fails naming file, row (the
+//! line the record starts on), column and value ([`OnMismatch::Fail`]).
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use arrow_csv::reader::ReaderBuilder;
+use chrono::{DateTime, NaiveDate};
+use deltalake::arrow::array::{
+    Array, ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, RecordBatch,
+    StringArray, TimestampMicrosecondBuilder,
+};
+use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use deltalake::parquet::arrow::ArrowWriter;
+use deltalake::parquet::basic::Compression;
+use deltalake::parquet::file::metadata::ParquetMetaData;
+use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::parquet::file::statistics::Statistics;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::infer::{
+    ColumnType, DateOrder, parse_bool, parse_date, parse_float, parse_int, parse_timestamp,
+};
+use crate::preview::{Column, Options, preview};
+use crate::sniff::{Dialect, Encoding};
+use crate::{Error, Result};
+
+/// What to do with the table at the destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Make a new table; fail if one exists.
+    Create,
+    /// Add the rows to an existing table with the same columns.
+    Append,
+    /// Replace the rows (and columns) of an existing table.
+    Overwrite,
+}
+
+/// What to do when a value does not fit the type inferred from the sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnMismatch {
+    /// Widen the column (int64 to float64, else to string) and convert again.
+    Widen,
+    /// Fail with file, row, column and value.
+    Fail,
+}
+
+/// Settings of a conversion.
+#[derive(Debug, Clone)]
+pub struct ConvertOptions {
+    /// Dialect and column overrides, as for a preview.
+    pub read: Options,
+    /// Create, append or overwrite.
+    pub mode: Mode,
+    /// Table name recorded in the Delta metadata (create only).
+    pub name: Option<String>,
+    /// Widen or fail on values that do not fit.
+    pub on_mismatch: OnMismatch,
+    /// Size at which a Parquet file is closed and the next begun.
+    pub target_file_bytes: usize,
+    /// Worker threads (default: the cores available).
+    pub threads: Option<usize>,
+    /// Bytes read per block.
+    pub block_bytes: usize,
+}
+
+impl Default for ConvertOptions {
+    fn default() -> Self {
+        ConvertOptions {
+            read: Options::default(),
+            mode: Mode::Create,
+            name: None,
+            on_mismatch: OnMismatch::Widen,
+            target_file_bytes: 128 << 20,
+            threads: None,
+            block_bytes: 4 << 20,
+        }
+    }
+}
+
+/// Progress of a conversion, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    /// Bytes of the CSV file read so far.
+    pub bytes_done: u64,
+    /// Size of the CSV file.
+    pub bytes_total: u64,
+}
+
+/// A column whose type was widened because a value did not fit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Widened {
+    /// Column name.
+    pub column: String,
+    /// Type inferred from the sample.
+    pub from: String,
+    /// Type used.
+    pub to: String,
+    /// Line of the first value that did not fit.
+    pub row: u64,
+    /// That value.
+    pub value: String,
+}
+
+/// The result of a conversion.
+#[derive(Debug, Clone, Serialize)]
+pub struct Converted {
+    /// The table's location (a `file://` URL).
+    pub location: String,
+    /// The Delta version the conversion committed.
+    pub version: i64,
+    /// Rows written.
+    pub rows: u64,
+    /// Bytes of Parquet written.
+    pub bytes: u64,
+    /// Data files written.
+    pub files: usize,
+    /// The table's columns.
+    pub schema: Vec<Column>,
+    /// Columns widened on the way.
+    pub widened: Vec<Widened>,
+}
+
+/// A data file written and not yet committed.
+#[derive(Debug, Clone)]
+struct WrittenFile {
+    name: String,
+    size: u64,
+    rows: u64,
+    stats: String,
+}
+
+/// Why a write pass stopped.
+enum PassError {
+    Mismatch {
+        column: usize,
+        row: u64,
+        value: String,
+    },
+    Fatal(Error),
+}
+
+impl From<Error> for PassError {
+    fn from(e: Error) -> Self {
+        PassError::Fatal(e)
+    }
+}
+
+/// Converts `file` into the Delta table at `table_dir`.
+pub fn convert(
+    file: &Path,
+    table_dir: &Path,
+    options: &ConvertOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+    cancel: &AtomicBool,
+) -> Result<Converted> {
+    let preview = preview(file, &options.read)?;
+    let mut columns = preview.columns.clone();
+    if columns.is_empty() {
+        return Err(Error::NoData {
+            file: file.to_path_buf(),
+        });
+    }
+    let table_exists = table_dir.join("_delta_log").is_dir();
+    match (options.mode, table_exists) {
+        (Mode::Create, true) => {
+            return Err(Error::TableExists {
+                table: table_dir.to_path_buf(),
+            });
+        }
+        (Mode::Append | Mode::Overwrite, false) => {
+            return Err(Error::NoTable {
+                table: table_dir.to_path_buf(),
+            });
+        }
+        _ => {}
+    }
+    let created_dir = !table_dir.exists();
+    std::fs::create_dir_all(table_dir).map_err(|source| Error::Io {
+        file: table_dir.to_path_buf(),
+        source,
+    })?;
+    let cleanup = |written: &[WrittenFile]| {
+        for f in written {
+            let _ = std::fs::remove_file(table_dir.join(&f.name));
+        }
+        if created_dir {
+            let _ = std::fs::remove_dir_all(table_dir);
+        }
+    };
+    let mut widened = Vec::new();
+    let written = loop {
+        let tracker = Mutex::new(Vec::new());
+        match write_pass(
+            file,
+            table_dir,
+            &preview.dialect,
+            &columns,
+            options,
+            progress,
+            cancel,
+            &tracker,
+        ) {
+            Ok(()) => break tracker.into_inner().expect("no poisoned lock"),
+            Err(error) => {
+                let partial = tracker.into_inner().unwrap_or_default();
+                for f in &partial {
+                    let _ = std::fs::remove_file(table_dir.join(&f.name));
+                }
+                match error {
+                    PassError::Mismatch { column, row, value }
+                        if options.on_mismatch == OnMismatch::Widen =>
+                    {
+                        let from = columns[column].column_type.clone();
+                        let to = if from == ColumnType::Int64 && parse_float(value.trim()).is_some()
+                        {
+                            ColumnType::Float64
+                        } else {
+                            ColumnType::String
+                        };
+                        widened.push(Widened {
+                            column: columns[column].name.clone(),
+                            from: from.name().into(),
+                            to: to.name().into(),
+                            row,
+                            value,
+                        });
+                        columns[column].column_type = to;
+                    }
+                    PassError::Mismatch { column, row, value } => {
+                        cleanup(&[]);
+                        return Err(Error::ValueDoesNotFit {
+                            file: file.to_path_buf(),
+                            row,
+                            column: columns[column].name.clone(),
+                            expected: columns[column].column_type.name(),
+                            value,
+                        });
+                    }
+                    PassError::Fatal(e) => {
+                        cleanup(&[]);
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    };
+    if cancel.load(Ordering::Relaxed) {
+        cleanup(&written);
+        return Err(Error::Cancelled {
+            file: file.to_path_buf(),
+        });
+    }
+    let rows: u64 = written.iter().map(|f| f.rows).sum();
+    if rows == 0 {
+        cleanup(&written);
+        return Err(Error::NoData {
+            file: file.to_path_buf(),
+        });
+    }
+    let committed = crate::commit::commit(
+        table_dir,
+        options.mode,
+        options.name.as_deref(),
+        &columns,
+        &written_adds(&written),
+    );
+    match committed {
+        Ok(version) => Ok(Converted {
+            location: url_of(table_dir)?,
+            version,
+            rows,
+            bytes: written.iter().map(|f| f.size).sum(),
+            files: written.len(),
+            schema: columns,
+            widened,
+        }),
+        Err(e) => {
+            cleanup(&written);
+            Err(e)
+        }
+    }
+}
+
+fn url_of(dir: &Path) -> Result<String> {
+    let absolute = std::fs::canonicalize(dir).map_err(|source| Error::Io {
+        file: dir.to_path_buf(),
+        source,
+    })?;
+    Ok(url::Url::from_directory_path(&absolute)
+        .map(|u| u.to_string().trim_end_matches('/').to_string())
+        .unwrap_or_default())
+}
+
+fn written_adds(files: &[WrittenFile]) -> Vec<crate::commit::NewFile> {
+    files
+        .iter()
+        .map(|f| crate::commit::NewFile {
+            path: f.name.clone(),
+            size: f.size as i64,
+            stats: f.stats.clone(),
+        })
+        .collect()
+}
+
+/// A run of complete records and the line the first one starts on.
+struct Chunk {
+    bytes: Vec<u8>,
+    first_line: u64,
+}
+
+/// Reads the whole file once and writes Parquet files; on error, the files written so far are in `tracker`.
+#[allow(clippy::too_many_arguments)]
+fn write_pass(
+    file: &Path,
+    table_dir: &Path,
+    dialect: &Dialect,
+    columns: &[Column],
+    options: &ConvertOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+    cancel: &AtomicBool,
+    tracker: &Mutex<Vec<WrittenFile>>,
+) -> std::result::Result<(), PassError> {
+    let threads = options
+        .threads
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        })
+        .max(1);
+    let schema = arrow_schema(columns);
+    let stop = AtomicBool::new(false);
+    let first_error: Mutex<Option<PassError>> = Mutex::new(None);
+    let fail = |e: PassError| {
+        stop.store(true, Ordering::Relaxed);
+        let mut slot = first_error.lock().expect("error lock");
+        // Keep the error of the earliest row, so that the message is the first bad line.
+        let earlier = match (&*slot, &e) {
+            (None, _) => true,
+            (Some(PassError::Mismatch { row: a, .. }), PassError::Mismatch { row: b, .. }) => b < a,
+            _ => false,
+        };
+        if earlier {
+            *slot = Some(e);
+        }
+    };
+    let (sender, receiver) = sync_channel::<Chunk>(threads * 2);
+    let receiver = Arc::new(Mutex::new(receiver));
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let receiver = receiver.clone();
+            let schema = schema.clone();
+            let fail = &fail;
+            let stop = &stop;
+            scope.spawn(move || {
+                if let Err(e) = work(
+                    &receiver, table_dir, file, dialect, columns, schema, options, tracker, stop,
+                    cancel,
+                ) {
+                    fail(e);
+                }
+            });
+        }
+        if let Err(e) = split(file, dialect, options, sender, progress, &stop, cancel) {
+            fail(e);
+        }
+    });
+    if let Some(error) = first_error.into_inner().expect("error lock") {
+        return Err(error);
+    }
+    if cancel.load(Ordering::Relaxed) {
+        return Err(PassError::Fatal(Error::Cancelled {
+            file: file.to_path_buf(),
+        }));
+    }
+    Ok(())
+}
+
+/// The reader: blocks in, UTF-8 chunks of whole records out.
+fn split(
+    file: &Path,
+    dialect: &Dialect,
+    options: &ConvertOptions,
+    sender: SyncSender<Chunk>,
+    progress: &(dyn Fn(Progress) + Sync),
+    stop: &AtomicBool,
+    cancel: &AtomicBool,
+) -> std::result::Result<(), PassError> {
+    let io = |source| {
+        PassError::Fatal(Error::Io {
+            file: file.to_path_buf(),
+            source,
+        })
+    };
+    let mut input = File::open(file).map_err(io)?;
+    let total = input.metadata().map_err(io)?.len();
+    let mut skip_bom = dialect.encoding.bom_len();
+    let mut decoder = match dialect.encoding {
+        Encoding::Utf8 | Encoding::Utf8Bom => None,
+        other => Some(other.codec().new_decoder_without_bom_handling()),
+    };
+    let mut block = vec![0u8; options.block_bytes.max(64 << 10)];
+    let mut buffer: Vec<u8> = Vec::with_capacity(block.len() * 2);
+    let mut scanned = 0usize;
+    let mut in_quotes = false;
+    let mut quote_line = 0u64;
+    let mut line = 1u64; // line of buffer[0]
+    let mut lines_scanned = 0u64; // line breaks in buffer[..scanned]
+    let mut header_pending = dialect.has_header;
+    let mut done = 0u64;
+    let quote = dialect.quote;
+    loop {
+        if stop.load(Ordering::Relaxed) || cancel.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let n = input.read(&mut block).map_err(io)?;
+        done += n as u64;
+        let eof = n == 0;
+        let mut bytes = &block[..n];
+        if skip_bom > 0 {
+            let cut = skip_bom.min(bytes.len());
+            bytes = &bytes[cut..];
+            skip_bom -= cut;
+        }
+        match &mut decoder {
+            None => buffer.extend_from_slice(bytes),
+            Some(d) => {
+                let mut text = String::with_capacity(
+                    d.max_utf8_buffer_length(bytes.len())
+                        .unwrap_or(bytes.len() * 3),
+                );
+                let (_, _, had_errors) = d.decode_to_string(bytes, &mut text, eof);
+                if had_errors {
+                    let row = line
+                        + lines_scanned
+                        + text
+                            .split('\u{FFFD}')
+                            .next()
+                            .unwrap_or("")
+                            .matches('\n')
+                            .count() as u64;
+                    return Err(PassError::Fatal(Error::InvalidBytes {
+                        file: file.to_path_buf(),
+                        row,
+                        encoding: dialect.encoding.name(),
+                    }));
+                }
+                buffer.extend_from_slice(text.as_bytes());
+            }
+        }
+        // Find the last record boundary outside quotes.
+        let mut boundary = None;
+        let mut lines_at_boundary = 0;
+        let mut end = buffer.len();
+        if !eof && buffer.last() == Some(&b'\r') {
+            // A \r at the end of the buffer may be the first half of \r\n: look at it next time.
+            end -= 1;
+        }
+        for i in scanned..end {
+            let b = buffer[i];
+            if b == quote {
+                if !in_quotes {
+                    quote_line = line + lines_scanned;
+                }
+                in_quotes = !in_quotes;
+            } else if is_line_break(&buffer, i) {
+                lines_scanned += 1;
+                if !in_quotes {
+                    boundary = Some(i + 1);
+                    lines_at_boundary = lines_scanned;
+                }
+            }
+        }
+        scanned = scanned.max(end);
+        let cut = if eof { Some(buffer.len()) } else { boundary };
+        if eof && in_quotes {
+            return Err(PassError::Fatal(Error::UnterminatedQuote {
+                file: file.to_path_buf(),
+                row: quote_line,
+            }));
+        }
+        if let Some(mut cut) = cut {
+            let mut start = 0;
+            let mut chunk_line = line;
+            if header_pending {
+                // Drop the header record: up to the first line break outside quotes.
+                let (end, _) = crate::sniff::complete_records_first(&buffer[..cut], quote);
+                match end {
+                    Some(end) => {
+                        chunk_line +=
+                            (0..end).filter(|i| is_line_break(&buffer, *i)).count() as u64;
+                        start = end;
+                        header_pending = false;
+                    }
+                    None if eof => {
+                        start = cut;
+                        header_pending = false;
+                    }
+                    None => cut = 0,
+                }
+            }
+            if decoder.is_none()
+                && let Err(e) = std::str::from_utf8(&buffer[start..cut])
+            {
+                // Chunks end at line breaks, so a character is never cut in two: this byte is invalid.
+                let bad = start + e.valid_up_to();
+                let row =
+                    chunk_line + (start..bad).filter(|i| is_line_break(&buffer, *i)).count() as u64;
+                return Err(PassError::Fatal(Error::InvalidBytes {
+                    file: file.to_path_buf(),
+                    row,
+                    encoding: dialect.encoding.name(),
+                }));
+            }
+            if cut > start && buffer[start..cut].iter().any(|b| !b.is_ascii_whitespace()) {
+                let chunk = Chunk {
+                    bytes: buffer[start..cut].to_vec(),
+                    first_line: chunk_line,
+                };
+                if sender.send(chunk).is_err() {
+                    return Ok(()); // every worker stopped; their error is reported
+                }
+            }
+            if cut > 0 {
+                let lines_in_cut = if eof {
+                    lines_scanned
+                } else {
+                    lines_at_boundary
+                };
+                buffer.drain(..cut);
+                scanned = buffer.len();
+                line += lines_in_cut;
+                lines_scanned -= lines_in_cut;
+            }
+        }
+        progress(Progress {
+            bytes_done: done.min(total),
+            bytes_total: total,
+        });
+        if eof {
+            return Ok(());
+        }
+    }
+}
+
+/// Whether `bytes[i]` ends a line: `\n`, or a `\r` not followed by `\n`.
+fn is_line_break(bytes: &[u8], i: usize) -> bool {
+    bytes[i] == b'\n' || (bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
+}
+
+/// A worker: chunks in, Parquet files out.
+#[allow(clippy::too_many_arguments)]
+fn work(
+    receiver: &Mutex<Receiver<Chunk>>,
+    table_dir: &Path,
+    file: &Path,
+    dialect: &Dialect,
+    columns: &[Column],
+    schema: SchemaRef,
+    options: &ConvertOptions,
+    tracker: &Mutex<Vec<WrittenFile>>,
+    stop: &AtomicBool,
+    cancel: &AtomicBool,
+) -> std::result::Result<(), PassError> {
+    let text_schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|c| Field::new(&c.name, DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ));
+    let mut output: Option<OpenFile> = None;
+    loop {
+        let next = receiver.lock().expect("queue lock").recv();
+        let Ok(chunk) = next else { break };
+        if stop.load(Ordering::Relaxed) || cancel.load(Ordering::Relaxed) {
+            break;
+        }
+        let mut decoder = ReaderBuilder::new(text_schema.clone())
+            .with_delimiter(dialect.delimiter)
+            .with_quote(dialect.quote)
+            .with_header(false)
+            .with_batch_size(64 * 1024)
+            .build_decoder();
+        let mut offset = 0;
+        let mut record = 0u64;
+        loop {
+            let consumed = decoder
+                .decode(&chunk.bytes[offset..])
+                .map_err(|e| csv_error(e, file, &chunk, record, dialect.quote))?;
+            offset += consumed;
+            let flushed = if consumed == 0 || decoder.capacity() == 0 {
+                decoder.flush()
+            } else {
+                continue;
+            };
+            let batch =
+                match flushed.map_err(|e| csv_error(e, file, &chunk, record, dialect.quote))? {
+                    Some(batch) => batch,
+                    None => break,
+                };
+            let typed =
+                typed_batch(&batch, columns, &schema).map_err(|(column, index, value)| {
+                    PassError::Mismatch {
+                        column,
+                        row: line_of_record(&chunk, record + index as u64, dialect.quote),
+                        value,
+                    }
+                })?;
+            record += batch.num_rows() as u64;
+            let open = match &mut output {
+                Some(open) => open,
+                None => output.insert(OpenFile::new(table_dir, schema.clone(), tracker)?),
+            };
+            open.write(&typed)?;
+            if open.size() >= options.target_file_bytes {
+                output.take().expect("open").close(tracker, columns)?;
+            }
+        }
+    }
+    if let Some(open) = output {
+        open.close(tracker, columns)?;
+    }
+    Ok(())
+}
+
+fn csv_error(
+    error: deltalake::arrow::error::ArrowError,
+    file: &Path,
+    chunk: &Chunk,
+    record: u64,
+    quote: u8,
+) -> PassError {
+    let message = error.to_string();
+    // arrow-csv counts records from 1 within the chunk.
+    let number_after = |key: &str| -> Option<u64> {
+        message
+            .split(key)
+            .nth(1)?
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
+    let local = number_after("line ")
+        .map(|n| n.saturating_sub(1))
+        .unwrap_or(0);
+    let row = line_of_record(chunk, record + local, quote);
+    if message.contains("incorrect number of fields") {
+        let expected = number_after("expected ").unwrap_or(0) as usize;
+        let found = number_after("got ")
+            .or_else(|| number_after("more than ").map(|n| n + 1))
+            .unwrap_or(0) as usize;
+        return PassError::Fatal(Error::RaggedRow {
+            file: file.to_path_buf(),
+            row,
+            found,
+            expected,
+            what: "header",
+        });
+    }
+    if message.contains("invalid UTF-8") {
+        return PassError::Fatal(Error::InvalidBytes {
+            file: file.to_path_buf(),
+            row,
+            encoding: "UTF-8",
+        });
+    }
+    PassError::Fatal(Error::Malformed {
+        file: file.to_path_buf(),
+        row,
+        message,
+    })
+}
+
+/// The line on which record `index` (0-based) of a chunk starts. Blank lines are not records.
+fn line_of_record(chunk: &Chunk, index: u64, quote: u8) -> u64 {
+    let bytes = &chunk.bytes;
+    let mut line = chunk.first_line;
+    let mut records = 0u64;
+    let mut in_quotes = false;
+    let mut line_is_blank = true;
+    for i in 0..bytes.len() {
+        let b = bytes[i];
+        if !in_quotes && line_is_blank && b != b'\n' && b != b'\r' {
+            if records == index {
+                return line;
+            }
+            line_is_blank = false;
+        }
+        if b == quote {
+            in_quotes = !in_quotes;
+        } else if is_line_break(bytes, i) {
+            line += 1;
+            if !in_quotes {
+                records += u64::from(!line_is_blank);
+                line_is_blank = true;
+            }
+        }
+    }
+    line
+}
+
+fn arrow_schema(columns: &[Column]) -> SchemaRef {
+    Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|c| {
+                let data_type = match c.column_type {
+                    ColumnType::Int64 => DataType::Int64,
+                    ColumnType::Float64 => DataType::Float64,
+                    ColumnType::Boolean => DataType::Boolean,
+                    ColumnType::Date { .. } => DataType::Date32,
+                    ColumnType::Timestamp => {
+                        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+                    }
+                    ColumnType::String => DataType::Utf8,
+                };
+                Field::new(&c.name, data_type, true)
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Text columns to typed ones. On a value that does not fit: (column, row in batch, value).
+fn typed_batch(
+    batch: &RecordBatch,
+    columns: &[Column],
+    schema: &SchemaRef,
+) -> std::result::Result<RecordBatch, (usize, usize, String)> {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len());
+    for (i, column) in columns.iter().enumerate() {
+        let text = batch
+            .column(i)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("text schema");
+        macro_rules! typed {
+            ($builder:expr, $parse:expr) => {{
+                let mut builder = $builder;
+                for (row, value) in text.iter().enumerate() {
+                    match value.map(str::trim) {
+                        None | Some("") => builder.append_null(),
+                        Some(v) => match $parse(v) {
+                            Some(parsed) => builder.append_value(parsed),
+                            None => return Err((i, row, value.unwrap_or("").to_string())),
+                        },
+                    }
+                }
+                Arc::new(builder.finish()) as ArrayRef
+            }};
+        }
+        let array: ArrayRef = match &column.column_type {
+            ColumnType::String => batch.column(i).clone(),
+            ColumnType::Int64 => typed!(Int64Builder::with_capacity(text.len()), parse_int),
+            ColumnType::Float64 => typed!(Float64Builder::with_capacity(text.len()), parse_float),
+            ColumnType::Boolean => typed!(BooleanBuilder::with_capacity(text.len()), parse_bool),
+            ColumnType::Date { order } => {
+                let order: DateOrder = *order;
+                typed!(Date32Builder::with_capacity(text.len()), |v| parse_date(
+                    v, order
+                )
+                .map(|d| d.signed_duration_since(epoch).num_days() as i32))
+            }
+            ColumnType::Timestamp => {
+                let array = typed!(
+                    TimestampMicrosecondBuilder::with_capacity(text.len()),
+                    parse_timestamp
+                );
+                deltalake::arrow::compute::cast(&array, schema.field(i).data_type())
+                    .expect("timezone cast")
+            }
+        };
+        arrays.push(array);
+    }
+    Ok(RecordBatch::try_new(schema.clone(), arrays).expect("columns match the schema"))
+}
+
+/// A Parquet file being written by one worker.
+struct OpenFile {
+    name: String,
+    path: PathBuf,
+    writer: ArrowWriter<File>,
+    rows: u64,
+}
+
+static FILE_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl OpenFile {
+    fn new(
+        dir: &Path,
+        schema: SchemaRef,
+        tracker: &Mutex<Vec<WrittenFile>>,
+    ) -> std::result::Result<Self, PassError> {
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random).expect("randomness");
+        let n = FILE_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("part-{n:05}-{}-c000.snappy.parquet", hex::encode(random));
+        let path = dir.join(&name);
+        let file = File::create_new(&path).map_err(|source| Error::Io {
+            file: path.clone(),
+            source,
+        })?;
+        // Registered at once, so that a failure removes it too.
+        tracker.lock().expect("tracker lock").push(WrittenFile {
+            name: name.clone(),
+            size: 0,
+            rows: 0,
+            stats: String::new(),
+        });
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(256 * 1024))
+            .build();
+        let writer = ArrowWriter::try_new(file, schema, Some(properties))
+            .map_err(|e| parquet_error(&path, e))?;
+        Ok(OpenFile {
+            name,
+            path,
+            writer,
+            rows: 0,
+        })
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> std::result::Result<(), PassError> {
+        self.writer
+            .write(batch)
+            .map_err(|e| parquet_error(&self.path, e))?;
+        self.rows += batch.num_rows() as u64;
+        // Bound memory: a row group in progress never grows past 64 MiB.
+        if self.writer.in_progress_size() > 64 << 20 {
+            self.writer
+                .flush()
+                .map_err(|e| parquet_error(&self.path, e))?;
+        }
+        Ok(())
+    }
+
+    fn size(&self) -> usize {
+        self.writer.bytes_written() + self.writer.in_progress_size()
+    }
+
+    fn close(
+        self,
+        tracker: &Mutex<Vec<WrittenFile>>,
+        columns: &[Column],
+    ) -> std::result::Result<(), PassError> {
+        let metadata = self
+            .writer
+            .close()
+            .map_err(|e| parquet_error(&self.path, e))?;
+        let size = std::fs::metadata(&self.path)
+            .map_err(|source| Error::Io {
+                file: self.path.clone(),
+                source,
+            })?
+            .len();
+        let stats = file_stats(&metadata, columns, self.rows);
+        let mut tracker = tracker.lock().expect("tracker lock");
+        if let Some(entry) = tracker.iter_mut().find(|f| f.name == self.name) {
+            *entry = WrittenFile {
+                name: self.name,
+                size,
+                rows: self.rows,
+                stats,
+            };
+        }
+        Ok(())
+    }
+}
+
+fn parquet_error(path: &Path, error: deltalake::parquet::errors::ParquetError) -> PassError {
+    PassError::Fatal(Error::Io {
+        file: path.to_path_buf(),
+        source: std::io::Error::other(error.to_string()),
+    })
+}
+
+/// Longest string statistic kept; a longer max is left out (a prefix would be below the true max).
+const STRING_STAT_CHARS: usize = 32;
+
+/// The Delta `stats` JSON of a file, from its Parquet column statistics.
+fn file_stats(metadata: &ParquetMetaData, columns: &[Column], rows: u64) -> String {
+    let (mut mins, mut maxes, mut nulls) = (Map::new(), Map::new(), Map::new());
+    for (i, column) in columns.iter().enumerate() {
+        let mut null_count = 0u64;
+        let mut min: Option<Value> = None;
+        let mut max: Option<Value> = None;
+        let mut complete = true;
+        for group in metadata.row_groups() {
+            let Some(statistics) = group.column(i).statistics() else {
+                complete = false;
+                continue;
+            };
+            null_count += statistics.null_count_opt().unwrap_or(0);
+            let (lo, hi) = stat_values(statistics, &column.column_type);
+            min = pick(min, lo, true);
+            max = pick(max, hi, false);
+        }
+        if !complete {
+            continue;
+        }
+        nulls.insert(column.name.clone(), json!(null_count));
+        if let Some(Value::String(s)) = &min
+            && s.chars().count() > STRING_STAT_CHARS
+        {
+            min = Some(Value::String(s.chars().take(STRING_STAT_CHARS).collect()));
+        }
+        if let Some(Value::String(s)) = &max
+            && s.chars().count() > STRING_STAT_CHARS
+        {
+            max = None;
+        }
+        if let Some(v) = min {
+            mins.insert(column.name.clone(), v);
+        }
+        if let Some(v) = max {
+            maxes.insert(column.name.clone(), v);
+        }
+    }
+    json!({"numRecords": rows, "minValues": mins, "maxValues": maxes, "nullCount": nulls})
+        .to_string()
+}
+
+fn pick(current: Option<Value>, candidate: Option<Value>, lower: bool) -> Option<Value> {
+    let (Some(a), Some(b)) = (&current, &candidate) else {
+        return current.or(candidate);
+    };
+    let b_wins = match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap_or(0.0), y.as_f64().unwrap_or(0.0));
+            if lower { y < x } else { y > x }
+        }
+        (Value::String(x), Value::String(y)) => {
+            if lower {
+                y < x
+            } else {
+                y > x
+            }
+        }
+        _ => false,
+    };
+    if b_wins { candidate } else { current }
+}
+
+fn stat_values(
+    statistics: &Statistics,
+    column_type: &ColumnType,
+) -> (Option<Value>, Option<Value>) {
+    match (statistics, column_type) {
+        (Statistics::Int64(s), ColumnType::Int64) => {
+            (s.min_opt().map(|v| json!(v)), s.max_opt().map(|v| json!(v)))
+        }
+        (Statistics::Double(s), ColumnType::Float64) => {
+            let finite = |v: Option<&f64>| v.filter(|v| v.is_finite()).map(|v| json!(v));
+            (finite(s.min_opt()), finite(s.max_opt()))
+        }
+        (Statistics::Int32(s), ColumnType::Date { .. }) => {
+            let date = |days: Option<&i32>| {
+                days.and_then(|d| NaiveDate::from_num_days_from_ce_opt(719_163 + d))
+                    .map(|d| json!(d.to_string()))
+            };
+            (date(s.min_opt()), date(s.max_opt()))
+        }
+        (Statistics::Int64(s), ColumnType::Timestamp) => {
+            // Milliseconds, as Delta writers store them (the max is truncated, and readers allow for it).
+            let time = |micros: Option<&i64>| {
+                micros
+                    .and_then(|m| DateTime::from_timestamp_micros(*m))
+                    .map(|t| json!(t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()))
+            };
+            (time(s.min_opt()), time(s.max_opt()))
+        }
+        (Statistics::ByteArray(s), ColumnType::String) => {
+            let text = |v: Option<&deltalake::parquet::data_type::ByteArray>| {
+                v.and_then(|b| b.as_utf8().ok()).map(|t| json!(t))
+            };
+            (text(s.min_opt()), text(s.max_opt()))
+        }
+        _ => (None, None),
+    }
+}
