@@ -54,4 +54,5 @@ build_workspace() {
   say "building the workspace (target: $CARGO_TARGET_DIR)"
   (cd "$REPO" && cargo build --workspace --locked --quiet)
   export DELTA_BRIDGE_SHARING_BIN="$CARGO_TARGET_DIR/debug/delta-bridge-sharing"
+  export DELTA_BRIDGE_CLI_BIN="$CARGO_TARGET_DIR/debug/delta-bridge"
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: Rust unit and integration tests, then the official Python client against the real
-# server binary, with tables on local disk and on a real S3-compatible server (s3s-fs).
+# Runs every test: Rust unit and integration tests; the official Python client against the real sharing
+# server, with tables on local disk and on a real S3-compatible server (s3s-fs); and the delta-bridge CLI's
+# conversions read back with the independent deltalake reader.
 set -euo pipefail
 source "$(dirname "$0")/setup.sh"
 
@@ -12,7 +13,8 @@ build_workspace
 say "cargo test"
 (cd "$REPO" && cargo test --workspace --locked --quiet)
 
-say "pytest: the delta-sharing 1.4.2 client against delta-bridge-sharing"
+say "pytest: the delta-sharing 1.4.2 client against delta-bridge-sharing; delta-bridge convert read back with deltalake"
 export DELTA_BRIDGE_FIXTURES="$DELTA_BRIDGE_CACHE/fixtures"
 cd "$REPO"
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider cli/tests/python
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider sharing-server/tests/python "$@"
