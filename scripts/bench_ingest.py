@@ -35,7 +35,7 @@ def generate(path, megabytes):
     lasts = ["Smith", "O'Neil", "Müller", "García", "Nguyen", "Kowalski"]
     lines = []
     for i in range(200_000):
-        note = "" if rng.random() < 0.3 else rng.choice(["ok", "late, again", "fragile", "gift"])
+        note = "" if rng.random() < 0.3 else rng.choice(["ok", "\"late, again\"", "fragile", "gift"])
         qty = "" if rng.random() < 0.1 else str(rng.randint(0, 500))
         lines.append(
             f"{i},{rng.uniform(0, 10000):.2f},\"{rng.choice(lasts)}, {rng.choice(firsts)}\",{'true' if rng.random() < 0.5 else 'false'},"

@@ -80,6 +80,9 @@ struct ReadArgs {
     /// Delimiter: a single character, or `tab`.
     #[arg(long)]
     delimiter: Option<String>,
+    /// Quote character (default `"`).
+    #[arg(long)]
+    quote: Option<char>,
     /// The first row holds column names.
     #[arg(long, conflicts_with = "no_header")]
     header: bool,
@@ -140,7 +143,14 @@ impl ReadArgs {
             rows: Some(rows),
             encoding,
             delimiter,
-            quote: None,
+            quote: self
+                .quote
+                .map(|q| {
+                    u8::try_from(q).ok().filter(u8::is_ascii).ok_or_else(|| {
+                        anyhow::anyhow!("the quote must be one ASCII character, got '{q}'")
+                    })
+                })
+                .transpose()?,
             has_header,
             names,
             types,

@@ -30,8 +30,9 @@ use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use deltalake::parquet::arrow::ArrowWriter;
 use deltalake::parquet::basic::Compression;
 use deltalake::parquet::file::metadata::ParquetMetaData;
-use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use deltalake::parquet::file::statistics::Statistics;
+use deltalake::parquet::schema::types::ColumnPath;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -475,9 +476,11 @@ fn split(
             // A \r at the end of the buffer may be the first half of \r\n: look at it next time.
             end -= 1;
         }
-        for i in scanned..end {
-            let b = buffer[i];
-            if b == quote {
+        // Jump from one quote or line break to the next; everything between them is plain field text.
+        let mut i = scanned;
+        while let Some(offset) = memchr::memchr3(quote, b'\n', b'\r', &buffer[i..end]) {
+            i += offset;
+            if buffer[i] == quote {
                 if !in_quotes {
                     quote_line = line + lines_scanned;
                 }
@@ -489,6 +492,7 @@ fn split(
                     lines_at_boundary = lines_scanned;
                 }
             }
+            i += 1;
         }
         scanned = scanned.max(end);
         let cut = if eof { Some(buffer.len()) } else { boundary };
@@ -531,22 +535,27 @@ fn split(
                     encoding: dialect.encoding.name(),
                 }));
             }
-            if cut > start && buffer[start..cut].iter().any(|b| !b.is_ascii_whitespace()) {
-                let chunk = Chunk {
-                    bytes: buffer[start..cut].to_vec(),
-                    first_line: chunk_line,
-                };
-                if sender.send(chunk).is_err() {
-                    return Ok(()); // every worker stopped; their error is reported
-                }
-            }
             if cut > 0 {
+                // Hand the records over without copying them: only the unfinished tail is copied.
+                let rest = buffer.split_off(cut);
+                let mut records = std::mem::replace(&mut buffer, rest);
+                if start > 0 {
+                    records.drain(..start);
+                }
+                if records.iter().any(|b| !b.is_ascii_whitespace()) {
+                    let chunk = Chunk {
+                        bytes: records,
+                        first_line: chunk_line,
+                    };
+                    if sender.send(chunk).is_err() {
+                        return Ok(()); // every worker stopped; their error is reported
+                    }
+                }
                 let lines_in_cut = if eof {
                     lines_scanned
                 } else {
                     lines_at_boundary
                 };
-                buffer.drain(..cut);
                 scanned = buffer.len();
                 line += lines_in_cut;
                 lines_scanned -= lines_in_cut;
@@ -628,7 +637,7 @@ fn work(
             record += batch.num_rows() as u64;
             let open = match &mut output {
                 Some(open) => open,
-                None => output.insert(OpenFile::new(table_dir, schema.clone(), tracker)?),
+                None => output.insert(OpenFile::new(table_dir, schema.clone(), columns, tracker)?),
             };
             open.write(&typed)?;
             if open.size() >= options.target_file_bytes {
@@ -781,14 +790,10 @@ fn typed_batch(
                 )
                 .map(|d| d.signed_duration_since(epoch).num_days() as i32))
             }
-            ColumnType::Timestamp => {
-                let array = typed!(
-                    TimestampMicrosecondBuilder::with_capacity(text.len()),
-                    parse_timestamp
-                );
-                deltalake::arrow::compute::cast(&array, schema.field(i).data_type())
-                    .expect("timezone cast")
-            }
+            ColumnType::Timestamp => typed!(
+                TimestampMicrosecondBuilder::with_capacity(text.len()).with_timezone("UTC"),
+                parse_timestamp
+            ),
         };
         arrays.push(array);
     }
@@ -809,6 +814,7 @@ impl OpenFile {
     fn new(
         dir: &Path,
         schema: SchemaRef,
+        columns: &[Column],
         tracker: &Mutex<Vec<WrittenFile>>,
     ) -> std::result::Result<Self, PassError> {
         let mut random = [0u8; 8];
@@ -827,8 +833,17 @@ impl OpenFile {
             rows: 0,
             stats: String::new(),
         });
-        let properties = WriterProperties::builder()
+        // Dictionaries pay off for text (names, categories); for numbers and times they cost more
+        // than they save. Row-group statistics are all the Delta log needs.
+        let mut builder = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
+            .set_dictionary_enabled(false)
+            .set_statistics_enabled(EnabledStatistics::Chunk);
+        for column in columns.iter().filter(|c| c.repetitive) {
+            builder =
+                builder.set_column_dictionary_enabled(ColumnPath::from(column.name.as_str()), true);
+        }
+        let properties = builder
             .set_max_row_group_row_count(Some(256 * 1024))
             .build();
         let writer = ArrowWriter::try_new(file, schema, Some(properties))

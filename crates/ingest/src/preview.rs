@@ -50,6 +50,9 @@ pub struct Column {
     pub nullable: bool,
     /// Every date read both day-first and month-first; the column was left as text until the user chooses.
     pub ambiguous_dates: bool,
+    /// Text whose values repeat in the sample (at most half are distinct): worth a Parquet dictionary.
+    #[serde(skip)]
+    pub repetitive: bool,
 }
 
 /// What a preview shows.
@@ -222,6 +225,8 @@ pub fn preview_bytes(
                 "column '{name}': every date reads both day-first and month-first (such as 01/02/2024); it is kept as text until you choose date:dmy or date:mdy"
             ));
         }
+        let repetitive =
+            column_type == ColumnType::String && repeats(rows.iter().map(|r| r[i].as_str()));
         columns.push(Column {
             name,
             header: header
@@ -232,6 +237,7 @@ pub fn preview_bytes(
             column_type,
             nullable: inference.nulls > 0,
             ambiguous_dates: inference.ambiguous_dates,
+            repetitive,
         });
     }
     if rows.is_empty() {
@@ -258,6 +264,17 @@ pub fn preview_bytes(
         complete,
         warnings,
     })
+}
+
+/// Whether at most half of the non-empty values are distinct.
+fn repeats<'a>(values: impl Iterator<Item = &'a str>) -> bool {
+    let mut distinct = std::collections::HashSet::new();
+    let mut count = 0usize;
+    for value in values.filter(|v| !v.is_empty()) {
+        distinct.insert(value);
+        count += 1;
+    }
+    distinct.len() * 2 <= count
 }
 
 impl Error {

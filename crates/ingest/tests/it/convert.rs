@@ -411,3 +411,32 @@ fn add_actions_carry_statistics() {
     assert_eq!(stats["minValues"]["s"], "a");
     assert_eq!(stats["maxValues"]["t"], "2024-01-02T00:00:00.123Z");
 }
+
+#[test]
+fn a_one_megabyte_field_and_ten_thousand_columns_convert() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = b"id,blob\n1,\"".to_vec();
+    bytes.extend(std::iter::repeat_n(b'x', 1 << 20));
+    bytes.extend(b"\"\n2,small\n");
+    let file = csv_file(dir.path(), "field.csv", &bytes);
+    let converted = run(&file, &dir.path().join("t1"), &ConvertOptions::default()).unwrap();
+    assert_eq!(converted.rows, 2);
+    assert!(
+        table_rows(&dir.path().join("t1"))
+            .iter()
+            .any(|r| r[1].len() == 1 << 20)
+    );
+
+    let header: Vec<String> = (0..10_000).map(|i| format!("c{i}")).collect();
+    let mut text = header.join(",") + "\n";
+    for r in 0..3 {
+        text += &(0..10_000)
+            .map(|i| (i * r).to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        text += "\n";
+    }
+    let file = csv_file(dir.path(), "wide.csv", text.as_bytes());
+    let converted = run(&file, &dir.path().join("t2"), &ConvertOptions::default()).unwrap();
+    assert_eq!((converted.rows, converted.schema.len()), (3, 10_000));
+}
