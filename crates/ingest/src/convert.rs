@@ -20,11 +20,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use arrow_csv::reader::ReaderBuilder;
-use chrono::{DateTime, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate};
 use deltalake::arrow::array::{
-    Array, ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, RecordBatch,
-    StringArray, TimestampMicrosecondBuilder,
+    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, RecordBatch,
+    StringBuilder, TimestampMicrosecondBuilder,
 };
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use deltalake::parquet::arrow::ArrowWriter;
@@ -41,6 +40,7 @@ use crate::infer::{
 };
 use crate::preview::{Column, Options, preview};
 use crate::sniff::{Dialect, Encoding};
+use crate::tokenize::Records;
 use crate::{Error, Result};
 
 /// What to do with the table at the destination.
@@ -590,60 +590,76 @@ fn work(
     stop: &AtomicBool,
     cancel: &AtomicBool,
 ) -> std::result::Result<(), PassError> {
-    let text_schema = Arc::new(Schema::new(
-        columns
-            .iter()
-            .map(|c| Field::new(&c.name, DataType::Utf8, true))
-            .collect::<Vec<_>>(),
-    ));
+    const BATCH_ROWS: usize = 64 * 1024;
+    let mut builders: Vec<ColumnBuilder> = columns
+        .iter()
+        .map(|c| ColumnBuilder::new(&c.column_type, BATCH_ROWS))
+        .collect();
+    let mut rows_in_batch = 0usize;
     let mut output: Option<OpenFile> = None;
+    let flush = |builders: &mut Vec<ColumnBuilder>,
+                 output: &mut Option<OpenFile>|
+     -> std::result::Result<(), PassError> {
+        let arrays: Vec<ArrayRef> = builders.iter_mut().map(ColumnBuilder::finish).collect();
+        let batch = RecordBatch::try_new(schema.clone(), arrays).expect("columns match the schema");
+        let open = match output {
+            Some(open) => open,
+            None => output.insert(OpenFile::new(table_dir, schema.clone(), columns, tracker)?),
+        };
+        open.write(&batch)?;
+        if open.size() >= options.target_file_bytes {
+            output.take().expect("open").close(tracker, columns)?;
+        }
+        Ok(())
+    };
     loop {
         let next = receiver.lock().expect("queue lock").recv();
         let Ok(chunk) = next else { break };
         if stop.load(Ordering::Relaxed) || cancel.load(Ordering::Relaxed) {
-            break;
+            return Ok(());
         }
-        let mut decoder = ReaderBuilder::new(text_schema.clone())
-            .with_delimiter(dialect.delimiter)
-            .with_quote(dialect.quote)
-            .with_header(false)
-            .with_batch_size(64 * 1024)
-            .build_decoder();
-        let mut offset = 0;
-        let mut record = 0u64;
-        loop {
-            let consumed = decoder
-                .decode(&chunk.bytes[offset..])
-                .map_err(|e| csv_error(e, file, &chunk, record, dialect.quote))?;
-            offset += consumed;
-            let flushed = if consumed == 0 || decoder.capacity() == 0 {
-                decoder.flush()
-            } else {
-                continue;
-            };
-            let batch =
-                match flushed.map_err(|e| csv_error(e, file, &chunk, record, dialect.quote))? {
-                    Some(batch) => batch,
-                    None => break,
-                };
-            let typed =
-                typed_batch(&batch, columns, &schema).map_err(|(column, index, value)| {
-                    PassError::Mismatch {
+        let mut fields = Vec::with_capacity(columns.len());
+        // Chunks are UTF-8 already (validated or transcoded by the reader); checked once here.
+        let text = std::str::from_utf8(&chunk.bytes).map_err(|_| {
+            PassError::Fatal(Error::InvalidBytes {
+                file: file.to_path_buf(),
+                row: chunk.first_line,
+                encoding: Encoding::Utf8.name(),
+            })
+        })?;
+        let mut records = Records::new(text, dialect.delimiter, dialect.quote, chunk.first_line);
+        while let Some(line) = records.next_record(&mut fields) {
+            if fields.len() != columns.len() {
+                return Err(PassError::Fatal(Error::RaggedRow {
+                    file: file.to_path_buf(),
+                    row: line,
+                    found: fields.len(),
+                    expected: columns.len(),
+                    what: if dialect.has_header {
+                        "header"
+                    } else {
+                        "first row"
+                    },
+                }));
+            }
+            for (column, (builder, value)) in builders.iter_mut().zip(fields.iter()).enumerate() {
+                if !builder.push(value) {
+                    return Err(PassError::Mismatch {
                         column,
-                        row: line_of_record(&chunk, record + index as u64, dialect.quote),
-                        value,
-                    }
-                })?;
-            record += batch.num_rows() as u64;
-            let open = match &mut output {
-                Some(open) => open,
-                None => output.insert(OpenFile::new(table_dir, schema.clone(), columns, tracker)?),
-            };
-            open.write(&typed)?;
-            if open.size() >= options.target_file_bytes {
-                output.take().expect("open").close(tracker, columns)?;
+                        row: line,
+                        value: value.to_string(),
+                    });
+                }
+            }
+            rows_in_batch += 1;
+            if rows_in_batch == BATCH_ROWS {
+                flush(&mut builders, &mut output)?;
+                rows_in_batch = 0;
             }
         }
+    }
+    if rows_in_batch > 0 {
+        flush(&mut builders, &mut output)?;
     }
     if let Some(open) = output {
         open.close(tracker, columns)?;
@@ -651,81 +667,87 @@ fn work(
     Ok(())
 }
 
-fn csv_error(
-    error: deltalake::arrow::error::ArrowError,
-    file: &Path,
-    chunk: &Chunk,
-    record: u64,
-    quote: u8,
-) -> PassError {
-    let message = error.to_string();
-    // arrow-csv counts records from 1 within the chunk.
-    let number_after = |key: &str| -> Option<u64> {
-        message
-            .split(key)
-            .nth(1)?
-            .split(|c: char| !c.is_ascii_digit())
-            .next()?
-            .parse()
-            .ok()
-    };
-    let local = number_after("line ")
-        .map(|n| n.saturating_sub(1))
-        .unwrap_or(0);
-    let row = line_of_record(chunk, record + local, quote);
-    if message.contains("incorrect number of fields") {
-        let expected = number_after("expected ").unwrap_or(0) as usize;
-        let found = number_after("got ")
-            .or_else(|| number_after("more than ").map(|n| n + 1))
-            .unwrap_or(0) as usize;
-        return PassError::Fatal(Error::RaggedRow {
-            file: file.to_path_buf(),
-            row,
-            found,
-            expected,
-            what: "header",
-        });
-    }
-    if message.contains("invalid UTF-8") {
-        return PassError::Fatal(Error::InvalidBytes {
-            file: file.to_path_buf(),
-            row,
-            encoding: "UTF-8",
-        });
-    }
-    PassError::Fatal(Error::Malformed {
-        file: file.to_path_buf(),
-        row,
-        message,
-    })
+/// One column being built from text, by the rules of [`crate::infer`]. Empty fields are nulls.
+enum ColumnBuilder {
+    Int(Int64Builder),
+    Float(Float64Builder),
+    Bool(BooleanBuilder),
+    Date(Date32Builder, DateOrder),
+    Timestamp(TimestampMicrosecondBuilder),
+    Text(StringBuilder),
 }
 
-/// The line on which record `index` (0-based) of a chunk starts. Blank lines are not records.
-fn line_of_record(chunk: &Chunk, index: u64, quote: u8) -> u64 {
-    let bytes = &chunk.bytes;
-    let mut line = chunk.first_line;
-    let mut records = 0u64;
-    let mut in_quotes = false;
-    let mut line_is_blank = true;
-    for i in 0..bytes.len() {
-        let b = bytes[i];
-        if !in_quotes && line_is_blank && b != b'\n' && b != b'\r' {
-            if records == index {
-                return line;
+impl ColumnBuilder {
+    fn new(column_type: &ColumnType, capacity: usize) -> Self {
+        match column_type {
+            ColumnType::Int64 => ColumnBuilder::Int(Int64Builder::with_capacity(capacity)),
+            ColumnType::Float64 => ColumnBuilder::Float(Float64Builder::with_capacity(capacity)),
+            ColumnType::Boolean => ColumnBuilder::Bool(BooleanBuilder::with_capacity(capacity)),
+            ColumnType::Date { order } => {
+                ColumnBuilder::Date(Date32Builder::with_capacity(capacity), *order)
             }
-            line_is_blank = false;
-        }
-        if b == quote {
-            in_quotes = !in_quotes;
-        } else if is_line_break(bytes, i) {
-            line += 1;
-            if !in_quotes {
-                records += u64::from(!line_is_blank);
-                line_is_blank = true;
+            ColumnType::Timestamp => ColumnBuilder::Timestamp(
+                TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC"),
+            ),
+            ColumnType::String => {
+                ColumnBuilder::Text(StringBuilder::with_capacity(capacity, capacity * 16))
             }
         }
     }
-    line
+
+    /// Appends a value; false if it does not fit the column's type.
+    fn push(&mut self, raw: &str) -> bool {
+        if let ColumnBuilder::Text(b) = self {
+            if raw.is_empty() {
+                b.append_null()
+            } else {
+                b.append_value(raw)
+            }
+            return true;
+        }
+        let value = raw.trim();
+        macro_rules! put {
+            ($builder:expr, $parsed:expr) => {{
+                if value.is_empty() {
+                    $builder.append_null();
+                    return true;
+                }
+                match $parsed {
+                    Some(v) => {
+                        $builder.append_value(v);
+                        true
+                    }
+                    None => false,
+                }
+            }};
+        }
+        match self {
+            ColumnBuilder::Int(b) => put!(b, parse_int(value)),
+            ColumnBuilder::Float(b) => put!(b, parse_float(value)),
+            ColumnBuilder::Bool(b) => put!(b, parse_bool(value)),
+            ColumnBuilder::Date(b, order) => {
+                let order = *order;
+                // 719163: days from 0001-01-01 (day 1 of the common era) to 1970-01-01.
+                put!(
+                    b,
+                    parse_date(value, order).map(|d| d.num_days_from_ce() - 719_163)
+                )
+            }
+            ColumnBuilder::Timestamp(b) => put!(b, parse_timestamp(value)),
+            ColumnBuilder::Text(_) => unreachable!("handled above"),
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            ColumnBuilder::Int(b) => Arc::new(b.finish()),
+            ColumnBuilder::Float(b) => Arc::new(b.finish()),
+            ColumnBuilder::Bool(b) => Arc::new(b.finish()),
+            ColumnBuilder::Date(b, _) => Arc::new(b.finish()),
+            ColumnBuilder::Timestamp(b) => Arc::new(b.finish()),
+            ColumnBuilder::Text(b) => Arc::new(b.finish()),
+        }
+    }
 }
 
 fn arrow_schema(columns: &[Column]) -> SchemaRef {
@@ -747,57 +769,6 @@ fn arrow_schema(columns: &[Column]) -> SchemaRef {
             })
             .collect::<Vec<_>>(),
     ))
-}
-
-/// Text columns to typed ones. On a value that does not fit: (column, row in batch, value).
-fn typed_batch(
-    batch: &RecordBatch,
-    columns: &[Column],
-    schema: &SchemaRef,
-) -> std::result::Result<RecordBatch, (usize, usize, String)> {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len());
-    for (i, column) in columns.iter().enumerate() {
-        let text = batch
-            .column(i)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .expect("text schema");
-        macro_rules! typed {
-            ($builder:expr, $parse:expr) => {{
-                let mut builder = $builder;
-                for (row, value) in text.iter().enumerate() {
-                    match value.map(str::trim) {
-                        None | Some("") => builder.append_null(),
-                        Some(v) => match $parse(v) {
-                            Some(parsed) => builder.append_value(parsed),
-                            None => return Err((i, row, value.unwrap_or("").to_string())),
-                        },
-                    }
-                }
-                Arc::new(builder.finish()) as ArrayRef
-            }};
-        }
-        let array: ArrayRef = match &column.column_type {
-            ColumnType::String => batch.column(i).clone(),
-            ColumnType::Int64 => typed!(Int64Builder::with_capacity(text.len()), parse_int),
-            ColumnType::Float64 => typed!(Float64Builder::with_capacity(text.len()), parse_float),
-            ColumnType::Boolean => typed!(BooleanBuilder::with_capacity(text.len()), parse_bool),
-            ColumnType::Date { order } => {
-                let order: DateOrder = *order;
-                typed!(Date32Builder::with_capacity(text.len()), |v| parse_date(
-                    v, order
-                )
-                .map(|d| d.signed_duration_since(epoch).num_days() as i32))
-            }
-            ColumnType::Timestamp => typed!(
-                TimestampMicrosecondBuilder::with_capacity(text.len()).with_timezone("UTC"),
-                parse_timestamp
-            ),
-        };
-        arrays.push(array);
-    }
-    Ok(RecordBatch::try_new(schema.clone(), arrays).expect("columns match the schema"))
 }
 
 /// A Parquet file being written by one worker.

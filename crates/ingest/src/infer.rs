@@ -106,27 +106,28 @@ pub fn parse_int(text: &str) -> Option<i64> {
 
 /// Parses a float64 the way inference accepts it.
 pub fn parse_float(text: &str) -> Option<f64> {
-    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
-    if unsigned.is_empty()
-        || !unsigned
-            .bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
-    {
+    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text).as_bytes();
+    let first = *unsigned.first()?;
+    if !(first.is_ascii_digit() || first == b'.') {
         return None;
     }
-    if !unsigned
-        .bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_digit() || b == b'.')
-    {
-        return None;
+    // One pass: only digits, one point, an exponent; remember where the integer part ends.
+    let mut integer_digits = 0;
+    let (mut point, mut exponent) = (false, false);
+    for (i, &b) in unsigned.iter().enumerate() {
+        match b {
+            b'0'..=b'9' if !point && !exponent => integer_digits += 1,
+            b'0'..=b'9' => {}
+            b'.' if !point && !exponent => point = true,
+            b'e' | b'E' if !exponent && i > 0 => exponent = true,
+            b'-' | b'+' if exponent && matches!(unsigned[i - 1], b'e' | b'E') => {}
+            _ => return None,
+        }
     }
-    let mantissa = unsigned.split(['e', 'E']).next().unwrap_or("");
-    let integer_part = mantissa.split('.').next().unwrap_or("");
-    if integer_part.len() > 1 && integer_part.starts_with('0') {
+    if integer_digits > 1 && first == b'0' {
         return None; // a code such as 007.5 or 00.5
     }
-    if !mantissa.contains('.') && !unsigned.contains(['e', 'E']) {
+    if !point && !exponent {
         // A whole number: it is an int64, or, too large for one, text (a float would lose digits).
         return parse_int(text).map(|v| v as f64);
     }
@@ -145,24 +146,38 @@ pub fn parse_bool(text: &str) -> Option<bool> {
 }
 
 fn date_fields(text: &str) -> Option<(u32, u32, u32, bool)> {
-    // Returns (first, second, third, year_first).
-    let separator = text.bytes().find(|b| matches!(b, b'-' | b'/' | b'.'))?;
-    let mut parts = text.split(separator as char);
-    let (a, b, c) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some()
-        || ![a, b, c]
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|x| x.is_ascii_digit()))
-    {
+    // Returns (first, second, third, year_first) for `d+ sep d+ sep d+` with one separator of `-/.`.
+    let bytes = text.as_bytes();
+    let mut parts = [0u32; 3];
+    let mut lengths = [0usize; 3];
+    let mut index = 0;
+    let mut separator = None;
+    for &b in bytes {
+        match b {
+            b'0'..=b'9' => {
+                parts[index] = parts[index] * 10 + u32::from(b - b'0');
+                lengths[index] += 1;
+                if lengths[index] > 4 {
+                    return None;
+                }
+            }
+            b'-' | b'/' | b'.'
+                if index < 2 && lengths[index] > 0 && separator.is_none_or(|s| s == b) =>
+            {
+                separator = Some(b);
+                index += 1;
+            }
+            _ => return None,
+        }
+    }
+    if index != 2 || lengths[2] == 0 {
         return None;
     }
-    if a.len() == 4 && b.len() <= 2 && c.len() <= 2 {
-        return Some((a.parse().ok()?, b.parse().ok()?, c.parse().ok()?, true));
+    match lengths {
+        [4, 1..=2, 1..=2] => Some((parts[0], parts[1], parts[2], true)),
+        [1..=2, 1..=2, 4] => Some((parts[0], parts[1], parts[2], false)),
+        _ => None,
     }
-    if a.len() <= 2 && b.len() <= 2 && c.len() == 4 {
-        return Some((a.parse().ok()?, b.parse().ok()?, c.parse().ok()?, false));
-    }
-    None
 }
 
 /// Parses a date written in `order`.

@@ -1,0 +1,204 @@
+//! Splitting a chunk of whole CSV records into fields, without copying unquoted fields.
+//!
+//! The rules are the usual ones (RFC 4180, as the `csv` crate reads them): a field that starts with the
+//! quote character is quoted; inside it, a doubled quote is one quote, and delimiters and line breaks are
+//! text. Text after a closing quote, up to the next delimiter, is kept as it is. Any other field runs to
+//! the next delimiter or line break (`\n`, `\r\n` or `\r`). Blank lines are skipped.
+
+use std::borrow::Cow;
+
+/// The records of one chunk.
+pub(crate) struct Records<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+    delimiter: u8,
+    quote: u8,
+    /// Line the next record starts on.
+    line: u64,
+}
+
+impl<'a> Records<'a> {
+    pub(crate) fn new(text: &'a str, delimiter: u8, quote: u8, first_line: u64) -> Self {
+        Records {
+            text,
+            bytes: text.as_bytes(),
+            pos: 0,
+            delimiter,
+            quote,
+            line: first_line,
+        }
+    }
+
+    /// Reads the next record into `fields` and returns the line it starts on, or `None` at the end.
+    pub(crate) fn next_record(&mut self, fields: &mut Vec<Cow<'a, str>>) -> Option<u64> {
+        fields.clear();
+        let bytes = self.bytes;
+        // Skip blank lines.
+        while self.pos < bytes.len() && matches!(bytes[self.pos], b'\n' | b'\r') {
+            if bytes[self.pos] == b'\n' || bytes.get(self.pos + 1) != Some(&b'\n') {
+                self.line += 1;
+            }
+            self.pos += 1;
+        }
+        if self.pos >= bytes.len() {
+            return None;
+        }
+        let start_line = self.line;
+        loop {
+            let (field, end) = self.field();
+            fields.push(field);
+            match bytes.get(end) {
+                Some(&b) if b == self.delimiter => {
+                    self.pos = end + 1;
+                    if self.pos == bytes.len() {
+                        fields.push(Cow::Borrowed(""));
+                        return Some(start_line);
+                    }
+                }
+                Some(b'\r') if bytes.get(end + 1) == Some(&b'\n') => {
+                    self.pos = end + 2;
+                    self.line += 1;
+                    return Some(start_line);
+                }
+                Some(_) => {
+                    self.pos = end + 1;
+                    self.line += 1;
+                    return Some(start_line);
+                }
+                None => {
+                    self.pos = end;
+                    return Some(start_line);
+                }
+            }
+        }
+    }
+
+    /// The end of an unquoted run starting at `from`: the next delimiter or line break, or the end.
+    fn field_end(&self, from: usize) -> usize {
+        // Fields are short: a plain loop beats setting up a vector search for each one.
+        let (d, bytes) = (self.delimiter, self.bytes);
+        let mut i = from;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b == d || b == b'\n' || b == b'\r' {
+                return i;
+            }
+            i += 1;
+        }
+        i
+    }
+
+    /// One field from `self.pos`: its text and the index of the byte that ends it (delimiter, line
+    /// break, or the end of the chunk). Field boundaries are ASCII bytes, so slicing the text there
+    /// always falls on character boundaries.
+    fn field(&mut self) -> (Cow<'a, str>, usize) {
+        let (text, bytes) = (self.text, self.bytes);
+        let start = self.pos;
+        if bytes.get(start) != Some(&self.quote) {
+            let end = self.field_end(start);
+            return (Cow::Borrowed(&text[start..end]), end);
+        }
+        // Quoted: find the closing quote, unescaping doubled ones.
+        let mut owned: Option<String> = None;
+        let mut from = start + 1;
+        loop {
+            let Some(i) = memchr::memchr(self.quote, &bytes[from..]) else {
+                // Unterminated (the reader reports that for whole files); take the rest.
+                self.count_lines(&bytes[from..]);
+                return (join(owned, &text[from..]), bytes.len());
+            };
+            let close = from + i;
+            self.count_lines(&bytes[from..close]);
+            if bytes.get(close + 1) == Some(&self.quote) {
+                owned
+                    .get_or_insert_with(String::new)
+                    .push_str(&text[from..=close]);
+                from = close + 2;
+                continue;
+            }
+            let mut value = join(owned, &text[from..close]);
+            let mut end = close + 1;
+            // Text after the closing quote belongs to the field, as written.
+            let tail_end = self.field_end(end);
+            if tail_end > end {
+                let mut joined = value.into_owned();
+                joined.push_str(&text[end..tail_end]);
+                value = Cow::Owned(joined);
+                end = tail_end;
+            }
+            return (value, end);
+        }
+    }
+
+    fn count_lines(&mut self, text: &[u8]) {
+        for (i, &b) in text.iter().enumerate() {
+            if b == b'\n' || (b == b'\r' && text.get(i + 1) != Some(&b'\n')) {
+                self.line += 1;
+            }
+        }
+    }
+}
+
+fn join(owned: Option<String>, rest: &str) -> Cow<'_, str> {
+    match owned {
+        None => Cow::Borrowed(rest),
+        Some(mut buffer) => {
+            buffer.push_str(rest);
+            Cow::Owned(buffer)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(text: &str, delimiter: u8) -> Vec<(u64, Vec<String>)> {
+        let mut records = Records::new(text, delimiter, b'"', 1);
+        let mut fields = Vec::new();
+        let mut out = Vec::new();
+        while let Some(line) = records.next_record(&mut fields) {
+            out.push((line, fields.iter().map(|f| f.to_string()).collect()));
+        }
+        out
+    }
+
+    #[test]
+    fn fields_records_and_lines() {
+        let got = all(
+            "a,b\r\n\"x, \"\"y\"\"\",2\n\n\"multi\nline\",3\rlast,\n",
+            b',',
+        );
+        let want: Vec<(u64, Vec<String>)> = vec![
+            (1, vec!["a".into(), "b".into()]),
+            (2, vec!["x, \"y\"".into(), "2".into()]),
+            (4, vec!["multi\nline".into(), "3".into()]),
+            (6, vec!["last".into(), "".into()]),
+        ];
+        assert_eq!(got, want);
+        assert_eq!(
+            all("1;\"a\"b;3", b';'),
+            vec![(1, vec!["1".to_string(), "ab".into(), "3".into()])]
+        );
+        assert_eq!(all("x,", b','), vec![(1, vec!["x".to_string(), "".into()])]);
+        assert_eq!(
+            all("a\"b,c\n", b','),
+            vec![(1, vec!["a\"b".to_string(), "c".into()])]
+        );
+    }
+
+    #[test]
+    fn agrees_with_the_csv_crate() {
+        let text = "id,note,n\n1,\"a,b\",2\n2,\"say \"\"hi\"\"\",3\n3,,\n4,\"line\r\nbreak\",5\r\n";
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(text.as_bytes());
+        let expected: Vec<Vec<String>> = reader
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_string).collect())
+            .collect();
+        let got: Vec<Vec<String>> = all(text, b',').into_iter().map(|(_, f)| f).collect();
+        assert_eq!(got, expected);
+    }
+}
