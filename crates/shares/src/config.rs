@@ -652,17 +652,6 @@ fn parse_hash(text: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-impl Settings {
-    /// The settings of a file that sets none of them.
-    pub fn defaults() -> Self {
-        ShareConfig::try_from(RawConfig {
-            version: Some(1),
-            ..Default::default()
-        })
-        .expect("an empty config is valid")
-        .settings
-    }
-}
 
 #[cfg(test)]
 mod tests {
