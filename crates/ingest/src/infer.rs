@@ -10,7 +10,7 @@
 //! Timestamps: ISO 8601 with `T` or a space, minutes or seconds, optional fraction and offset; values
 //! without an offset are taken as UTC.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime};
 use serde::Serialize;
 
 /// Order of day, month and year in a date column.
@@ -193,6 +193,9 @@ pub fn parse_date(text: &str, order: DateOrder) -> Option<NaiveDate> {
 
 /// Parses a timestamp to microseconds since the epoch (UTC); a plain ISO date is midnight.
 pub fn parse_timestamp(text: &str) -> Option<i64> {
+    if let Some(micros) = parse_iso_fast(text.as_bytes()) {
+        return Some(micros);
+    }
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.timestamp_micros());
     }
@@ -222,6 +225,66 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
             .map(|t| t.and_utc().timestamp_micros());
     }
     None
+}
+
+/// The common shapes, without a general parser: `YYYY-MM-DD[T ]HH:MM[:SS[.f]][Z|±HH:MM]`.
+/// Anything else (leap seconds, other offset forms) returns `None` and goes to chrono.
+fn parse_iso_fast(b: &[u8]) -> Option<i64> {
+    fn digits(b: &[u8], at: usize, n: usize) -> Option<u32> {
+        let part = b.get(at..at + n)?;
+        part.iter().try_fold(0u32, |acc, &d| {
+            d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0'))
+        })
+    }
+    if b.len() < 16
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b' ')
+        || b[13] != b':'
+    {
+        return None;
+    }
+    let date =
+        NaiveDate::from_ymd_opt(digits(b, 0, 4)? as i32, digits(b, 5, 2)?, digits(b, 8, 2)?)?;
+    let (hour, minute) = (digits(b, 11, 2)?, digits(b, 14, 2)?);
+    let mut at = 16;
+    let mut second = 0;
+    let mut micros = 0u32;
+    if b.get(at) == Some(&b':') {
+        second = digits(b, at + 1, 2)?;
+        at += 3;
+        if b.get(at) == Some(&b'.') {
+            at += 1;
+            let start = at;
+            while at < b.len() && b[at].is_ascii_digit() {
+                if at - start < 6 {
+                    micros = micros * 10 + u32::from(b[at] - b'0');
+                }
+                at += 1;
+            }
+            let kept = (at - start).min(6);
+            if at == start {
+                return None;
+            }
+            micros *= 10u32.pow(6 - kept as u32);
+        }
+    }
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let offset_seconds: i64 = match b.get(at..) {
+        Some([]) | Some([b'Z']) => 0,
+        Some([sign @ (b'+' | b'-'), h1, h2, b':', m1, m2]) => {
+            let hours = digits(&[*h1, *h2], 0, 2)?;
+            let minutes = digits(&[*m1, *m2], 0, 2)?;
+            let total = i64::from(hours * 3600 + minutes * 60);
+            if *sign == b'+' { total } else { -total }
+        }
+        _ => return None,
+    };
+    let days = i64::from(date.num_days_from_ce() - 719_163);
+    let seconds = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_seconds;
+    Some(seconds * 1_000_000 + i64::from(micros))
 }
 
 /// Whether a (trimmed, non-empty) value can be stored in a column of `column_type`.
@@ -363,6 +426,37 @@ mod tests {
         assert_eq!(inference.column_type, ColumnType::String);
         assert!(inference.ambiguous_dates);
         assert!(!infer_column(["13/02/2024", "03/04/2024"].into_iter()).ambiguous_dates);
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_chrono() {
+        for text in [
+            "2024-01-31T10:00:00Z",
+            "2024-01-31 10:00",
+            "2024-02-29T23:59:59.123456+02:00",
+            "1969-12-31T23:59:59.9999999-05:30",
+            "2024-01-31T10:00:00.5",
+            "0001-01-01T00:00:00Z",
+        ] {
+            let slow = DateTime::parse_from_rfc3339(text)
+                .map(|t| t.timestamp_micros())
+                .ok()
+                .or_else(|| {
+                    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M"]
+                        .iter()
+                        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+                        .map(|t| t.and_utc().timestamp_micros())
+                });
+            assert_eq!(parse_iso_fast(text.as_bytes()), slow, "{text}");
+        }
+        for bad in [
+            "2024-02-30T10:00:00Z",
+            "2024-01-31T24:00:00Z",
+            "2024-01-31T10:00:00+0200",
+            "2024-01-31T10:00:60Z",
+        ] {
+            assert_eq!(parse_iso_fast(bad.as_bytes()), None, "{bad}");
+        }
     }
 
     #[test]

@@ -652,7 +652,6 @@ fn parse_hash(text: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
