@@ -433,18 +433,31 @@ fn split(
         if stop.load(Ordering::Relaxed) || cancel.load(Ordering::Relaxed) {
             return Ok(());
         }
-        let n = input.read(&mut block).map_err(io)?;
-        done += n as u64;
-        let eof = n == 0;
-        let mut bytes = &block[..n];
-        if skip_bom > 0 {
-            let cut = skip_bom.min(bytes.len());
-            bytes = &bytes[cut..];
-            skip_bom -= cut;
-        }
-        match &mut decoder {
-            None => buffer.extend_from_slice(bytes),
+        let eof = match &mut decoder {
+            None => {
+                // UTF-8: read straight into the buffer, no copy.
+                let filled = buffer.len();
+                buffer.resize(filled + block.len(), 0);
+                let n = input.read(&mut buffer[filled..]).map_err(io)?;
+                buffer.truncate(filled + n);
+                done += n as u64;
+                if skip_bom > 0 {
+                    let cut = skip_bom.min(n);
+                    buffer.drain(filled..filled + cut);
+                    skip_bom -= cut;
+                }
+                n == 0
+            }
             Some(d) => {
+                let n = input.read(&mut block).map_err(io)?;
+                done += n as u64;
+                let eof = n == 0;
+                let mut bytes = &block[..n];
+                if skip_bom > 0 {
+                    let cut = skip_bom.min(bytes.len());
+                    bytes = &bytes[cut..];
+                    skip_bom -= cut;
+                }
                 let mut text = String::with_capacity(
                     d.max_utf8_buffer_length(bytes.len())
                         .unwrap_or(bytes.len() * 3),
@@ -466,8 +479,9 @@ fn split(
                     }));
                 }
                 buffer.extend_from_slice(text.as_bytes());
+                eof
             }
-        }
+        };
         // Find the last record boundary outside quotes.
         let mut boundary = None;
         let mut lines_at_boundary = 0;
@@ -521,19 +535,6 @@ fn split(
                     }
                     None => cut = 0,
                 }
-            }
-            if decoder.is_none()
-                && let Err(e) = std::str::from_utf8(&buffer[start..cut])
-            {
-                // Chunks end at line breaks, so a character is never cut in two: this byte is invalid.
-                let bad = start + e.valid_up_to();
-                let row =
-                    chunk_line + (start..bad).filter(|i| is_line_break(&buffer, *i)).count() as u64;
-                return Err(PassError::Fatal(Error::InvalidBytes {
-                    file: file.to_path_buf(),
-                    row,
-                    encoding: dialect.encoding.name(),
-                }));
             }
             if cut > 0 {
                 // Hand the records over without copying them: only the unfinished tail is copied.
@@ -620,10 +621,14 @@ fn work(
         }
         let mut fields = Vec::with_capacity(columns.len());
         // Chunks are UTF-8 already (validated or transcoded by the reader); checked once here.
-        let text = std::str::from_utf8(&chunk.bytes).map_err(|_| {
+        // Chunks end at line breaks, so a character is never cut in two: an error here is a bad byte.
+        let text = std::str::from_utf8(&chunk.bytes).map_err(|e| {
+            let bad = e.valid_up_to();
+            let row = chunk.first_line
+                + (0..bad).filter(|i| is_line_break(&chunk.bytes, *i)).count() as u64;
             PassError::Fatal(Error::InvalidBytes {
                 file: file.to_path_buf(),
-                row: chunk.first_line,
+                row,
                 encoding: Encoding::Utf8.name(),
             })
         })?;
