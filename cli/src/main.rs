@@ -227,10 +227,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             bar.finish();
             let converted = result?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&converted)?);
+                emit(&(serde_json::to_string_pretty(&converted)? + "\n"));
             } else {
-                println!(
-                    "{}: version {} with {} rows in {} file(s), {} bytes",
+                let mut text = format!(
+                    "{}: version {} with {} rows in {} file(s), {} bytes\n",
                     converted.location,
                     converted.version,
                     converted.rows,
@@ -238,11 +238,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     converted.bytes
                 );
                 for w in &converted.widened {
-                    println!(
-                        "note: column '{}' became {} (was {}): row {} has '{}'",
+                    text += &format!(
+                        "note: column '{}' became {} (was {}): row {} has '{}'\n",
                         w.column, w.to, w.from, w.row, w.value
                     );
                 }
+                emit(&text);
             }
             Ok(())
         }
@@ -255,13 +256,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let options = read.options(rows)?;
             let preview = delta_bridge_ingest::preview(&file, &options)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&preview)?);
+                emit(&(serde_json::to_string_pretty(&preview)? + "\n"));
             } else {
-                print_preview(&preview);
+                emit(&render_preview(&preview));
             }
             Ok(())
         }
     }
+}
+
+/// Writes to standard output; a reader that went away (`| head`) is not an error.
+fn emit(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 /// A one-line progress bar on standard error, drawn only on a terminal.
@@ -308,13 +315,16 @@ impl ProgressBar {
     }
 }
 
-fn print_preview(preview: &Preview) {
+fn render_preview(preview: &Preview) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let d = &preview.dialect;
     let delimiter = match d.delimiter {
         b'\t' => "tab".to_string(),
         other => format!("'{}'", other as char),
     };
-    println!(
+    let _ = writeln!(
+        out,
         "{}: {}, delimiter {delimiter}, {}, {:?} line endings",
         preview.file.display(),
         d.encoding.name(),
@@ -325,15 +335,23 @@ fn print_preview(preview: &Preview) {
         },
         d.line_ending
     );
-    println!();
-    println!("{:<4} {:<28} {:<10} from header", "#", "column", "type");
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "{:<4} {:<28} {:<14} from header",
+        "#", "column", "type"
+    );
     for (i, column) in preview.columns.iter().enumerate() {
         let type_name = match &column.column_type {
             ColumnType::Date { order } => format!("date:{}", format!("{order:?}").to_lowercase()),
+            ColumnType::Float64 {
+                decimal_comma: true,
+            } => "float64:comma".to_string(),
             other => other.name().to_string(),
         };
-        println!(
-            "{:<4} {:<28} {:<10} {}",
+        let _ = writeln!(
+            out,
+            "{:<4} {:<28} {:<14} {}",
             i + 1,
             column.name,
             type_name,
@@ -341,9 +359,9 @@ fn print_preview(preview: &Preview) {
         );
     }
     for warning in &preview.warnings {
-        println!("note: {warning}");
+        let _ = writeln!(out, "note: {warning}");
     }
-    println!();
+    out.push('\n');
     let widths: Vec<usize> = preview
         .columns
         .iter()
@@ -376,16 +394,17 @@ fn print_preview(preview: &Preview) {
         .zip(&widths)
         .map(|(c, w)| cell(&c.name, *w))
         .collect();
-    println!("{}", header.join(" | "));
+    let _ = writeln!(out, "{}", header.join(" | "));
     for row in &preview.rows {
         let cells: Vec<String> = row
             .iter()
             .zip(&widths)
             .map(|(v, w)| cell(v.as_deref().unwrap_or(""), *w))
             .collect();
-        println!("{}", cells.join(" | "));
+        let _ = writeln!(out, "{}", cells.join(" | "));
     }
-    println!(
+    let _ = writeln!(
+        out,
         "\n{} rows shown, types inferred from {} rows{}",
         preview.rows.len(),
         preview.sampled_rows,
@@ -395,4 +414,5 @@ fn print_preview(preview: &Preview) {
             ""
         }
     );
+    out
 }

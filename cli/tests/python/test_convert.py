@@ -105,11 +105,13 @@ def test_random_tables_in_random_dialects_survive(cli, tmp_path, seed):
 
 def test_zip_codes_and_awkward_exports(cli, tmp_path):
     path = tmp_path / "export.csv"
-    path.write_bytes("Code postal;Montant;Jour\r\n01000;12;31/01/2024\r\n75001;7;01/02/2024\r\n".encode("cp1252"))
+    path.write_bytes("Code postal;Montant;Jour\r\n01000;12,50;31/01/2024\r\n75001;7;01/02/2024\r\n".encode("cp1252"))
     result = cli.convert(path, tmp_path / "t")
-    assert [(c["name"], c["type"]) for c in result["schema"]] == [("Code_postal", "string"), ("Montant", "int64"), ("Jour", "date")]
+    assert [(c["name"], c["type"]) for c in result["schema"]] == [("Code_postal", "string"), ("Montant", "float64"), ("Jour", "date")]
+    assert result["schema"][1]["decimal_comma"] is True
     frame = DeltaTable(str(tmp_path / "t")).to_pandas()
     assert sorted(frame["Code_postal"]) == ["01000", "75001"]
+    assert sorted(frame["Montant"]) == [7.0, 12.5]
     assert sorted(frame["Jour"]) == [dt.date(2024, 1, 31), dt.date(2024, 2, 1)]
 
 

@@ -25,7 +25,7 @@ pub(crate) struct NewFile {
 fn delta_type(column_type: &ColumnType) -> DataType {
     match column_type {
         ColumnType::Int64 => DataType::LONG,
-        ColumnType::Float64 => DataType::DOUBLE,
+        ColumnType::Float64 { .. } => DataType::DOUBLE,
         ColumnType::Boolean => DataType::BOOLEAN,
         ColumnType::Date { .. } => DataType::DATE,
         ColumnType::Timestamp => DataType::TIMESTAMP,

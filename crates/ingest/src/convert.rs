@@ -36,7 +36,8 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::infer::{
-    ColumnType, DateOrder, parse_bool, parse_date, parse_float, parse_int, parse_timestamp,
+    ColumnType, DateOrder, parse_bool, parse_date, parse_float, parse_float_comma, parse_int,
+    parse_timestamp,
 };
 use crate::preview::{Column, Options, preview};
 use crate::sniff::{Dialect, Encoding};
@@ -231,9 +232,19 @@ pub fn convert(
                         if options.on_mismatch == OnMismatch::Widen =>
                     {
                         let from = columns[column].column_type.clone();
+                        let decimal_comma = preview.dialect.delimiter != b',';
                         let to = if from == ColumnType::Int64 && parse_float(value.trim()).is_some()
                         {
-                            ColumnType::Float64
+                            ColumnType::Float64 {
+                                decimal_comma: false,
+                            }
+                        } else if from == ColumnType::Int64
+                            && decimal_comma
+                            && parse_float_comma(value.trim()).is_some()
+                        {
+                            ColumnType::Float64 {
+                                decimal_comma: true,
+                            }
                         } else {
                             ColumnType::String
                         };
@@ -675,7 +686,7 @@ fn work(
 /// One column being built from text, by the rules of [`crate::infer`]. Empty fields are nulls.
 enum ColumnBuilder {
     Int(Int64Builder),
-    Float(Float64Builder),
+    Float(Float64Builder, bool),
     Bool(BooleanBuilder),
     Date(Date32Builder, DateOrder),
     Timestamp(TimestampMicrosecondBuilder),
@@ -686,7 +697,9 @@ impl ColumnBuilder {
     fn new(column_type: &ColumnType, capacity: usize) -> Self {
         match column_type {
             ColumnType::Int64 => ColumnBuilder::Int(Int64Builder::with_capacity(capacity)),
-            ColumnType::Float64 => ColumnBuilder::Float(Float64Builder::with_capacity(capacity)),
+            ColumnType::Float64 { decimal_comma } => {
+                ColumnBuilder::Float(Float64Builder::with_capacity(capacity), *decimal_comma)
+            }
             ColumnType::Boolean => ColumnBuilder::Bool(BooleanBuilder::with_capacity(capacity)),
             ColumnType::Date { order } => {
                 ColumnBuilder::Date(Date32Builder::with_capacity(capacity), *order)
@@ -728,7 +741,8 @@ impl ColumnBuilder {
         }
         match self {
             ColumnBuilder::Int(b) => put!(b, parse_int(value)),
-            ColumnBuilder::Float(b) => put!(b, parse_float(value)),
+            ColumnBuilder::Float(b, false) => put!(b, parse_float(value)),
+            ColumnBuilder::Float(b, true) => put!(b, parse_float_comma(value)),
             ColumnBuilder::Bool(b) => put!(b, parse_bool(value)),
             ColumnBuilder::Date(b, order) => {
                 let order = *order;
@@ -746,7 +760,7 @@ impl ColumnBuilder {
     fn finish(&mut self) -> ArrayRef {
         match self {
             ColumnBuilder::Int(b) => Arc::new(b.finish()),
-            ColumnBuilder::Float(b) => Arc::new(b.finish()),
+            ColumnBuilder::Float(b, _) => Arc::new(b.finish()),
             ColumnBuilder::Bool(b) => Arc::new(b.finish()),
             ColumnBuilder::Date(b, _) => Arc::new(b.finish()),
             ColumnBuilder::Timestamp(b) => Arc::new(b.finish()),
@@ -762,7 +776,7 @@ fn arrow_schema(columns: &[Column]) -> SchemaRef {
             .map(|c| {
                 let data_type = match c.column_type {
                     ColumnType::Int64 => DataType::Int64,
-                    ColumnType::Float64 => DataType::Float64,
+                    ColumnType::Float64 { .. } => DataType::Float64,
                     ColumnType::Boolean => DataType::Boolean,
                     ColumnType::Date { .. } => DataType::Date32,
                     ColumnType::Timestamp => {
@@ -961,7 +975,7 @@ fn stat_values(
         (Statistics::Int64(s), ColumnType::Int64) => {
             (s.min_opt().map(|v| json!(v)), s.max_opt().map(|v| json!(v)))
         }
-        (Statistics::Double(s), ColumnType::Float64) => {
+        (Statistics::Double(s), ColumnType::Float64 { .. }) => {
             let finite = |v: Option<&f64>| v.filter(|v| v.is_finite()).map(|v| json!(v));
             (finite(s.min_opt()), finite(s.max_opt()))
         }

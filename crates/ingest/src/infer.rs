@@ -32,7 +32,11 @@ pub enum ColumnType {
     /// 64-bit signed integers.
     Int64,
     /// 64-bit floating point.
-    Float64,
+    Float64 {
+        /// Written with a decimal comma (`12,50`), as spreadsheets in many locales export with `;`.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        decimal_comma: bool,
+    },
     /// `true` / `false`.
     Boolean,
     /// Calendar dates in the given order.
@@ -51,7 +55,7 @@ impl ColumnType {
     pub fn name(&self) -> &'static str {
         match self {
             ColumnType::Int64 => "int64",
-            ColumnType::Float64 => "float64",
+            ColumnType::Float64 { .. } => "float64",
             ColumnType::Boolean => "boolean",
             ColumnType::Date { .. } => "date",
             ColumnType::Timestamp => "timestamp",
@@ -63,7 +67,12 @@ impl ColumnType {
     pub fn from_name(name: &str) -> Option<ColumnType> {
         Some(match name.to_ascii_lowercase().as_str() {
             "int64" | "int" | "integer" | "long" => ColumnType::Int64,
-            "float64" | "float" | "double" => ColumnType::Float64,
+            "float64" | "float" | "double" => ColumnType::Float64 {
+                decimal_comma: false,
+            },
+            "float64:comma" | "float:comma" => ColumnType::Float64 {
+                decimal_comma: true,
+            },
             "boolean" | "bool" => ColumnType::Boolean,
             "date" | "date:ymd" => ColumnType::Date {
                 order: DateOrder::Ymd,
@@ -132,6 +141,18 @@ pub fn parse_float(text: &str) -> Option<f64> {
         return parse_int(text).map(|v| v as f64);
     }
     text.parse().ok()
+}
+
+/// Parses a float64 written with a decimal comma (`12,50`; no thousands separators).
+pub fn parse_float_comma(text: &str) -> Option<f64> {
+    if text.contains('.') || text.matches(',').count() > 1 {
+        return None;
+    }
+    if text.contains(',') {
+        parse_float(&text.replacen(',', ".", 1))
+    } else {
+        parse_float(text)
+    }
 }
 
 /// Parses a boolean.
@@ -291,7 +312,12 @@ fn parse_iso_fast(b: &[u8]) -> Option<i64> {
 pub fn value_fits(text: &str, column_type: &ColumnType) -> bool {
     match column_type {
         ColumnType::Int64 => parse_int(text).is_some(),
-        ColumnType::Float64 => parse_float(text).is_some(),
+        ColumnType::Float64 {
+            decimal_comma: false,
+        } => parse_float(text).is_some(),
+        ColumnType::Float64 {
+            decimal_comma: true,
+        } => parse_float_comma(text).is_some(),
         ColumnType::Boolean => parse_bool(text).is_some(),
         ColumnType::Date { order } => parse_date(text, *order).is_some(),
         ColumnType::Timestamp => parse_timestamp(text).is_some(),
@@ -301,7 +327,17 @@ pub fn value_fits(text: &str, column_type: &ColumnType) -> bool {
 
 /// Infers a column's type from its values (empty ones are nulls).
 pub fn infer_column<'a>(values: impl Iterator<Item = &'a str>) -> Inference {
+    infer_column_with(values, false)
+}
+
+/// Like [`infer_column`]; `decimal_comma` also allows `12,50` as a float (for files whose delimiter is
+/// not a comma, where `1,234` cannot be a thousands separator).
+pub fn infer_column_with<'a>(
+    values: impl Iterator<Item = &'a str>,
+    decimal_comma: bool,
+) -> Inference {
     let (mut boolean, mut int, mut float, mut timestamp) = (true, true, true, true);
+    let (mut comma_float, mut saw_comma) = (decimal_comma, false);
     let (mut ymd, mut dmy, mut mdy) = (true, true, true);
     let (mut nulls, mut seen) = (0, 0);
     for raw in values {
@@ -314,13 +350,17 @@ pub fn infer_column<'a>(values: impl Iterator<Item = &'a str>) -> Inference {
         boolean &= parse_bool(value).is_some();
         int &= int && parse_int(value).is_some();
         float &= float && parse_float(value).is_some();
+        if comma_float {
+            comma_float = parse_float_comma(value).is_some();
+            saw_comma |= value.contains(',');
+        }
         if ymd || dmy || mdy {
             ymd &= parse_date(value, DateOrder::Ymd).is_some();
             dmy &= parse_date(value, DateOrder::Dmy).is_some();
             mdy &= parse_date(value, DateOrder::Mdy).is_some();
         }
         timestamp &= timestamp && parse_timestamp(value).is_some();
-        if !(boolean || int || float || ymd || dmy || mdy || timestamp) {
+        if !(boolean || int || float || comma_float || ymd || dmy || mdy || timestamp) {
             break;
         }
     }
@@ -331,7 +371,19 @@ pub fn infer_column<'a>(values: impl Iterator<Item = &'a str>) -> Inference {
     } else if int {
         (ColumnType::Int64, false)
     } else if float {
-        (ColumnType::Float64, false)
+        (
+            ColumnType::Float64 {
+                decimal_comma: false,
+            },
+            false,
+        )
+    } else if comma_float && saw_comma {
+        (
+            ColumnType::Float64 {
+                decimal_comma: true,
+            },
+            false,
+        )
     } else if ymd {
         (
             ColumnType::Date {
@@ -379,7 +431,12 @@ mod tests {
     fn types_in_order() {
         assert_eq!(infer(&["true", "FALSE", ""]), ColumnType::Boolean);
         assert_eq!(infer(&["1", "-20", "+3", ""]), ColumnType::Int64);
-        assert_eq!(infer(&["1", "2.5", "1e3", "-0.5"]), ColumnType::Float64);
+        assert_eq!(
+            infer(&["1", "2.5", "1e3", "-0.5"]),
+            ColumnType::Float64 {
+                decimal_comma: false
+            }
+        );
         assert_eq!(
             infer(&["2024-01-31", "2024-02-01"]),
             ColumnType::Date {
@@ -411,13 +468,39 @@ mod tests {
         assert_eq!(infer(&["007", "123"]), ColumnType::String);
         assert_eq!(infer(&["02139", "10001"]), ColumnType::String);
         assert_eq!(infer(&["00.5"]), ColumnType::String);
-        assert_eq!(infer(&["0", "0.5", "10"]), ColumnType::Float64);
+        assert_eq!(
+            infer(&["0", "0.5", "10"]),
+            ColumnType::Float64 {
+                decimal_comma: false
+            }
+        );
         assert_eq!(
             infer(&["12345678901234567890"]),
             ColumnType::String,
             "too large for int64, and a float would lose digits"
         );
         assert_eq!(infer(&["NaN", "inf"]), ColumnType::String);
+    }
+
+    #[test]
+    fn decimal_commas_only_where_the_delimiter_allows() {
+        let comma = |values: &[&str]| infer_column_with(values.iter().copied(), true).column_type;
+        assert_eq!(
+            comma(&["12,50", "7", "-0,5"]),
+            ColumnType::Float64 {
+                decimal_comma: true
+            }
+        );
+        assert_eq!(comma(&["1", "2"]), ColumnType::Int64);
+        assert_eq!(comma(&["1,234,567"]), ColumnType::String);
+        assert_eq!(comma(&["1,5", "2.5"]), ColumnType::String);
+        assert_eq!(comma(&["01,5"]), ColumnType::String, "a code stays a code");
+        assert_eq!(
+            infer(&["12,50"]),
+            ColumnType::String,
+            "never with a comma delimiter"
+        );
+        assert_eq!(parse_float_comma("12,50"), Some(12.5));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::infer::{ColumnType, infer_column, value_fits};
+use crate::infer::{ColumnType, infer_column_with, value_fits};
 use crate::names::{column_names, unique};
 use crate::sniff::{self, Dialect, Encoding, complete_records, detect_encoding, records};
 use crate::{Error, Result};
@@ -198,7 +198,10 @@ pub fn preview_bytes(
     let mut warnings = Vec::new();
     let mut columns = Vec::with_capacity(width);
     for (i, name) in names.into_iter().enumerate() {
-        let inference = infer_column(rows.iter().map(|r| r[i].as_str()));
+        let inference = infer_column_with(
+            rows.iter().map(|r| r[i].as_str()),
+            dialect.delimiter != b',',
+        );
         let column_type = match options.types.iter().find(|(index, _)| *index == i) {
             Some((_, forced)) => {
                 if let Some((row, value)) = rows

@@ -17,6 +17,7 @@ FILES = {
     "zip_codes.csv": ("zip,count\n02139,1\n00501,2\n90210,3\n", "utf-8"),
     "messy_headers.csv": ("Order ID,amount (€),,Order id\n1,2,3,4\n", "utf-8"),
     "big_integers.csv": ("id,small\n12345678901234567890,1\n1,2\n", "utf-8"),
+    "decimal_comma_semicolon.csv": ("produit;prix;quantité\r\npain;1,20;3\r\nlait;0,95;12\r\n", "cp1252"),
 }
 for name, (text, encoding) in FILES.items():
     with open(os.path.join(HERE, name), "wb") as f:
