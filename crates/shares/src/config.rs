@@ -31,6 +31,21 @@ pub enum ConfigError {
     },
 }
 
+/// Parser messages quote the values they stumble on (`invalid type: string "..."`); a token written in
+/// the wrong place must not reach a log or `/healthz`, so quoted values are left out.
+fn redact_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find("string \"") {
+        out.push_str(&rest[..start]);
+        out.push_str("a string");
+        let after = &rest[start + "string \"".len()..];
+        rest = after.find('"').map_or("", |end| &after[end + 1..]);
+    }
+    out.push_str(rest);
+    out
+}
+
 fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         field: field.into(),
@@ -252,8 +267,8 @@ pub(crate) struct Authorization {
 impl ShareConfig {
     /// Parses and validates the text of a `share.yaml`.
     pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
-        let raw: RawConfig =
-            serde_yaml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        let raw: RawConfig = serde_yaml::from_str(text)
+            .map_err(|e| ConfigError::Syntax(redact_values(&e.to_string())))?;
         Self::try_from(raw)
     }
 
@@ -768,6 +783,18 @@ mod tests {
                 .to_string()
                 .contains("expiresAt")
         );
+    }
+
+    #[test]
+    fn syntax_errors_never_quote_values() {
+        for yaml in [
+            "version: 1\nauthorization: \"s3cret-token\"\n",
+            "version: 1\nauthorization:\n  tokens: [\"s3cret-token\"]\n",
+        ] {
+            let err = ShareConfig::from_yaml(yaml).unwrap_err().to_string();
+            assert!(!err.contains("s3cret"), "{err}");
+            assert!(err.contains("authorization"), "{err}");
+        }
     }
 
     #[test]
