@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use chrono::{DateTime, Datelike, NaiveDate};
+use chrono::Datelike;
 use deltalake::arrow::array::{
     ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, RecordBatch,
     StringBuilder, TimestampMicrosecondBuilder,
@@ -28,12 +28,9 @@ use deltalake::arrow::array::{
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use deltalake::parquet::arrow::ArrowWriter;
 use deltalake::parquet::basic::Compression;
-use deltalake::parquet::file::metadata::ParquetMetaData;
 use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
-use deltalake::parquet::file::statistics::Statistics;
 use deltalake::parquet::schema::types::ColumnPath;
 use serde::Serialize;
-use serde_json::{Map, Value, json};
 
 use crate::infer::{
     ColumnType, DateOrder, parse_bool, parse_date, parse_float, parse_float_comma, parse_int,
@@ -879,7 +876,7 @@ impl OpenFile {
                 source,
             })?
             .len();
-        let stats = file_stats(&metadata, columns, self.rows);
+        let stats = crate::stats::file_stats(&metadata, columns, self.rows);
         let mut tracker = tracker.lock().expect("tracker lock");
         if let Some(entry) = tracker.iter_mut().find(|f| f.name == self.name) {
             *entry = WrittenFile {
@@ -898,109 +895,4 @@ fn parquet_error(path: &Path, error: deltalake::parquet::errors::ParquetError) -
         file: path.to_path_buf(),
         source: std::io::Error::other(error.to_string()),
     })
-}
-
-/// Longest string statistic kept; a longer max is left out (a prefix would be below the true max).
-const STRING_STAT_CHARS: usize = 32;
-
-/// The Delta `stats` JSON of a file, from its Parquet column statistics.
-fn file_stats(metadata: &ParquetMetaData, columns: &[Column], rows: u64) -> String {
-    let (mut mins, mut maxes, mut nulls) = (Map::new(), Map::new(), Map::new());
-    for (i, column) in columns.iter().enumerate() {
-        let mut null_count = 0u64;
-        let mut min: Option<Value> = None;
-        let mut max: Option<Value> = None;
-        let mut complete = true;
-        for group in metadata.row_groups() {
-            let Some(statistics) = group.column(i).statistics() else {
-                complete = false;
-                continue;
-            };
-            null_count += statistics.null_count_opt().unwrap_or(0);
-            let (lo, hi) = stat_values(statistics, &column.column_type);
-            min = pick(min, lo, true);
-            max = pick(max, hi, false);
-        }
-        if !complete {
-            continue;
-        }
-        nulls.insert(column.name.clone(), json!(null_count));
-        if let Some(Value::String(s)) = &min
-            && s.chars().count() > STRING_STAT_CHARS
-        {
-            min = Some(Value::String(s.chars().take(STRING_STAT_CHARS).collect()));
-        }
-        if let Some(Value::String(s)) = &max
-            && s.chars().count() > STRING_STAT_CHARS
-        {
-            max = None;
-        }
-        if let Some(v) = min {
-            mins.insert(column.name.clone(), v);
-        }
-        if let Some(v) = max {
-            maxes.insert(column.name.clone(), v);
-        }
-    }
-    json!({"numRecords": rows, "minValues": mins, "maxValues": maxes, "nullCount": nulls})
-        .to_string()
-}
-
-fn pick(current: Option<Value>, candidate: Option<Value>, lower: bool) -> Option<Value> {
-    let (Some(a), Some(b)) = (&current, &candidate) else {
-        return current.or(candidate);
-    };
-    let b_wins = match (a, b) {
-        (Value::Number(x), Value::Number(y)) => {
-            let (x, y) = (x.as_f64().unwrap_or(0.0), y.as_f64().unwrap_or(0.0));
-            if lower { y < x } else { y > x }
-        }
-        (Value::String(x), Value::String(y)) => {
-            if lower {
-                y < x
-            } else {
-                y > x
-            }
-        }
-        _ => false,
-    };
-    if b_wins { candidate } else { current }
-}
-
-fn stat_values(
-    statistics: &Statistics,
-    column_type: &ColumnType,
-) -> (Option<Value>, Option<Value>) {
-    match (statistics, column_type) {
-        (Statistics::Int64(s), ColumnType::Int64) => {
-            (s.min_opt().map(|v| json!(v)), s.max_opt().map(|v| json!(v)))
-        }
-        (Statistics::Double(s), ColumnType::Float64 { .. }) => {
-            let finite = |v: Option<&f64>| v.filter(|v| v.is_finite()).map(|v| json!(v));
-            (finite(s.min_opt()), finite(s.max_opt()))
-        }
-        (Statistics::Int32(s), ColumnType::Date { .. }) => {
-            let date = |days: Option<&i32>| {
-                days.and_then(|d| NaiveDate::from_num_days_from_ce_opt(719_163 + d))
-                    .map(|d| json!(d.to_string()))
-            };
-            (date(s.min_opt()), date(s.max_opt()))
-        }
-        (Statistics::Int64(s), ColumnType::Timestamp) => {
-            // Milliseconds, as Delta writers store them (the max is truncated, and readers allow for it).
-            let time = |micros: Option<&i64>| {
-                micros
-                    .and_then(|m| DateTime::from_timestamp_micros(*m))
-                    .map(|t| json!(t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()))
-            };
-            (time(s.min_opt()), time(s.max_opt()))
-        }
-        (Statistics::ByteArray(s), ColumnType::String) => {
-            let text = |v: Option<&deltalake::parquet::data_type::ByteArray>| {
-                v.and_then(|b| b.as_utf8().ok()).map(|t| json!(t))
-            };
-            (text(s.min_opt()), text(s.max_opt()))
-        }
-        _ => (None, None),
-    }
 }

@@ -27,6 +27,7 @@ pub mod infer;
 pub mod names;
 mod preview;
 mod sniff;
+mod stats;
 mod tokenize;
 
 pub use convert::{ConvertOptions, Converted, Mode, OnMismatch, Progress, Widened, convert};
