@@ -19,10 +19,15 @@
 
 mod auth;
 mod config;
+mod file;
 mod pages;
 
 pub use auth::{AuthError, Recipient, hash_token};
-pub use config::{ConfigError, Schema, Settings, Share, ShareConfig, Table};
+pub use config::{
+    ConfigError, RawAuthorization, RawConfig, RawSchema, RawShare, RawTable, RawToken, Schema,
+    Settings, Share, ShareConfig, Table,
+};
+pub use file::{to_yaml, write_atomically};
 pub use pages::{Page, PageError, PageRequest};
 
 /// Why a share, schema or table could not be returned to a recipient.
