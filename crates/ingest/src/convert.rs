@@ -427,8 +427,14 @@ fn split(
         Encoding::Utf8 | Encoding::Utf8Bom => None,
         other => Some(other.codec().new_decoder_without_bom_handling()),
     };
-    let mut block = vec![0u8; options.block_bytes.max(64 << 10)];
-    let mut buffer: Vec<u8> = Vec::with_capacity(block.len() * 2);
+    let block_size = options.block_bytes.max(64 << 10);
+    // Only transcoding needs a separate block to read into; UTF-8 is read straight into `buffer`.
+    let mut block = if decoder.is_some() {
+        vec![0u8; block_size]
+    } else {
+        Vec::new()
+    };
+    let mut buffer: Vec<u8> = Vec::with_capacity(block_size * 2);
     let mut scanned = 0usize;
     let mut in_quotes = false;
     let mut quote_line = 0u64;
@@ -445,7 +451,7 @@ fn split(
             None => {
                 // UTF-8: read straight into the buffer, no copy.
                 let filled = buffer.len();
-                buffer.resize(filled + block.len(), 0);
+                buffer.resize(filled + block_size, 0);
                 let n = input.read(&mut buffer[filled..]).map_err(io)?;
                 buffer.truncate(filled + n);
                 done += n as u64;
@@ -529,7 +535,7 @@ fn split(
             let mut chunk_line = line;
             if header_pending {
                 // Drop the header record: up to the first line break outside quotes.
-                let (end, _) = crate::sniff::complete_records_first(&buffer[..cut], quote);
+                let end = crate::sniff::complete_records_first(&buffer[..cut], quote);
                 match end {
                     Some(end) => {
                         chunk_line +=

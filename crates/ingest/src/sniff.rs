@@ -208,19 +208,17 @@ pub(crate) fn complete_records(text: &str, quote: u8, complete: bool) -> (usize,
 }
 
 /// The end of the first record of `bytes` (just after its line break outside quotes), if it is complete.
-pub(crate) fn complete_records_first(bytes: &[u8], quote: u8) -> (Option<usize>, bool) {
+pub(crate) fn complete_records_first(bytes: &[u8], quote: u8) -> Option<usize> {
     let mut in_quotes = false;
     for (i, &b) in bytes.iter().enumerate() {
         if b == quote {
             in_quotes = !in_quotes;
         } else if !in_quotes && (b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n'))) {
-            if b == b'\r' && i + 1 == bytes.len() {
-                return (None, in_quotes);
-            }
-            return (Some(i + 1), false);
+            // A \r at the very end may be the first half of \r\n: not complete yet.
+            return (b == b'\n' || i + 1 < bytes.len()).then_some(i + 1);
         }
     }
-    (None, in_quotes)
+    None
 }
 
 fn detect_line_ending(text: &str) -> LineEnding {

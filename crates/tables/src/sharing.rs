@@ -234,7 +234,11 @@ impl Tables {
         let predicate = request
             .json_predicate()
             .and_then(|text| Predicate::parse(&text));
-        let physical = physical_names(&snapshot.metadata);
+        // The schema is parsed for column names only when there is a predicate to evaluate.
+        let physical = predicate
+            .as_ref()
+            .map(|_| physical_names(&snapshot.metadata))
+            .unwrap_or_default();
         let lookup = |name: &str| physical.get(&name.to_ascii_lowercase()).cloned();
         let mut selected: Vec<&Arc<FileAction>> = Vec::with_capacity(snapshot.files.len());
         let mut rows = 0i64;
