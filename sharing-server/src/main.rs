@@ -79,7 +79,11 @@ async fn main() -> anyhow::Result<()> {
             key
         }
     };
-    let s3 = s3_client(&args);
+    let s3 = delta_bridge_tables::s3_client_from_env(&delta_bridge_tables::S3Settings {
+        endpoint: args.s3_endpoint.clone(),
+        region: args.s3_region.clone(),
+        path_style: args.s3_path_style,
+    });
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
@@ -93,22 +97,6 @@ async fn main() -> anyhow::Result<()> {
         s3,
     };
     serve(listener, options, shutdown_signal()).await
-}
-
-fn s3_client(args: &Args) -> Option<aws_sdk_s3::Client> {
-    let key = std::env::var("AWS_ACCESS_KEY_ID").ok()?;
-    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").ok()?;
-    let token = std::env::var("AWS_SESSION_TOKEN").ok();
-    let credentials = aws_sdk_s3::config::Credentials::new(key, secret, token, None, "environment");
-    let mut config = aws_sdk_s3::Config::builder()
-        .behavior_version_latest()
-        .region(aws_sdk_s3::config::Region::new(args.s3_region.clone()))
-        .credentials_provider(credentials)
-        .force_path_style(args.s3_path_style);
-    if let Some(endpoint) = &args.s3_endpoint {
-        config = config.endpoint_url(endpoint);
-    }
-    Some(aws_sdk_s3::Client::from_conf(config.build()))
 }
 
 async fn shutdown_signal() {

@@ -10,6 +10,9 @@
 //! - [`convert`] streams a whole file into a local Delta table (create, append or overwrite), with bounded
 //!   memory on every core, per-file statistics, progress and cancellation; nothing is left behind on failure.
 //!
+//! - [`read_footer`] describes a data file from its Parquet footer (columns, rows, Delta stats), so a
+//!   server can check an uploaded file without reading its data.
+//!
 //! Every detected choice can be overridden ([`Options`]). This crate knows nothing of HTTP or UI.
 //!
 //! ```
@@ -23,6 +26,7 @@
 mod commit;
 mod convert;
 mod error;
+mod footer;
 pub mod infer;
 pub mod names;
 mod preview;
@@ -32,6 +36,7 @@ mod tokenize;
 
 pub use convert::{ConvertOptions, Converted, Mode, OnMismatch, Progress, Widened, convert};
 pub use error::{Error, Result};
+pub use footer::{DataFile, FOOTER_TRAILER, FooterError, read_footer};
 pub use infer::{ColumnType, DateOrder};
 pub use preview::{Column, Options, Preview, preview, preview_bytes};
 pub use sniff::{Dialect, Encoding, LineEnding, decode, sniff};

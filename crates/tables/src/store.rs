@@ -204,3 +204,32 @@ where
     };
     Error::Storage { retryable, message }
 }
+
+/// Where an S3-compatible server is and how to address it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Settings {
+    /// Endpoint of an S3-compatible server (`None`: AWS).
+    pub endpoint: Option<String>,
+    /// Region.
+    pub region: String,
+    /// Path-style addressing (`http://host/bucket/key`), as most S3-compatible servers need.
+    pub path_style: bool,
+}
+
+/// An S3 client with credentials from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
+/// `AWS_SESSION_TOKEN`; `None` when there are none.
+pub fn s3_client_from_env(settings: &S3Settings) -> Option<aws_sdk_s3::Client> {
+    let key = std::env::var("AWS_ACCESS_KEY_ID").ok()?;
+    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").ok()?;
+    let token = std::env::var("AWS_SESSION_TOKEN").ok();
+    let credentials = aws_sdk_s3::config::Credentials::new(key, secret, token, None, "environment");
+    let mut config = aws_sdk_s3::Config::builder()
+        .behavior_version_latest()
+        .region(aws_sdk_s3::config::Region::new(settings.region.clone()))
+        .credentials_provider(credentials)
+        .force_path_style(settings.path_style);
+    if let Some(endpoint) = &settings.endpoint {
+        config = config.endpoint_url(endpoint);
+    }
+    Some(aws_sdk_s3::Client::from_conf(config.build()))
+}

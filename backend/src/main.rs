@@ -1,0 +1,229 @@
+//! `delta-bridge-backend`: the authenticated API for presign, process, datasets, share, unshare and
+//! snippet. Embedded defaults (SQLite, a local directory, share.yaml beside them) live under --data-dir;
+//! S3 and Postgres are configuration.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use delta_bridge_backend::{AppState, serve};
+use delta_bridge_datasets::{Datasets, Secret, Settings, Storage, Store};
+use delta_bridge_identity::{GOOGLE_CERTIFICATES_URL, Mode, Verifier};
+
+#[derive(Parser, Debug)]
+#[command(name = "delta-bridge-backend", version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "DELTA_BRIDGE_BACKEND_LISTEN",
+        default_value = "127.0.0.1:8081"
+    )]
+    listen: SocketAddr,
+    /// Base URL clients reach this backend at (local upload URLs point here); default http://<listen>.
+    #[arg(long, env = "DELTA_BRIDGE_BACKEND_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Directory of the embedded defaults: backend.db, storage/, share.yaml, secret.
+    #[arg(
+        long,
+        env = "DELTA_BRIDGE_DATA_DIR",
+        default_value = "delta-bridge-data"
+    )]
+    data_dir: PathBuf,
+    /// Metadata store: sqlite://path or postgres://... (default: SQLite in the data directory).
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// Where datasets live: a directory, or s3://bucket/prefix (default: storage/ in the data directory).
+    #[arg(long, env = "DELTA_BRIDGE_STORAGE")]
+    storage: Option<String>,
+    /// S3 endpoint for S3-compatible servers (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).
+    #[arg(long, env = "DELTA_BRIDGE_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    /// S3 region.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    s3_region: String,
+    /// Use path-style S3 addressing, as most S3-compatible servers need.
+    #[arg(long, env = "DELTA_BRIDGE_S3_PATH_STYLE")]
+    s3_path_style: bool,
+    /// The share.yaml the sharing server serves (default: in the data directory).
+    #[arg(long, env = "DELTA_BRIDGE_SHARE_CONFIG")]
+    share_config: Option<PathBuf>,
+    /// The Delta Sharing endpoint recipients reach, written into their profiles.
+    #[arg(
+        long,
+        env = "DELTA_BRIDGE_SHARING_URL",
+        default_value = "http://127.0.0.1:8080/delta-sharing"
+    )]
+    sharing_url: String,
+    /// File holding the server secret (signs upload URLs, derives recipient tokens); replicas share it.
+    /// Created with a random secret if missing.
+    #[arg(long, env = "DELTA_BRIDGE_SECRET_FILE")]
+    secret_file: Option<PathBuf>,
+    /// Firebase project id (the tokens' audience).
+    #[arg(long, env = "FIREBASE_PROJECT_ID")]
+    firebase_project: String,
+    /// Where Google publishes the certificates that sign Firebase ID tokens.
+    #[arg(long, env = "DELTA_BRIDGE_FIREBASE_CERTIFICATES_URL", default_value = GOOGLE_CERTIFICATES_URL)]
+    firebase_certificates_url: String,
+    /// Files larger than this many bytes are uploaded in parts.
+    #[arg(long, default_value_t = 64 << 20)]
+    multipart_threshold: i64,
+    /// Bytes per part (5 MiB at least).
+    #[arg(long, default_value_t = 16 << 20)]
+    part_size: i64,
+    /// Lifetime of upload URLs, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    upload_expiry_seconds: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DELTA_BRIDGE_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    if args.part_size < 5 << 20 {
+        bail!("--part-size must be at least 5 MiB (5242880), as S3 requires");
+    }
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
+    let database_url = match &args.database_url {
+        Some(url) => url.clone(),
+        None => format!(
+            "sqlite://{}?mode=rwc",
+            args.data_dir.join("backend.db").display()
+        ),
+    };
+    let store = Store::connect(&database_url)
+        .await
+        .context("opening the metadata store (--database-url)")?;
+    let storage = storage(&args)?;
+    let secret_file = args
+        .secret_file
+        .clone()
+        .unwrap_or_else(|| args.data_dir.join("secret"));
+    let secret = read_or_create_secret(&secret_file)?;
+    let mode = match std::env::var("FIREBASE_AUTH_EMULATOR_HOST") {
+        Ok(host) if !host.is_empty() => {
+            tracing::warn!(
+                "FIREBASE_AUTH_EMULATOR_HOST is set ({host}): accepting the Auth emulator's unsigned tokens; never do this in production"
+            );
+            Mode::Emulator
+        }
+        _ => Mode::Google {
+            certificates_url: args.firebase_certificates_url.clone(),
+        },
+    };
+    let verifier = Verifier::new(delta_bridge_identity::Settings {
+        project_id: args.firebase_project.clone(),
+        mode,
+    });
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let address = listener.local_addr()?;
+    let settings = Settings {
+        sharing_url: args.sharing_url.clone(),
+        public_url: args
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{address}")),
+        share_file: args
+            .share_config
+            .clone()
+            .unwrap_or_else(|| args.data_dir.join("share.yaml")),
+        secret,
+        multipart_threshold: args.multipart_threshold,
+        part_size: args.part_size,
+        upload_expiry: Duration::from_secs(args.upload_expiry_seconds),
+    };
+    let share_file = settings.share_file.clone();
+    let datasets = Datasets::new(store, storage, settings)
+        .await
+        .with_context(|| format!("writing {}", share_file.display()))?;
+    // The first stdout line tells scripts and tests where the backend is (useful with port 0).
+    println!("listening on http://{address}");
+    tracing::info!("share.yaml at {}", share_file.display());
+    serve(listener, AppState { datasets, verifier }, shutdown_signal()).await
+}
+
+fn storage(args: &Args) -> anyhow::Result<Storage> {
+    let spec = args.storage.clone();
+    match spec.as_deref().and_then(|s| s.strip_prefix("s3://")) {
+        Some(rest) => {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                bail!("--storage s3://bucket/prefix needs a bucket");
+            }
+            let client = delta_bridge_tables::s3_client_from_env(
+                &delta_bridge_tables::S3Settings {
+                    endpoint: args.s3_endpoint.clone(),
+                    region: args.s3_region.clone(),
+                    path_style: args.s3_path_style,
+                },
+            )
+            .context(
+                "--storage is on S3, but AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set",
+            )?;
+            Ok(Storage::S3 {
+                client,
+                bucket: bucket.to_string(),
+                prefix: prefix.trim_matches('/').to_string(),
+            })
+        }
+        None => {
+            let dir = match spec {
+                Some(s) => PathBuf::from(s.strip_prefix("file://").unwrap_or(&s)),
+                None => args.data_dir.join("storage"),
+            };
+            Storage::local(&dir).map_err(|e| anyhow::anyhow!("{e}: {:?}", e.detail()))
+        }
+    }
+}
+
+fn read_or_create_secret(path: &Path) -> anyhow::Result<Secret> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            if bytes.len() < 32 {
+                bail!("the secret in {} is shorter than 32 bytes", path.display());
+            }
+            Ok(Secret::from_material(&bytes))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let secret = Secret::generate();
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("creating the secret {}", path.display()))?;
+            file.write_all(secret.bytes())?;
+            tracing::info!("created a new server secret in {}", path.display());
+            Ok(secret)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading the secret {}", path.display())),
+    }
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

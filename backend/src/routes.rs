@@ -1,0 +1,188 @@
+//! The routes. Each handler parses its input, calls one [`Datasets`](delta_bridge_datasets::Datasets)
+//! method and shapes the answer.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
+use delta_bridge_datasets::UploadTarget;
+use delta_bridge_datasets::api::{PresignRequest, ProcessRequest, ShareRequest};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::AppState;
+use crate::auth::User;
+use crate::error::ApiError;
+
+/// Largest JSON body (a presign of 10,000 files fits).
+const JSON_LIMIT: usize = 4 << 20;
+
+/// The OpenAPI document of these routes.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+type Answer = Result<axum::response::Response, ApiError>;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let api = Router::new()
+        .route("/presign", post(presign))
+        .route("/process", post(process))
+        .route("/datasets", get(list))
+        .route("/datasets/{id}", get(detail).delete(delete))
+        .route("/share", post(share))
+        .route("/unshare", post(unshare))
+        .route("/snippet", get(snippet))
+        .layer(DefaultBodyLimit::max(JSON_LIMIT));
+    let upload = Router::new()
+        .route("/upload/{upload_id}/{index}", put(upload))
+        .layer(DefaultBodyLimit::disable());
+    Router::new()
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/openapi.json", get(openapi))
+        .merge(api)
+        .merge(upload)
+        .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
+        .with_state(state)
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+async fn presign(
+    State(state): State<Arc<AppState>>,
+    User(user): User,
+    body: Result<Json<PresignRequest>, JsonRejection>,
+) -> Answer {
+    let Json(request) = body?;
+    Ok(Json(state.datasets.presign(&user, request).await?).into_response())
+}
+
+#[derive(Deserialize)]
+struct UploadQuery {
+    #[serde(default)]
+    part: i64,
+    expires: i64,
+    signature: String,
+}
+
+async fn upload(
+    State(state): State<Arc<AppState>>,
+    Path((upload_id, index)): Path<(String, i64)>,
+    query: Result<Query<UploadQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
+    let Query(query) = query.map_err(|_| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "this upload URL is not valid",
+        )
+    })?;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let target = UploadTarget {
+        upload_id,
+        index,
+        part: query.part,
+        expires: query.expires,
+        signature: query.signature,
+    };
+    let etag = state
+        .datasets
+        .receive(&target, declared, body.into_data_stream())
+        .await?;
+    let mut response = Json(json!({"etag": etag})).into_response();
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    Ok(response)
+}
+
+async fn process(
+    State(state): State<Arc<AppState>>,
+    User(user): User,
+    body: Result<Json<ProcessRequest>, JsonRejection>,
+) -> Answer {
+    let Json(request) = body?;
+    Ok(Json(state.datasets.process(&user, request).await?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    cursor: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn list(
+    State(state): State<Arc<AppState>>,
+    User(user): User,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Answer {
+    let Query(query) = query?;
+    let page = state
+        .datasets
+        .datasets(&user, query.cursor.as_deref(), query.limit)
+        .await?;
+    Ok(Json(page).into_response())
+}
+
+async fn detail(
+    State(state): State<Arc<AppState>>,
+    User(user): User,
+    Path(id): Path<String>,
+) -> Answer {
+    Ok(Json(state.datasets.dataset(&user, &id).await?).into_response())
+}
+
+async fn delete(
+    State(state): State<Arc<AppState>>,
+    User(user): User,
+    Path(id): Path<String>,
+) -> Answer {
+    state.datasets.delete(&user, &id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn share(
+    State(state): State<Arc<AppState>>,
+    User(user): User,
+    body: Result<Json<ShareRequest>, JsonRejection>,
+) -> Answer {
+    let Json(request) = body?;
+    Ok(Json(state.datasets.share(&user, &request.dataset_id).await?).into_response())
+}
+
+async fn unshare(
+    State(state): State<Arc<AppState>>,
+    User(user): User,
+    body: Result<Json<ShareRequest>, JsonRejection>,
+) -> Answer {
+    let Json(request) = body?;
+    Ok(Json(state.datasets.unshare(&user, &request.dataset_id).await?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SnippetQuery {
+    #[serde(alias = "datasetId")]
+    table_id: String,
+}
+
+async fn snippet(
+    State(state): State<Arc<AppState>>,
+    User(user): User,
+    query: Result<Query<SnippetQuery>, QueryRejection>,
+) -> Answer {
+    let Query(query) = query?;
+    Ok(Json(state.datasets.snippet(&user, &query.table_id).await?).into_response())
+}

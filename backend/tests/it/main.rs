@@ -1,0 +1,706 @@
+//! The backend over real HTTP, real SQLite and local storage, with Firebase tokens signed by a test key
+//! whose certificate a loopback server publishes in Google's format. (The official Python client, S3 and
+//! the Firebase Auth emulator are exercised by tests/python.)
+
+use std::io::{Read, Write};
+use std::net::TcpListener as StdListener;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use delta_bridge_backend::{AppState, OPENAPI, serve};
+use delta_bridge_datasets::{Datasets, Secret, Settings, Storage, Store};
+use delta_bridge_identity::{Mode, Verifier};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::Digest;
+
+const PROJECT: &str = "demo-delta-bridge";
+const KID: &str = "key-1";
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/../crates/identity/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// Serves `{"key-1": <certificate>}` as Google does.
+fn certificate_server() -> String {
+    let listener = StdListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/certs", listener.local_addr().unwrap());
+    let body = json!({ KID: fixture("google-cert.pem") }).to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: public, max-age=3600\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    url
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn claims(user: &str) -> Value {
+    let now = now();
+    json!({
+        "iss": format!("https://securetoken.google.com/{PROJECT}"),
+        "aud": PROJECT,
+        "sub": user,
+        "iat": now - 10,
+        "auth_time": now - 20,
+        "exp": now + 3600,
+    })
+}
+
+fn sign(claims: &Value, key: &str) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(KID.into());
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &EncodingKey::from_rsa_pem(fixture(key).as_bytes()).unwrap(),
+    )
+    .unwrap()
+}
+
+fn token(user: &str) -> String {
+    sign(&claims(user), "google-key.pem")
+}
+
+struct Backend {
+    url: String,
+    dir: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+impl Backend {
+    async fn start() -> Backend {
+        Self::start_with(1 << 30, 5 << 20).await
+    }
+
+    async fn start_with(multipart_threshold: i64, part_size: i64) -> Backend {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("backend.db").display()
+        ))
+        .await
+        .unwrap();
+        let storage = Storage::local(&dir.path().join("storage")).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let settings = Settings {
+            sharing_url: "http://sharing.example/delta-sharing".into(),
+            public_url: url.clone(),
+            share_file: dir.path().join("share.yaml"),
+            secret: Secret::generate(),
+            multipart_threshold,
+            part_size,
+            upload_expiry: Duration::from_secs(600),
+        };
+        let datasets = Datasets::new(store, storage, settings).await.unwrap();
+        let verifier = Verifier::new(delta_bridge_identity::Settings {
+            project_id: PROJECT.into(),
+            mode: Mode::Google {
+                certificates_url: certificate_server(),
+            },
+        });
+        tokio::spawn(serve(
+            listener,
+            AppState { datasets, verifier },
+            std::future::pending(),
+        ));
+        Backend {
+            url,
+            dir,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str, user: &str) -> (StatusCode, Value) {
+        self.call(reqwest::Method::GET, path, Some(&token(user)), None)
+            .await
+    }
+
+    async fn post(&self, path: &str, user: &str, body: Value) -> (StatusCode, Value) {
+        self.call(reqwest::Method::POST, path, Some(&token(user)), Some(body))
+            .await
+    }
+
+    /// Presigns, uploads and processes a table's data files; returns the process answer.
+    async fn upload(
+        &self,
+        user: &str,
+        name: &str,
+        files: &[PathBuf],
+        mode: &str,
+    ) -> (StatusCode, Value) {
+        let specs: Vec<Value> = files.iter().map(|f| spec(f)).collect();
+        let (status, presigned) = self
+            .post("/presign", user, json!({"name": name, "files": specs}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{presigned}");
+        let mut parts = serde_json::Map::new();
+        for (file, upload) in files.iter().zip(presigned["files"].as_array().unwrap()) {
+            let bytes = std::fs::read(file).unwrap();
+            if let Some(url) = upload["url"].as_str() {
+                let response = self.http.put(url).body(bytes).send().await.unwrap();
+                assert_eq!(response.status(), StatusCode::OK);
+            } else {
+                let part_size = upload["partSize"].as_u64().unwrap() as usize;
+                let mut etags = Vec::new();
+                for (i, part) in upload["parts"].as_array().unwrap().iter().enumerate() {
+                    let chunk =
+                        bytes[i * part_size..((i + 1) * part_size).min(bytes.len())].to_vec();
+                    let response = self
+                        .http
+                        .put(part["url"].as_str().unwrap())
+                        .body(chunk)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(response.status(), StatusCode::OK);
+                    etags.push(json!(response.headers()["etag"].to_str().unwrap()));
+                }
+                parts.insert(upload["name"].as_str().unwrap().into(), Value::Array(etags));
+            }
+        }
+        self.post(
+            "/process",
+            user,
+            json!({"uploadId": presigned["uploadId"], "mode": mode, "parts": parts}),
+        )
+        .await
+    }
+}
+
+fn spec(file: &Path) -> Value {
+    let bytes = std::fs::read(file).unwrap();
+    json!({
+        "name": file.file_name().unwrap().to_str().unwrap(),
+        "size": bytes.len(),
+        "sha256": hex::encode(sha2::Sha256::digest(&bytes)),
+    })
+}
+
+/// Converts CSV text with the ingest library and returns the Parquet files it wrote.
+fn parquet_files(dir: &Path, csv: &str) -> Vec<PathBuf> {
+    let (_, source) = tempfile::Builder::new()
+        .suffix(".csv")
+        .tempfile_in(dir)
+        .unwrap()
+        .keep()
+        .unwrap();
+    std::fs::write(&source, csv).unwrap();
+    let table = tempfile::tempdir_in(dir).unwrap().keep();
+    // Conversion blocks (it runs its own threads), so it runs outside the test's runtime.
+    let (from, to) = (source.clone(), table.clone());
+    std::thread::spawn(move || {
+        delta_bridge_ingest::convert(
+            &from,
+            &to,
+            &delta_bridge_ingest::ConvertOptions::default(),
+            &|_| {},
+            &AtomicBool::new(false),
+        )
+        .unwrap()
+    })
+    .join()
+    .unwrap();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&table)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    files.sort();
+    files
+}
+
+const CSV: &str = "zip,amount,day\n01234,1.5,2024-01-31\n98765,2,2024-02-01\n";
+
+#[tokio::test]
+async fn only_tokens_signed_with_googles_published_keys_pass() {
+    let backend = Backend::start().await;
+    let now = now();
+    let mut expired = claims("ana");
+    expired["exp"] = json!(now - 60);
+    expired["iat"] = json!(now - 3700);
+    let mut audience = claims("ana");
+    audience["aud"] = json!("another-project");
+    let mut issuer = claims("ana");
+    issuer["iss"] = json!("https://securetoken.google.com/another-project");
+    let unsigned = {
+        use base64::Engine;
+        let b64 =
+            |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        format!(
+            "{}.{}.",
+            b64(&json!({"alg": "none", "typ": "JWT"})),
+            b64(&claims("ana"))
+        )
+    };
+    let cases = [
+        ("valid", token("ana"), StatusCode::OK),
+        (
+            "forged signature",
+            sign(&claims("ana"), "attacker-key.pem"),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "expired",
+            sign(&expired, "google-key.pem"),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "wrong audience",
+            sign(&audience, "google-key.pem"),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "wrong issuer",
+            sign(&issuer, "google-key.pem"),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "alg none without emulator mode",
+            unsigned,
+            StatusCode::UNAUTHORIZED,
+        ),
+    ];
+    for (what, token, expected) in cases {
+        let (status, body) = backend
+            .call(reqwest::Method::GET, "/datasets", Some(&token), None)
+            .await;
+        assert_eq!(status, expected, "{what}: {body}");
+        if expected != StatusCode::OK {
+            assert_eq!(body["error"]["code"], "UNAUTHENTICATED", "{what}");
+            assert!(!body["error"]["message"].as_str().unwrap().contains(&token));
+        }
+    }
+    let (status, body) = backend
+        .call(reqwest::Method::GET, "/datasets", None, None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Bearer")
+    );
+}
+
+#[tokio::test]
+async fn health_and_the_openapi_document_need_no_token_and_the_document_names_every_route() {
+    let backend = Backend::start().await;
+    let (status, _) = backend
+        .call(reqwest::Method::GET, "/healthz", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, served) = backend
+        .call(reqwest::Method::GET, "/openapi.json", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let document: Value = serde_json::from_str(OPENAPI).unwrap();
+    assert_eq!(served, document);
+    for (path, method) in [
+        ("/presign", "post"),
+        ("/upload/{uploadId}/{index}", "put"),
+        ("/process", "post"),
+        ("/datasets", "get"),
+        ("/datasets/{id}", "get"),
+        ("/datasets/{id}", "delete"),
+        ("/share", "post"),
+        ("/unshare", "post"),
+        ("/snippet", "get"),
+    ] {
+        assert!(
+            document["paths"][path][method].is_object(),
+            "{method} {path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn create_append_overwrite_and_history() {
+    let backend = Backend::start().await;
+    let work = backend.dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let files = parquet_files(&work, CSV);
+    let (status, created) = backend.upload("ana", "Sales 2024", &files, "create").await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    assert_eq!(created["version"], 0);
+    assert_eq!(created["rows"], 2);
+    assert_eq!(
+        created["schema"],
+        json!([{"name": "zip", "type": "string"}, {"name": "amount", "type": "double"}, {"name": "day", "type": "date"}])
+    );
+    let id = created["id"].as_str().unwrap().to_string();
+
+    let (status, body) = backend.upload("ana", "Sales 2024", &files, "create").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+
+    let more = parquet_files(&work, "zip,amount,day\n05555,3.5,2024-03-01\n");
+    let (status, appended) = backend.upload("ana", "Sales 2024", &more, "append").await;
+    assert_eq!(status, StatusCode::OK, "{appended}");
+    assert_eq!(
+        (
+            appended["id"].as_str().unwrap(),
+            appended["version"].as_i64(),
+            appended["rows"].as_i64()
+        ),
+        (id.as_str(), Some(1), Some(3))
+    );
+
+    let (status, overwritten) = backend
+        .upload("ana", "Sales 2024", &more, "overwrite")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{overwritten}");
+    assert_eq!(
+        (
+            overwritten["version"].as_i64(),
+            overwritten["rows"].as_i64()
+        ),
+        (Some(2), Some(1))
+    );
+    let operations: Vec<&str> = overwritten["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(operations, ["create", "append", "overwrite"]);
+
+    let other = parquet_files(&work, "name,amount\nx,1\n");
+    let (status, body) = backend.upload("ana", "Sales 2024", &other, "append").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("differ"),
+        "{body}"
+    );
+
+    let log = backend
+        .dir
+        .path()
+        .join(format!("storage/datasets/{id}/_delta_log"));
+    let mut entries: Vec<String> = std::fs::read_dir(log)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    entries.sort();
+    assert_eq!(entries.len(), 3, "{entries:?}");
+}
+
+#[tokio::test]
+async fn a_user_never_sees_or_changes_another_users_datasets() {
+    let backend = Backend::start().await;
+    let work = backend.dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let files = parquet_files(&work, CSV);
+    let (_, created) = backend.upload("ana", "private", &files, "create").await;
+    let id = created["id"].as_str().unwrap();
+
+    let (status, page) = backend.get("/datasets", "bob").await;
+    assert_eq!(
+        (status, page["datasets"].as_array().unwrap().len()),
+        (StatusCode::OK, 0)
+    );
+    let (_, page) = backend.get("/datasets", "ana").await;
+    assert_eq!(page["datasets"].as_array().unwrap().len(), 1);
+
+    let not_found = [
+        backend.get(&format!("/datasets/{id}"), "bob").await,
+        backend.get(&format!("/snippet?tableId={id}"), "bob").await,
+        backend
+            .post("/share", "bob", json!({"datasetId": id}))
+            .await,
+        backend
+            .post("/unshare", "bob", json!({"datasetId": id}))
+            .await,
+        backend
+            .call(
+                reqwest::Method::DELETE,
+                &format!("/datasets/{id}"),
+                Some(&token("bob")),
+                None,
+            )
+            .await,
+        backend
+            .post(
+                "/presign",
+                "bob",
+                json!({"datasetId": id, "files": [spec(&files[0])]}),
+            )
+            .await,
+    ];
+    for (status, body) in not_found {
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        assert_eq!(body["error"]["code"], "NOT_FOUND");
+    }
+    // Bob's upload under the same name makes his own dataset, not a version of Ana's.
+    let (status, bobs) = backend.upload("bob", "private", &files, "create").await;
+    assert_eq!(status, StatusCode::OK, "{bobs}");
+    assert_ne!(bobs["id"].as_str().unwrap(), id);
+    // Ana's upload cannot be processed by Bob.
+    let (_, presigned) = backend
+        .post(
+            "/presign",
+            "ana",
+            json!({"name": "private", "files": [spec(&files[0])]}),
+        )
+        .await;
+    let (status, _) = backend
+        .post(
+            "/process",
+            "bob",
+            json!({"uploadId": presigned["uploadId"], "mode": "append"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = backend
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/datasets/{id}"),
+            Some(&token("ana")),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(
+        !backend
+            .dir
+            .path()
+            .join(format!("storage/datasets/{id}"))
+            .exists()
+    );
+}
+
+#[tokio::test]
+async fn uploads_that_differ_from_what_was_presigned_are_refused() {
+    let backend = Backend::start().await;
+    let work = backend.dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let files = parquet_files(&work, CSV);
+    let bytes = std::fs::read(&files[0]).unwrap();
+    let (_, presigned) = backend
+        .post(
+            "/presign",
+            "ana",
+            json!({"name": "t", "files": [spec(&files[0])]}),
+        )
+        .await;
+    let url = presigned["files"][0]["url"].as_str().unwrap().to_string();
+
+    let mut larger = bytes.clone();
+    larger.extend_from_slice(b"more");
+    let response = backend.http.put(&url).body(larger).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    let mut different = bytes.clone();
+    different[10] ^= 1;
+    let response = backend.http.put(&url).body(different).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("SHA-256"),
+        "{body}"
+    );
+
+    let tampered = url.replace("part=0", "part=1");
+    let response = backend
+        .http
+        .put(&tampered)
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // Nothing arrived, so nothing can be committed, and no dataset appears.
+    let (status, body) = backend
+        .post(
+            "/process",
+            "ana",
+            json!({"uploadId": presigned["uploadId"], "mode": "create"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not uploaded"),
+        "{body}"
+    );
+    let (_, page) = backend.get("/datasets", "ana").await;
+    assert_eq!(page["datasets"].as_array().unwrap().len(), 0);
+
+    // A file that is not Parquet is refused at processing, naming it.
+    let csv = work.join("data.csv");
+    std::fs::write(&csv, CSV).unwrap();
+    let (status, body) = backend.upload("ana", "t", &[csv], "create").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("data.csv"),
+        "{body}"
+    );
+
+    // The right bytes go through.
+    let response = backend.http.put(&url).body(bytes).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let (status, body) = backend
+        .post(
+            "/process",
+            "ana",
+            json!({"uploadId": presigned["uploadId"], "mode": "create"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Processing it again answers the same version.
+    let (status, again) = backend
+        .post(
+            "/process",
+            "ana",
+            json!({"uploadId": presigned["uploadId"], "mode": "create"}),
+        )
+        .await;
+    assert_eq!(
+        (status, again["version"].as_i64()),
+        (StatusCode::OK, Some(0))
+    );
+}
+
+#[tokio::test]
+async fn large_files_go_up_in_parts() {
+    let backend = Backend::start_with(1000, 700).await;
+    let work = backend.dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let csv: String = std::iter::once("n,text\n".to_string())
+        .chain((0..400).map(|i| format!("{i},row number {i} of many\n")))
+        .collect();
+    let files = parquet_files(&work, &csv);
+    assert!(std::fs::metadata(&files[0]).unwrap().len() > 1400);
+    let (status, body) = backend.upload("ana", "big", &files, "create").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["rows"], 400);
+}
+
+#[tokio::test]
+async fn fifty_concurrent_shares_all_end_up_in_share_yaml() {
+    let backend = Arc::new(Backend::start().await);
+    let work = backend.dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let files = parquet_files(&work, CSV);
+    let mut ids = Vec::new();
+    for i in 0..50 {
+        let (status, body) = backend
+            .upload("ana", &format!("t{i}"), &files, "create")
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        ids.push(body["id"].as_str().unwrap().to_string());
+    }
+    let shares = ids.iter().map(|id| {
+        let backend = backend.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            backend
+                .post("/share", "ana", json!({"datasetId": id}))
+                .await
+        })
+    });
+    let mut tokens = Vec::new();
+    for share in shares {
+        let (status, body) = share.await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{body}");
+        tokens.push((
+            body["snippet"]["datasetId"].as_str().unwrap().to_string(),
+            body["snippet"]["profile"]["bearerToken"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        ));
+    }
+    let text = std::fs::read_to_string(backend.dir.path().join("share.yaml")).unwrap();
+    let config = delta_bridge_shares::ShareConfig::from_yaml(&text).unwrap();
+    assert_eq!(config.shares.len(), 50);
+    for (id, token) in &tokens {
+        assert!(
+            !text.contains(token.as_str()),
+            "share.yaml holds only token hashes"
+        );
+        let recipient = config.authenticate(Some(token), chrono_now()).unwrap();
+        assert!(recipient.can_read(id));
+        assert!(!recipient.can_read(if id == &ids[0] { &ids[1] } else { &ids[0] }));
+    }
+    // Sharing again gives the same token; unsharing removes it.
+    let (_, again) = backend
+        .post("/share", "ana", json!({"datasetId": ids[0]}))
+        .await;
+    assert_eq!(
+        again["snippet"]["profile"]["bearerToken"].as_str().unwrap(),
+        tokens.iter().find(|(i, _)| i == &ids[0]).unwrap().1
+    );
+    let (status, body) = backend
+        .post("/unshare", "ana", json!({"datasetId": ids[0]}))
+        .await;
+    assert_eq!(
+        (status, body["wasShared"].as_bool()),
+        (StatusCode::OK, Some(true))
+    );
+    let config = delta_bridge_shares::ShareConfig::from_yaml(
+        &std::fs::read_to_string(backend.dir.path().join("share.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(config.shares.len(), 49);
+    let (status, body) = backend
+        .get(&format!("/snippet?tableId={}", ids[0]), "ana")
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+}
+
+fn chrono_now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}

@@ -1,0 +1,211 @@
+//! The JSON bodies of the backend's routes, shared with clients (the uploader builds and reads them).
+
+use serde::{Deserialize, Serialize};
+
+use crate::snippet::Snippet;
+
+/// `POST /presign`: upload URLs for the data files of a new version.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PresignRequest {
+    /// The dataset's name: an existing dataset of the caller's, or a new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// An existing dataset of the caller's (instead of `name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset_id: Option<String>,
+    /// An unprocessed upload whose URLs should be made again (to resume it); `files` is then ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<String>,
+    /// The Parquet files to upload.
+    #[serde(default)]
+    pub files: Vec<FileSpec>,
+}
+
+/// A file to upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FileSpec {
+    /// The client's name for it, unique in the upload.
+    pub name: String,
+    /// Exact size in bytes.
+    pub size: i64,
+    /// SHA-256 of its bytes, 64 hex digits.
+    pub sha256: String,
+}
+
+/// Upload URLs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PresignResponse {
+    /// Pass it to `POST /process` once every file is uploaded.
+    pub upload_id: String,
+    /// The dataset the upload will create or change.
+    pub dataset_id: String,
+    /// When the URLs stop working (RFC 3339); `POST /presign` with the `uploadId` makes new ones.
+    pub expires_at: String,
+    /// One entry per file, in request order.
+    pub files: Vec<FileUpload>,
+}
+
+/// How to upload one file: one PUT (`url`), or one PUT per part (`parts`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileUpload {
+    /// The client's name for it.
+    pub name: String,
+    /// The one PUT, when the file is not split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Headers to send with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<Header>,
+    /// Bytes per part (the last part has the rest), when the file is split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_size: Option<i64>,
+    /// One PUT per part, numbered from 1; keep each response's `ETag` for `POST /process`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartUpload>,
+}
+
+/// A header to send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    /// Name.
+    pub name: String,
+    /// Value.
+    pub value: String,
+}
+
+/// One part's PUT.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartUpload {
+    /// Part number, from 1.
+    pub number: i64,
+    /// URL.
+    pub url: String,
+    /// Headers to send with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<Header>,
+}
+
+/// `POST /process`: commit an upload as a new version.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProcessRequest {
+    /// The upload.
+    pub upload_id: String,
+    /// `create`, `append` or `overwrite`.
+    pub mode: String,
+    /// The ETags of each split file's parts, in part order, by file name.
+    #[serde(default)]
+    pub parts: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// A column of a dataset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnInfo {
+    /// Name.
+    pub name: String,
+    /// Delta type: `long`, `double`, `boolean`, `date`, `timestamp` or `string`.
+    #[serde(rename = "type")]
+    pub data_type: String,
+}
+
+/// A dataset, as listed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasetInfo {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Current version.
+    pub version: i64,
+    /// Rows in it.
+    pub rows: i64,
+    /// Bytes of data in it.
+    pub bytes: i64,
+    /// Columns.
+    pub schema: Vec<ColumnInfo>,
+    /// Whether it is shared.
+    pub shared: bool,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// When its last version was committed (RFC 3339).
+    pub updated_at: String,
+}
+
+/// A page of datasets.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasetPage {
+    /// Newest first.
+    pub datasets: Vec<DatasetInfo>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// A version of a dataset.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionInfo {
+    /// Delta version.
+    pub version: i64,
+    /// `create`, `append` or `overwrite`.
+    pub operation: String,
+    /// Rows after it.
+    pub rows: i64,
+    /// Bytes after it.
+    pub bytes: i64,
+    /// Files it added.
+    pub files_added: i64,
+    /// Rows it added.
+    pub rows_added: i64,
+    /// When (RFC 3339).
+    pub committed_at: String,
+}
+
+/// A dataset with its history.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasetDetail {
+    /// The dataset.
+    #[serde(flatten)]
+    pub dataset: DatasetInfo,
+    /// Versions, oldest first.
+    pub versions: Vec<VersionInfo>,
+}
+
+/// `POST /share` and `POST /unshare`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ShareRequest {
+    /// The dataset (`tableId` is accepted too, as the prototype named it).
+    #[serde(alias = "tableId")]
+    pub dataset_id: String,
+}
+
+/// The answer of `POST /share` and `GET /snippet`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShareResponse {
+    /// Whether it is shared (always true here).
+    pub shared: bool,
+    /// The snippet.
+    pub snippet: Snippet,
+}
+
+/// The answer of `POST /unshare`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnshareResponse {
+    /// The dataset.
+    pub dataset_id: String,
+    /// Whether it is shared (always false here).
+    pub shared: bool,
+    /// Whether this call stopped a share (false if it was not shared).
+    pub was_shared: bool,
+}

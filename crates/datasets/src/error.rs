@@ -1,0 +1,52 @@
+//! What went wrong, in words a caller can act on. Messages name the dataset, upload or file concerned and
+//! never carry internals (SQL, paths on the server, credentials); those go to the log.
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why an operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Not there, or not the caller's (the two look the same from outside).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request itself is wrong.
+    #[error("{0}")]
+    Invalid(String),
+    /// The request conflicts with the current state (a name in use, an upload already processed).
+    #[error("{0}")]
+    Conflict(String),
+    /// More bytes than were presigned.
+    #[error("{0}")]
+    TooLarge(String),
+    /// A signed URL that is forged, tampered with or expired.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The metadata store failed.
+    #[error("the metadata store failed")]
+    Database(#[source] sqlx::Error),
+    /// Object storage failed (the detail is logged, not shown).
+    #[error("storage is unavailable, try again")]
+    Storage(String),
+    /// `share.yaml` could not be written.
+    #[error("the sharing configuration could not be written")]
+    ShareFile(#[source] std::io::Error),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Database(e)
+    }
+}
+
+impl Error {
+    /// The detail behind a server-side failure, for the log (never for the response).
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            Error::Database(e) => Some(e.to_string()),
+            Error::Storage(detail) => Some(detail.clone()),
+            Error::ShareFile(e) => Some(e.to_string()),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! Random identifiers and secrets.
+
+/// `bytes` random bytes as lowercase hex.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buffer = vec![0u8; bytes];
+    getrandom::fill(&mut buffer).expect("the operating system's random source works");
+    hex::encode(buffer)
+}
+
+/// A new dataset id: `ds` and 20 hex digits (80 random bits).
+pub fn dataset_id() -> String {
+    format!("ds{}", random_hex(10))
+}
+
+/// A new upload id: `up` and 24 hex digits.
+pub fn upload_id() -> String {
+    format!("up{}", random_hex(12))
+}
+
+/// Whether `id` looks like an id this crate made (so it can go into a key or a path).
+pub fn is_id(id: &str, prefix: &str) -> bool {
+    id.len() > prefix.len()
+        && id.starts_with(prefix)
+        && id[prefix.len()..]
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}

@@ -1,0 +1,516 @@
+//! Where data files and Delta logs live: a local directory by default, S3 (any S3-compatible server) by
+//! configuration. One interface above both; keys are relative to the storage root.
+//!
+//! On S3, clients upload straight to the bucket with presigned PUTs (or presigned parts and a complete).
+//! On local disk, they upload to the backend's own upload route, which calls [`Storage::receive`].
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use base64::Engine;
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+use crate::{Error, Result};
+
+/// The storage root.
+#[derive(Debug, Clone)]
+pub enum Storage {
+    /// A directory on this machine.
+    Local {
+        /// Absolute root directory.
+        root: PathBuf,
+    },
+    /// A bucket and a key prefix.
+    S3 {
+        /// The client (endpoint, region, credentials).
+        client: aws_sdk_s3::Client,
+        /// Bucket.
+        bucket: String,
+        /// Prefix without leading or trailing `/` (may be empty).
+        prefix: String,
+    },
+}
+
+/// A presigned request for one object or part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presigned {
+    /// URL.
+    pub url: String,
+    /// Headers the request must carry.
+    pub headers: Vec<(String, String)>,
+}
+
+fn storage_error(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Storage(format!("{what}: {e}"))
+}
+
+fn io_error(what: &Path, e: std::io::Error) -> Error {
+    Error::Storage(format!("{}: {e}", what.display()))
+}
+
+impl Storage {
+    /// Local storage under `root` (created if missing).
+    pub fn local(root: &Path) -> Result<Storage> {
+        std::fs::create_dir_all(root).map_err(|e| io_error(root, e))?;
+        let root = std::fs::canonicalize(root).map_err(|e| io_error(root, e))?;
+        Ok(Storage::Local { root })
+    }
+
+    /// Whether clients upload through the backend's own route.
+    pub fn is_local(&self) -> bool {
+        matches!(self, Storage::Local { .. })
+    }
+
+    /// The URL of a directory as `share.yaml` names table locations.
+    pub fn location(&self, key: &str) -> String {
+        match self {
+            Storage::Local { root } => {
+                let path = root.join(key);
+                url::Url::from_directory_path(&path)
+                    .map(|u| u.to_string().trim_end_matches('/').to_string())
+                    .unwrap_or_else(|_| format!("file://{}", path.display()))
+            }
+            Storage::S3 { bucket, .. } => format!("s3://{bucket}/{}", self.s3_key(key)),
+        }
+    }
+
+    fn s3_key(&self, key: &str) -> String {
+        match self {
+            Storage::S3 { prefix, .. } if !prefix.is_empty() => format!("{prefix}/{key}"),
+            _ => key.to_string(),
+        }
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        match self {
+            Storage::Local { root } => root.join(key),
+            Storage::S3 { .. } => unreachable!("local paths only on local storage"),
+        }
+    }
+
+    fn s3(&self) -> (&aws_sdk_s3::Client, &str) {
+        match self {
+            Storage::S3 { client, bucket, .. } => (client, bucket),
+            Storage::Local { .. } => unreachable!("S3 calls only on S3 storage"),
+        }
+    }
+
+    /// Presigns one PUT of exactly `size` bytes whose SHA-256 is `sha256` (S3 only).
+    pub async fn presign_put(
+        &self,
+        key: &str,
+        size: i64,
+        sha256: &str,
+        expires_in: Duration,
+    ) -> Result<Presigned> {
+        let (client, bucket) = self.s3();
+        let checksum = base64::engine::general_purpose::STANDARD
+            .encode(hex::decode(sha256).map_err(|e| storage_error("checksum", e))?);
+        let request = client
+            .put_object()
+            .bucket(bucket)
+            .key(self.s3_key(key))
+            .content_length(size)
+            .checksum_sha256(checksum)
+            .presigned(presigning(expires_in)?)
+            .await
+            .map_err(|e| storage_error("presigning a PUT", e))?;
+        Ok(presigned(request))
+    }
+
+    /// Starts a multipart upload (S3 only) and returns its id.
+    pub async fn start_multipart(&self, key: &str) -> Result<String> {
+        let (client, bucket) = self.s3();
+        let output = client
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key(self.s3_key(key))
+            .send()
+            .await
+            .map_err(|e| storage_error("starting a multipart upload", e))?;
+        output
+            .upload_id
+            .ok_or_else(|| Error::Storage("no multipart upload id".into()))
+    }
+
+    /// Presigns the PUT of one part (S3 only).
+    pub async fn presign_part(
+        &self,
+        key: &str,
+        multipart_id: &str,
+        number: i32,
+        expires_in: Duration,
+    ) -> Result<Presigned> {
+        let (client, bucket) = self.s3();
+        let request = client
+            .upload_part()
+            .bucket(bucket)
+            .key(self.s3_key(key))
+            .upload_id(multipart_id)
+            .part_number(number)
+            .presigned(presigning(expires_in)?)
+            .await
+            .map_err(|e| storage_error("presigning a part", e))?;
+        Ok(presigned(request))
+    }
+
+    /// Completes a multipart upload from its parts' ETags, in part order.
+    pub async fn complete_multipart(
+        &self,
+        key: &str,
+        multipart_id: &str,
+        etags: &[String],
+    ) -> Result<()> {
+        match self {
+            Storage::S3 { .. } => {
+                let (client, bucket) = self.s3();
+                let parts = etags
+                    .iter()
+                    .enumerate()
+                    .map(|(i, etag)| {
+                        CompletedPart::builder()
+                            .part_number(i as i32 + 1)
+                            .e_tag(etag)
+                            .build()
+                    })
+                    .collect();
+                client
+                    .complete_multipart_upload()
+                    .bucket(bucket)
+                    .key(self.s3_key(key))
+                    .upload_id(multipart_id)
+                    .multipart_upload(
+                        CompletedMultipartUpload::builder()
+                            .set_parts(Some(parts))
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        Error::Invalid(format!(
+                            "the parts of {key} could not be joined: {}",
+                            short(&e)
+                        ))
+                    })?;
+                Ok(())
+            }
+            Storage::Local { .. } => {
+                // Parts were received under .uploads/<multipart id>/<n>; join them in order.
+                let parts_dir = self.path(&format!(".uploads/{multipart_id}"));
+                let target = self.path(key);
+                let temporary = target.with_extension("joining");
+                let result: std::io::Result<()> = async {
+                    if let Some(parent) = target.parent() {
+                        tokio::fs::create_dir_all(parent).await?;
+                    }
+                    let mut out = tokio::fs::File::create(&temporary).await?;
+                    for number in 1..=etags.len() {
+                        let mut part =
+                            tokio::fs::File::open(parts_dir.join(number.to_string())).await?;
+                        tokio::io::copy(&mut part, &mut out).await?;
+                    }
+                    out.sync_all().await?;
+                    tokio::fs::rename(&temporary, &target).await
+                }
+                .await;
+                if let Err(e) = result {
+                    let _ = tokio::fs::remove_file(&temporary).await;
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        return Err(Error::Invalid(format!(
+                            "a part of {key} was never uploaded"
+                        )));
+                    }
+                    return Err(io_error(&target, e));
+                }
+                let _ = tokio::fs::remove_dir_all(&parts_dir).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// The size of an object, or `None` when it does not exist.
+    pub async fn size(&self, key: &str) -> Result<Option<u64>> {
+        match self {
+            Storage::Local { .. } => match tokio::fs::metadata(self.path(key)).await {
+                Ok(m) if m.is_file() => Ok(Some(m.len())),
+                Ok(_) => Ok(None),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(io_error(&self.path(key), e)),
+            },
+            Storage::S3 { .. } => {
+                let (client, bucket) = self.s3();
+                match client
+                    .head_object()
+                    .bucket(bucket)
+                    .key(self.s3_key(key))
+                    .send()
+                    .await
+                {
+                    Ok(output) => Ok(Some(output.content_length.unwrap_or(0).max(0) as u64)),
+                    Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+                    Err(e) => Err(storage_error("reading object metadata", e)),
+                }
+            }
+        }
+    }
+
+    /// The last `length` bytes of an object of `size` bytes.
+    pub async fn tail(&self, key: &str, size: u64, length: u64) -> Result<Bytes> {
+        let start = size.saturating_sub(length);
+        match self {
+            Storage::Local { .. } => {
+                let path = self.path(key);
+                let mut file = tokio::fs::File::open(&path)
+                    .await
+                    .map_err(|e| io_error(&path, e))?;
+                file.seek(std::io::SeekFrom::Start(start))
+                    .await
+                    .map_err(|e| io_error(&path, e))?;
+                let mut buffer = Vec::with_capacity((size - start) as usize);
+                file.read_to_end(&mut buffer)
+                    .await
+                    .map_err(|e| io_error(&path, e))?;
+                Ok(Bytes::from(buffer))
+            }
+            Storage::S3 { .. } => {
+                let (client, bucket) = self.s3();
+                let output = client
+                    .get_object()
+                    .bucket(bucket)
+                    .key(self.s3_key(key))
+                    .range(format!("bytes={start}-{}", size.saturating_sub(1)))
+                    .send()
+                    .await
+                    .map_err(|e| storage_error("reading an object", e))?;
+                let body = output
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| storage_error("reading an object", e))?;
+                Ok(body.into_bytes())
+            }
+        }
+    }
+
+    /// The SHA-256 (lowercase hex) of a whole object, read as a stream.
+    pub async fn sha256(&self, key: &str) -> Result<String> {
+        let mut hasher = Sha256::new();
+        match self {
+            Storage::Local { .. } => {
+                let path = self.path(key);
+                let mut file = tokio::fs::File::open(&path)
+                    .await
+                    .map_err(|e| io_error(&path, e))?;
+                let mut buffer = vec![0u8; 1 << 20];
+                loop {
+                    let n = file
+                        .read(&mut buffer)
+                        .await
+                        .map_err(|e| io_error(&path, e))?;
+                    if n == 0 {
+                        break;
+                    }
+                    hasher.update(&buffer[..n]);
+                }
+            }
+            Storage::S3 { .. } => {
+                let (client, bucket) = self.s3();
+                let output = client
+                    .get_object()
+                    .bucket(bucket)
+                    .key(self.s3_key(key))
+                    .send()
+                    .await
+                    .map_err(|e| storage_error("reading an object", e))?;
+                let mut body = output.body;
+                while let Some(chunk) = body
+                    .try_next()
+                    .await
+                    .map_err(|e| storage_error("reading an object", e))?
+                {
+                    hasher.update(&chunk);
+                }
+            }
+        }
+        Ok(hex::encode(hasher.finalize()))
+    }
+
+    /// Writes a small object whole (a log entry): readers see all of it or nothing.
+    pub async fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
+        match self {
+            Storage::Local { .. } => {
+                let path = self.path(key);
+                let temporary = path.with_extension("writing");
+                let result: std::io::Result<()> = async {
+                    if let Some(parent) = path.parent() {
+                        tokio::fs::create_dir_all(parent).await?;
+                    }
+                    let mut file = tokio::fs::File::create(&temporary).await?;
+                    file.write_all(&bytes).await?;
+                    file.sync_all().await?;
+                    tokio::fs::rename(&temporary, &path).await
+                }
+                .await;
+                result.map_err(|e| io_error(&path, e))
+            }
+            Storage::S3 { .. } => {
+                let (client, bucket) = self.s3();
+                client
+                    .put_object()
+                    .bucket(bucket)
+                    .key(self.s3_key(key))
+                    .body(ByteStream::from(bytes))
+                    .send()
+                    .await
+                    .map_err(|e| storage_error("writing an object", e))?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Deletes every object under `prefix` (a dataset's directory).
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<()> {
+        match self {
+            Storage::Local { .. } => {
+                let path = self.path(prefix);
+                match tokio::fs::remove_dir_all(&path).await {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                    Err(e) => Err(io_error(&path, e)),
+                }
+            }
+            Storage::S3 { .. } => {
+                let (client, bucket) = self.s3();
+                let full = format!("{}/", self.s3_key(prefix.trim_end_matches('/')));
+                let mut pages = client
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .prefix(&full)
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    let page = page.map_err(|e| storage_error("listing objects", e))?;
+                    for object in page.contents() {
+                        if let Some(key) = object.key() {
+                            client
+                                .delete_object()
+                                .bucket(bucket)
+                                .key(key)
+                                .send()
+                                .await
+                                .map_err(|e| storage_error("deleting an object", e))?;
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Receives an upload to local storage: at most `limit` bytes from `body` into `key` (or, for a
+    /// part, `.uploads/<multipart id>/<n>`), made visible only when complete and, if `sha256` is given,
+    /// matching it. Exactly `limit` bytes must arrive. Returns the bytes written and their SHA-256.
+    pub async fn receive<S, E>(
+        &self,
+        key: &str,
+        body: S,
+        limit: u64,
+        sha256: Option<&str>,
+    ) -> Result<(u64, String)>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>>,
+        E: std::fmt::Display,
+    {
+        let target = self.path(key);
+        let parent = target.parent().unwrap_or(Path::new("/")).to_path_buf();
+        tokio::fs::create_dir_all(&parent)
+            .await
+            .map_err(|e| io_error(&parent, e))?;
+        let temporary = parent.join(format!(
+            ".{}.{}.receiving",
+            target
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("upload"),
+            crate::ids::random_hex(8)
+        ));
+        let result = async {
+            let mut file = tokio::fs::File::create(&temporary)
+                .await
+                .map_err(|e| io_error(&temporary, e))?;
+            let mut hasher = Sha256::new();
+            let mut written = 0u64;
+            let mut body = std::pin::pin!(body);
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk
+                    .map_err(|e| Error::Invalid(format!("the upload was interrupted: {e}")))?;
+                written += chunk.len() as u64;
+                if written > limit {
+                    return Err(Error::TooLarge(format!(
+                        "more than the {limit} bytes that were presigned"
+                    )));
+                }
+                hasher.update(&chunk);
+                file.write_all(&chunk)
+                    .await
+                    .map_err(|e| io_error(&temporary, e))?;
+            }
+            let digest = hex::encode(hasher.finalize());
+            if written != limit {
+                return Err(Error::Invalid(format!(
+                    "{written} bytes were sent, but {limit} were presigned"
+                )));
+            }
+            if sha256.is_some_and(|expected| digest != expected) {
+                return Err(Error::Invalid(
+                    "the bytes sent do not have the SHA-256 that was presigned".into(),
+                ));
+            }
+            file.sync_all().await.map_err(|e| io_error(&temporary, e))?;
+            tokio::fs::rename(&temporary, &target)
+                .await
+                .map_err(|e| io_error(&target, e))?;
+            Ok((written, digest))
+        }
+        .await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(&temporary).await;
+        }
+        result
+    }
+}
+
+fn presigning(expires_in: Duration) -> Result<PresigningConfig> {
+    PresigningConfig::expires_in(expires_in).map_err(|e| storage_error("presigning", e))
+}
+
+fn presigned(request: aws_sdk_s3::presigning::PresignedRequest) -> Presigned {
+    Presigned {
+        url: request.uri().to_string(),
+        headers: request
+            .headers()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+/// The S3 error code and message, without request ids or endpoints.
+fn short<E>(e: &aws_sdk_s3::error::SdkError<E>) -> String
+where
+    E: std::fmt::Debug + aws_sdk_s3::error::ProvideErrorMetadata,
+{
+    match e.as_service_error() {
+        Some(s) => format!(
+            "{} {}",
+            s.code().unwrap_or("error"),
+            s.message().unwrap_or_default()
+        ),
+        None => "storage did not answer".into(),
+    }
+}

@@ -1,0 +1,651 @@
+//! The metadata store: datasets, versions, uploads and shares, in SQLite by default and in Postgres by
+//! configuration (`sqlx::Any`, portable SQL with `$n` parameters, migrations in `migrations/`).
+//!
+//! Every query names the owner, so a user can only ever reach their own rows. A commit is one
+//! transaction that starts with a write (so SQLite takes its write lock first and concurrent writers
+//! wait instead of failing), and an append or overwrite moves the version forward only from the version
+//! it read (compare and swap), so two replicas can never commit the same version twice.
+
+use std::future::Future;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, ConnectOptions, Row};
+
+use crate::{Error, Result};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A committed dataset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dataset {
+    /// Stable id (`ds` and 20 hex digits).
+    pub id: String,
+    /// The owner's user id.
+    pub owner: String,
+    /// The owner's name for it, unique per owner.
+    pub name: String,
+    /// Current Delta version.
+    pub version: i64,
+    /// Rows in the current version.
+    pub rows: i64,
+    /// Bytes of data files in the current version.
+    pub bytes: i64,
+    /// Columns as JSON (`[{"name","type"}]`).
+    pub schema_json: String,
+    /// When the first version was committed (ms since the epoch).
+    pub created_at: i64,
+    /// When the last version was committed.
+    pub updated_at: i64,
+    /// Whether the dataset is shared.
+    pub shared: bool,
+}
+
+/// One committed version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionRecord {
+    /// Delta version.
+    pub version: i64,
+    /// `create`, `append` or `overwrite`.
+    pub operation: String,
+    /// Rows in the table after it.
+    pub rows: i64,
+    /// Bytes in the table after it.
+    pub bytes: i64,
+    /// Files it added.
+    pub files_added: i64,
+    /// Rows it added.
+    pub rows_added: i64,
+    /// When (ms since the epoch).
+    pub committed_at: i64,
+}
+
+/// A data file of a dataset's current version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRecord {
+    /// Path relative to the table root.
+    pub path: String,
+    /// Bytes.
+    pub size: i64,
+    /// Rows.
+    pub rows: i64,
+}
+
+/// A presigned upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    /// Upload id.
+    pub id: String,
+    /// Who may process it.
+    pub owner: String,
+    /// The dataset it creates or changes.
+    pub dataset_id: String,
+    /// The dataset's name (used when it is created).
+    pub dataset_name: String,
+    /// When the upload URLs were first made.
+    pub created_at: i64,
+    /// When its URLs stop working (they can be made again until it is processed).
+    pub expires_at: i64,
+    /// The version it was committed as, once processed.
+    pub committed_version: Option<i64>,
+    /// Its files.
+    pub files: Vec<UploadFile>,
+}
+
+/// One file of an upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadFile {
+    /// Position in the upload.
+    pub index: i64,
+    /// The client's name for it, unique in the upload.
+    pub name: String,
+    /// Object key under the storage root.
+    pub key: String,
+    /// Exact size in bytes.
+    pub size: i64,
+    /// SHA-256, 64 lowercase hex digits.
+    pub sha256: String,
+    /// Bytes per part, or 0 for one PUT.
+    pub part_size: i64,
+    /// The S3 multipart upload id, for multipart files on S3.
+    pub multipart_id: Option<String>,
+}
+
+/// A shared dataset, as `share.yaml` needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareRecord {
+    /// The dataset.
+    pub dataset_id: String,
+    /// Its name.
+    pub dataset_name: String,
+    /// `sha256:<hex>` of the recipient token.
+    pub token_hash: String,
+    /// Salt the token is derived from.
+    pub salt: String,
+}
+
+/// What a commit changes.
+#[derive(Debug, Clone)]
+pub struct CommitPlan {
+    /// The dataset after the commit.
+    pub dataset: Dataset,
+    /// The version it had before (`None` when the commit creates it).
+    pub previous_version: Option<i64>,
+    /// The version record.
+    pub record: VersionRecord,
+    /// Files added.
+    pub added: Vec<FileRecord>,
+    /// Whether the old files are removed (overwrite).
+    pub replace_files: bool,
+    /// The upload being processed.
+    pub upload_id: String,
+}
+
+/// The metadata store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://...`) and applies the migrations.
+    pub async fn connect(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let options = AnyConnectOptions::from_str(url)?.disable_statement_logging();
+        let sqlite = url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 4 } else { 16 })
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |connection, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        // Connection settings, not queries: readers never wait for the writer, and a
+                        // writer waits up to 30 s for another instead of failing at once.
+                        sqlx::query("PRAGMA journal_mode = WAL")
+                            .execute(&mut *connection)
+                            .await?;
+                        sqlx::query("PRAGMA busy_timeout = 30000")
+                            .execute(&mut *connection)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| Error::Database(e.into()))?;
+        Ok(Store { pool })
+    }
+
+    /// The owner's dataset with this id.
+    pub async fn dataset(&self, owner: &str, id: &str) -> Result<Option<Dataset>> {
+        let row = sqlx::query(&format!(
+            "{DATASET_SELECT} WHERE d.owner = $1 AND d.id = $2"
+        ))
+        .bind(owner)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| dataset(&r)).transpose()
+    }
+
+    /// The owner's dataset with this name.
+    pub async fn dataset_by_name(&self, owner: &str, name: &str) -> Result<Option<Dataset>> {
+        let row = sqlx::query(&format!(
+            "{DATASET_SELECT} WHERE d.owner = $1 AND d.name = $2"
+        ))
+        .bind(owner)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| dataset(&r)).transpose()
+    }
+
+    /// The owner's datasets, newest first, after `(created_at, id)` of the previous page's last one.
+    pub async fn datasets(
+        &self,
+        owner: &str,
+        after: Option<(i64, String)>,
+        limit: i64,
+    ) -> Result<Vec<Dataset>> {
+        let rows = match after {
+            None => {
+                sqlx::query(&format!(
+                    "{DATASET_SELECT} WHERE d.owner = $1 ORDER BY d.created_at DESC, d.id DESC LIMIT $2"
+                ))
+                .bind(owner)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            Some((created_at, id)) => {
+                sqlx::query(&format!(
+                    "{DATASET_SELECT} WHERE d.owner = $1 AND (d.created_at < $2 OR (d.created_at = $2 AND d.id < $3)) \
+                     ORDER BY d.created_at DESC, d.id DESC LIMIT $4"
+                ))
+                .bind(owner)
+                .bind(created_at)
+                .bind(id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        rows.iter().map(dataset).collect()
+    }
+
+    /// A dataset's versions, oldest first.
+    pub async fn versions(&self, dataset_id: &str) -> Result<Vec<VersionRecord>> {
+        let rows = sqlx::query(
+            "SELECT version, operation, rows_count, bytes, files_added, rows_added, committed_at \
+             FROM versions WHERE dataset_id = $1 ORDER BY version",
+        )
+        .bind(dataset_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(VersionRecord {
+                    version: r.try_get("version")?,
+                    operation: r.try_get("operation")?,
+                    rows: r.try_get("rows_count")?,
+                    bytes: r.try_get("bytes")?,
+                    files_added: r.try_get("files_added")?,
+                    rows_added: r.try_get("rows_added")?,
+                    committed_at: r.try_get("committed_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The data files of a dataset's current version.
+    pub async fn files(&self, dataset_id: &str) -> Result<Vec<FileRecord>> {
+        let rows = sqlx::query(
+            "SELECT path, size, rows_count FROM files WHERE dataset_id = $1 ORDER BY path",
+        )
+        .bind(dataset_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(FileRecord {
+                    path: r.try_get("path")?,
+                    size: r.try_get("size")?,
+                    rows: r.try_get("rows_count")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records a new upload and its files.
+    pub async fn insert_upload(&self, upload: &Upload) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO uploads (id, owner, dataset_id, dataset_name, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&upload.id)
+        .bind(&upload.owner)
+        .bind(&upload.dataset_id)
+        .bind(&upload.dataset_name)
+        .bind(upload.created_at)
+        .bind(upload.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        for file in &upload.files {
+            sqlx::query(
+                "INSERT INTO upload_files (upload_id, idx, name, object_key, size, sha256, part_size, multipart_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&upload.id)
+            .bind(file.index)
+            .bind(&file.name)
+            .bind(&file.key)
+            .bind(file.size)
+            .bind(&file.sha256)
+            .bind(file.part_size)
+            .bind(file.multipart_id.clone())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Moves an unprocessed upload's expiry (its URLs were made again).
+    pub async fn extend_upload(&self, upload_id: &str, expires_at: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE uploads SET expires_at = $1 WHERE id = $2 AND committed_version IS NULL",
+        )
+        .bind(expires_at)
+        .bind(upload_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// An upload by id, whoever owns it (for signed upload URLs, which carry their own authority).
+    pub async fn upload(&self, upload_id: &str) -> Result<Option<Upload>> {
+        let Some(row) = sqlx::query(
+            "SELECT id, owner, dataset_id, dataset_name, created_at, expires_at, committed_version \
+             FROM uploads WHERE id = $1",
+        )
+        .bind(upload_id)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let files = sqlx::query(
+            "SELECT idx, name, object_key, size, sha256, part_size, multipart_id \
+             FROM upload_files WHERE upload_id = $1 ORDER BY idx",
+        )
+        .bind(upload_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(UploadFile {
+                index: r.try_get("idx")?,
+                name: r.try_get("name")?,
+                key: r.try_get("object_key")?,
+                size: r.try_get("size")?,
+                sha256: r.try_get("sha256")?,
+                part_size: r.try_get("part_size")?,
+                multipart_id: r.try_get("multipart_id")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+        Ok(Some(Upload {
+            id: row.try_get("id")?,
+            owner: row.try_get("owner")?,
+            dataset_id: row.try_get("dataset_id")?,
+            dataset_name: row.try_get("dataset_name")?,
+            created_at: row.try_get("created_at")?,
+            expires_at: row.try_get("expires_at")?,
+            committed_version: row.try_get("committed_version")?,
+            files,
+        }))
+    }
+
+    /// Commits a version: the rows change and `write_log` runs inside one transaction, so the version
+    /// exists in the store exactly when its log entry was written.
+    pub async fn commit<F>(&self, plan: &CommitPlan, write_log: F) -> Result<()>
+    where
+        F: Future<Output = Result<()>>,
+    {
+        let d = &plan.dataset;
+        let mut tx = self.pool.begin().await?;
+        // The upload first: a write that also claims it, so processing it twice commits once.
+        let claimed = sqlx::query(
+            "UPDATE uploads SET committed_version = $1 WHERE id = $2 AND committed_version IS NULL",
+        )
+        .bind(d.version)
+        .bind(&plan.upload_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed != 1 {
+            return Err(Error::Conflict(format!(
+                "upload {} was already processed",
+                plan.upload_id
+            )));
+        }
+        match plan.previous_version {
+            None => {
+                let inserted = sqlx::query(
+                    "INSERT INTO datasets (id, owner, name, version, rows_count, bytes, schema_json, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+                )
+                .bind(&d.id)
+                .bind(&d.owner)
+                .bind(&d.name)
+                .bind(d.version)
+                .bind(d.rows)
+                .bind(d.bytes)
+                .bind(&d.schema_json)
+                .bind(d.created_at)
+                .bind(d.updated_at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if inserted != 1 {
+                    return Err(Error::Conflict(format!(
+                        "a dataset named {:?} already exists; append to it or overwrite it",
+                        d.name
+                    )));
+                }
+            }
+            Some(previous) => {
+                let updated = sqlx::query(
+                    "UPDATE datasets SET version = $1, rows_count = $2, bytes = $3, schema_json = $4, updated_at = $5 \
+                     WHERE id = $6 AND owner = $7 AND version = $8",
+                )
+                .bind(d.version)
+                .bind(d.rows)
+                .bind(d.bytes)
+                .bind(&d.schema_json)
+                .bind(d.updated_at)
+                .bind(&d.id)
+                .bind(&d.owner)
+                .bind(previous)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if updated != 1 {
+                    return Err(Error::Conflict(format!(
+                        "dataset {} changed while this upload was processed; process it again",
+                        d.id
+                    )));
+                }
+            }
+        }
+        let r = &plan.record;
+        sqlx::query(
+            "INSERT INTO versions (dataset_id, version, operation, rows_count, bytes, files_added, rows_added, committed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&d.id)
+        .bind(r.version)
+        .bind(&r.operation)
+        .bind(r.rows)
+        .bind(r.bytes)
+        .bind(r.files_added)
+        .bind(r.rows_added)
+        .bind(r.committed_at)
+        .execute(&mut *tx)
+        .await?;
+        if plan.replace_files {
+            sqlx::query("DELETE FROM files WHERE dataset_id = $1")
+                .bind(&d.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for file in &plan.added {
+            sqlx::query(
+                "INSERT INTO files (dataset_id, path, size, rows_count) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&d.id)
+            .bind(&file.path)
+            .bind(file.size)
+            .bind(file.rows)
+            .execute(&mut *tx)
+            .await?;
+        }
+        write_log.await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes the owner's dataset with everything recorded about it; returns whether it existed and
+    /// whether it was shared.
+    pub async fn delete_dataset(&self, owner: &str, id: &str) -> Result<Option<bool>> {
+        let mut tx = self.pool.begin().await?;
+        let deleted = sqlx::query("DELETE FROM datasets WHERE owner = $1 AND id = $2")
+            .bind(owner)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Ok(None);
+        }
+        let unshared = sqlx::query("DELETE FROM shares WHERE dataset_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        for statement in [
+            "DELETE FROM versions WHERE dataset_id = $1",
+            "DELETE FROM files WHERE dataset_id = $1",
+            "DELETE FROM upload_files WHERE upload_id IN (SELECT id FROM uploads WHERE dataset_id = $1)",
+            "DELETE FROM uploads WHERE dataset_id = $1",
+        ] {
+            sqlx::query(statement).bind(id).execute(&mut *tx).await?;
+        }
+        if unshared > 0 {
+            bump_generation(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(unshared > 0))
+    }
+
+    /// Shares the owner's dataset with a new salt unless it is shared already; returns its share.
+    pub async fn share(
+        &self,
+        owner: &str,
+        dataset_id: &str,
+        salt: &str,
+        token_hash: &str,
+    ) -> Result<Option<ShareRecord>> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO shares (dataset_id, owner, salt, token_hash, created_at) \
+             SELECT id, owner, $1, $2, $3 FROM datasets WHERE id = $4 AND owner = $5 \
+             ON CONFLICT (dataset_id) DO NOTHING",
+        )
+        .bind(salt)
+        .bind(token_hash)
+        .bind(now_ms())
+        .bind(dataset_id)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted > 0 {
+            bump_generation(&mut tx).await?;
+        }
+        let row = sqlx::query(
+            "SELECT s.dataset_id, d.name, s.token_hash, s.salt FROM shares s \
+             JOIN datasets d ON d.id = s.dataset_id WHERE s.dataset_id = $1 AND s.owner = $2",
+        )
+        .bind(dataset_id)
+        .bind(owner)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.map(|r| share_record(&r)).transpose()
+    }
+
+    /// The owner's share of a dataset, if it is shared.
+    pub async fn share_of(&self, owner: &str, dataset_id: &str) -> Result<Option<ShareRecord>> {
+        let row = sqlx::query(
+            "SELECT s.dataset_id, d.name, s.token_hash, s.salt FROM shares s \
+             JOIN datasets d ON d.id = s.dataset_id WHERE s.dataset_id = $1 AND s.owner = $2",
+        )
+        .bind(dataset_id)
+        .bind(owner)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| share_record(&r)).transpose()
+    }
+
+    /// Stops sharing the owner's dataset; returns whether it was shared.
+    pub async fn unshare(&self, owner: &str, dataset_id: &str) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let deleted = sqlx::query("DELETE FROM shares WHERE dataset_id = $1 AND owner = $2")
+            .bind(dataset_id)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted > 0 {
+            bump_generation(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(deleted > 0)
+    }
+
+    /// Every share with the generation it belongs to, read in one transaction.
+    pub async fn all_shares(&self) -> Result<(i64, Vec<ShareRecord>)> {
+        let mut tx = self.pool.begin().await?;
+        let generation = generation(&mut tx).await?;
+        let rows = sqlx::query(
+            "SELECT s.dataset_id, d.name, s.token_hash, s.salt FROM shares s \
+             JOIN datasets d ON d.id = s.dataset_id ORDER BY s.dataset_id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let shares = rows.iter().map(share_record).collect::<Result<Vec<_>>>()?;
+        Ok((generation, shares))
+    }
+
+    /// The current share generation.
+    pub async fn share_generation(&self) -> Result<i64> {
+        let mut connection = self.pool.acquire().await?;
+        generation(&mut connection).await
+    }
+}
+
+async fn bump_generation(connection: &mut sqlx::AnyConnection) -> Result<()> {
+    sqlx::query("UPDATE share_generation SET generation = generation + 1 WHERE id = 1")
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+async fn generation(connection: &mut sqlx::AnyConnection) -> Result<i64> {
+    Ok(
+        sqlx::query("SELECT generation FROM share_generation WHERE id = 1")
+            .fetch_one(connection)
+            .await?
+            .try_get("generation")?,
+    )
+}
+
+const DATASET_SELECT: &str = "SELECT d.id, d.owner, d.name, d.version, d.rows_count, d.bytes, d.schema_json, \
+     d.created_at, d.updated_at, (SELECT COUNT(*) FROM shares s WHERE s.dataset_id = d.id) AS shared \
+     FROM datasets d";
+
+fn dataset(row: &AnyRow) -> Result<Dataset> {
+    Ok(Dataset {
+        id: row.try_get("id")?,
+        owner: row.try_get("owner")?,
+        name: row.try_get("name")?,
+        version: row.try_get("version")?,
+        rows: row.try_get("rows_count")?,
+        bytes: row.try_get("bytes")?,
+        schema_json: row.try_get("schema_json")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        shared: row.try_get::<i64, _>("shared")? > 0,
+    })
+}
+
+fn share_record(row: &AnyRow) -> Result<ShareRecord> {
+    Ok(ShareRecord {
+        dataset_id: row.try_get("dataset_id")?,
+        dataset_name: row.try_get("name")?,
+        token_hash: row.try_get("token_hash")?,
+        salt: row.try_get("salt")?,
+    })
+}
