@@ -50,9 +50,24 @@ ensure_s3s_fs() {
   cargo install "s3s-fs@$S3S_FS_VERSION" --features binary --locked --root "$TOOLS" --quiet
 }
 
+ensure_firebase() {
+  # The official Firebase Auth emulator (firebase-tools from npm; the auth emulator needs no Java).
+  export FIREBASE_BIN="$DELTA_BRIDGE_CACHE/firebase/node_modules/.bin/firebase"
+  local want; want="$(cat "$REPO/tests/firebase/package.json" "$REPO/tests/firebase/package-lock.json" | sha256sum | cut -d' ' -f1)"
+  local stamp="$DELTA_BRIDGE_CACHE/firebase/.lock.sha256"
+  if [ -x "$FIREBASE_BIN" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then return 0; fi
+  command -v npm >/dev/null || apt_install nodejs npm
+  say "installing the Firebase Auth emulator (firebase-tools, about 3 minutes, once)"
+  mkdir -p "$DELTA_BRIDGE_CACHE/firebase"
+  cp "$REPO/tests/firebase/package.json" "$REPO/tests/firebase/package-lock.json" "$DELTA_BRIDGE_CACHE/firebase/"
+  (cd "$DELTA_BRIDGE_CACHE/firebase" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "$want" > "$stamp"
+}
+
 build_workspace() {
   say "building the workspace (target: $CARGO_TARGET_DIR)"
   (cd "$REPO" && cargo build --workspace --locked --quiet)
   export DELTA_BRIDGE_SHARING_BIN="$CARGO_TARGET_DIR/debug/delta-bridge-sharing"
   export DELTA_BRIDGE_CLI_BIN="$CARGO_TARGET_DIR/debug/delta-bridge"
+  export DELTA_BRIDGE_BACKEND_BIN="$CARGO_TARGET_DIR/debug/delta-bridge-backend"
 }

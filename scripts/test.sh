@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit and integration tests; the official Python client against the real sharing
 # server, with tables on local disk and on a real S3-compatible server (s3s-fs); and the delta-bridge CLI's
-# conversions read back with the independent deltalake reader.
+# conversions read back with the independent deltalake reader; and the whole stack (backend with the Firebase
+# Auth emulator, sharing server, s3s-fs) read by the official client.
 set -euo pipefail
 source "$(dirname "$0")/setup.sh"
 
 ensure_system
 ensure_venv
 ensure_s3s_fs
+ensure_firebase
 build_workspace
 
 say "cargo test"
@@ -18,3 +20,6 @@ export DELTA_BRIDGE_FIXTURES="$DELTA_BRIDGE_CACHE/fixtures"
 cd "$REPO"
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider cli/tests/python
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider sharing-server/tests/python "$@"
+
+say "pytest: the whole stack (Firebase Auth emulator, backend, sharing server, s3s-fs, the official client)"
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/stack
