@@ -12,7 +12,6 @@
 //! does not exist.
 #![warn(missing_docs)]
 
-pub mod api;
 mod delta_log;
 mod error;
 mod ids;
@@ -30,10 +29,12 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use delta_bridge_ingest::{ColumnType, DataFile, FooterError};
 use futures::Stream;
 
+pub use delta_bridge_api as api;
+pub use delta_bridge_api::Snippet;
 pub use error::{Error, Result};
 pub use secret::Secret;
 pub use share_file::{SCHEMA, ShareFile, table_key, table_name};
-pub use snippet::{Snippet, snippet};
+pub use snippet::snippet;
 pub use storage::{Presigned, Storage};
 pub use store::{Dataset, Store};
 
@@ -124,7 +125,7 @@ impl Datasets {
                 )));
             }
             self.store.extend_upload(upload_id, expires_at).await?;
-            return self.upload_urls(&upload, expires_at).await;
+            return self.upload_urls(&upload, expires_at, true).await;
         }
         validate_files(&request.files)?;
         let (dataset_id, dataset_name) = match (&request.dataset_id, &request.name) {
@@ -187,10 +188,16 @@ impl Datasets {
             files,
         };
         self.store.insert_upload(&upload).await?;
-        self.upload_urls(&upload, expires_at).await
+        self.upload_urls(&upload, expires_at, false).await
     }
 
-    async fn upload_urls(&self, upload: &Upload, expires_at: i64) -> Result<PresignResponse> {
+    /// The URLs of an upload; when `resuming`, also what storage already holds.
+    async fn upload_urls(
+        &self,
+        upload: &Upload,
+        expires_at: i64,
+        resuming: bool,
+    ) -> Result<PresignResponse> {
         let expires_in = Duration::from_millis((expires_at - now_ms()).max(1000) as u64);
         let mut files = Vec::with_capacity(upload.files.len());
         for file in &upload.files {
@@ -200,7 +207,22 @@ impl Datasets {
                 headers: Vec::new(),
                 part_size: None,
                 parts: Vec::new(),
+                uploaded: false,
+                received: Vec::new(),
             };
+            if resuming {
+                if file.part_size == 0 {
+                    out.uploaded = self.storage.size(&file.key).await? == Some(file.size as u64);
+                } else if let Some(id) = &file.multipart_id {
+                    out.received = self
+                        .storage
+                        .received_parts(id, &file.key)
+                        .await?
+                        .into_iter()
+                        .map(|(number, etag)| ReceivedPart { number, etag })
+                        .collect();
+                }
+            }
             if file.part_size == 0 {
                 let presigned = match &self.storage {
                     Storage::Local { .. } => self.local_url(upload, file, 0, expires_at),
@@ -587,7 +609,7 @@ impl Datasets {
                 file.name, file.size
             )));
         }
-        if self.storage.sha256(&file.key).await? != file.sha256 {
+        if !self.storage.has_sha256(&file.key, &file.sha256).await? {
             return Err(Error::Invalid(format!(
                 "file {:?} does not have the SHA-256 that was presigned",
                 file.name

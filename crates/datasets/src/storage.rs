@@ -234,6 +234,60 @@ impl Storage {
         }
     }
 
+    /// The parts of a multipart upload that storage holds, with their ETags (empty when storage does
+    /// not say).
+    pub async fn received_parts(
+        &self,
+        multipart_id: &str,
+        key: &str,
+    ) -> Result<Vec<(i64, String)>> {
+        match self {
+            Storage::Local { .. } => {
+                let dir = self.path(&format!(".uploads/{multipart_id}"));
+                let mut parts = Vec::new();
+                let mut entries = match tokio::fs::read_dir(&dir).await {
+                    Ok(entries) => entries,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(parts),
+                    Err(e) => return Err(io_error(&dir, e)),
+                };
+                while let Some(entry) = entries.next_entry().await.map_err(|e| io_error(&dir, e))? {
+                    if let Some(number) = entry
+                        .file_name()
+                        .to_str()
+                        .and_then(|n| n.parse::<i64>().ok())
+                    {
+                        parts.push((number, String::new()));
+                    }
+                }
+                parts.sort();
+                Ok(parts)
+            }
+            Storage::S3 { .. } => {
+                let (client, bucket) = self.s3();
+                let output = client
+                    .list_parts()
+                    .bucket(bucket)
+                    .key(self.s3_key(key))
+                    .upload_id(multipart_id)
+                    .send()
+                    .await
+                    .map_err(|e| storage_error("listing parts", e))?;
+                let mut parts: Vec<(i64, String)> = output
+                    .parts()
+                    .iter()
+                    .filter_map(|p| {
+                        Some((
+                            p.part_number()? as i64,
+                            p.e_tag().unwrap_or_default().to_string(),
+                        ))
+                    })
+                    .collect();
+                parts.sort();
+                Ok(parts)
+            }
+        }
+    }
+
     /// The size of an object, or `None` when it does not exist.
     pub async fn size(&self, key: &str) -> Result<Option<u64>> {
         match self {
@@ -296,6 +350,32 @@ impl Storage {
                 Ok(body.into_bytes())
             }
         }
+    }
+
+    /// Whether an object's SHA-256 is `expected` (lowercase hex). On S3, an object put with an
+    /// `x-amz-checksum-sha256` header (every presigned single PUT) was checked by S3 as it arrived, and
+    /// its stored checksum answers without reading the object; anything else is read and hashed.
+    pub async fn has_sha256(&self, key: &str, expected: &str) -> Result<bool> {
+        if let Storage::S3 { .. } = self {
+            let (client, bucket) = self.s3();
+            let head = client
+                .head_object()
+                .bucket(bucket)
+                .key(self.s3_key(key))
+                .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+                .send()
+                .await
+                .map_err(|e| storage_error("reading object metadata", e))?;
+            let stored = head
+                .checksum_sha256()
+                .filter(|c| !c.contains('-'))
+                .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())
+                .filter(|b| b.len() == 32);
+            if let Some(stored) = stored {
+                return Ok(hex::encode(stored) == expected);
+            }
+        }
+        Ok(self.sha256(key).await? == expected)
     }
 
     /// The SHA-256 (lowercase hex) of a whole object, read as a stream.

@@ -1,8 +1,8 @@
-//! The JSON bodies of the backend's routes, shared with clients (the uploader builds and reads them).
+//! The JSON bodies of the backend's routes, shared by the backend and its clients (the uploader builds
+//! and reads them). Serde only, so a client depends on nothing else of the backend.
+#![warn(missing_docs)]
 
 use serde::{Deserialize, Serialize};
-
-use crate::snippet::Snippet;
 
 /// `POST /presign`: upload URLs for the data files of a new version.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -66,6 +66,21 @@ pub struct FileUpload {
     /// One PUT per part, numbered from 1; keep each response's `ETag` for `POST /process`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<PartUpload>,
+    /// When resuming: storage already holds the whole file.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub uploaded: bool,
+    /// When resuming: parts storage already holds (their ETags when storage tells them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub received: Vec<ReceivedPart>,
+}
+
+/// A part storage already holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceivedPart {
+    /// Part number.
+    pub number: i64,
+    /// Its ETag (empty when storage does not say).
+    pub etag: String,
 }
 
 /// A header to send.
@@ -189,7 +204,7 @@ pub struct ShareRequest {
 }
 
 /// The answer of `POST /share` and `GET /snippet`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ShareResponse {
     /// Whether it is shared (always true here).
@@ -208,4 +223,48 @@ pub struct UnshareResponse {
     pub shared: bool,
     /// Whether this call stopped a share (false if it was not shared).
     pub was_shared: bool,
+}
+
+/// What the owner copies to a colleague. It holds the recipient token, so its `Debug` output hides it.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Snippet {
+    /// The dataset.
+    pub dataset_id: String,
+    /// `share.schema.table`, the part after `#` in a table URL.
+    pub table: String,
+    /// The profile file's JSON.
+    pub profile: serde_json::Value,
+    /// The install line.
+    pub install: String,
+    /// Python that loads the table into pandas.
+    pub python: String,
+    /// Python for Spark (with the delta-sharing-spark package).
+    pub spark: String,
+}
+
+impl std::fmt::Debug for Snippet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snippet")
+            .field("dataset_id", &self.dataset_id)
+            .field("table", &self.table)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The error body of every route: `{"error": {"code", "message"}}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable code: `UNAUTHENTICATED`, `NOT_FOUND`, `INVALID_REQUEST`, `CONFLICT`, `TOO_LARGE`, `FORBIDDEN`,
+    /// `UNAVAILABLE`, `INTERNAL`, ...
+    pub code: String,
+    /// For people.
+    pub message: String,
 }
