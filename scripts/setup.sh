@@ -50,6 +50,25 @@ ensure_s3s_fs() {
   cargo install "s3s-fs@$S3S_FS_VERSION" --features binary --locked --root "$TOOLS" --quiet
 }
 
+ensure_keyring() {
+  # A Secret Service for the OS keyring tests (the uploader keeps its refresh token there).
+  command -v gnome-keyring-daemon >/dev/null && command -v dbus-run-session >/dev/null && command -v secret-tool >/dev/null \
+    || apt_install gnome-keyring dbus-daemon libsecret-tools
+}
+
+# Runs a command in a private D-Bus session with an unlocked gnome-keyring (a real Secret Service) whose
+# files live in a throwaway home, so tests never touch the user's own keyring.
+with_keyring() {
+  local home; home="$(mktemp -d)"
+  mkdir -p "$home/run" && chmod 700 "$home/run"
+  HOME="$home" XDG_RUNTIME_DIR="$home/run" dbus-run-session -- bash -c \
+    'printf "delta-bridge-tests" | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec "$@"' keyring "$@" \
+    2> >(grep -v "Failed to set fd limit" >&2)
+  local status=$?
+  rm -rf "$home"
+  return $status
+}
+
 ensure_firebase() {
   # The official Firebase Auth emulator (firebase-tools from npm; the auth emulator needs no Java).
   export FIREBASE_BIN="$DELTA_BRIDGE_CACHE/firebase/node_modules/.bin/firebase"

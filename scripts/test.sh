@@ -2,7 +2,8 @@
 # Runs every test: Rust unit and integration tests; the official Python client against the real sharing
 # server, with tables on local disk and on a real S3-compatible server (s3s-fs); and the delta-bridge CLI's
 # conversions read back with the independent deltalake reader; and the whole stack (backend with the Firebase
-# Auth emulator, sharing server, s3s-fs) read by the official client.
+# Auth emulator, sharing server, s3s-fs) read by the official client, driven by the delta-bridge CLI whose
+# sign-in lives in a real Secret Service.
 set -euo pipefail
 source "$(dirname "$0")/setup.sh"
 
@@ -10,6 +11,7 @@ ensure_system
 ensure_venv
 ensure_s3s_fs
 ensure_firebase
+ensure_keyring
 build_workspace
 
 say "cargo test"
@@ -21,5 +23,5 @@ cd "$REPO"
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider cli/tests/python
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider sharing-server/tests/python "$@"
 
-say "pytest: the whole stack (Firebase Auth emulator, backend, sharing server, s3s-fs, the official client)"
-"$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/stack
+say "pytest: the whole stack (Firebase Auth emulator, backend, sharing server, s3s-fs, the official client, the CLI with a real Secret Service)"
+with_keyring "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/stack

@@ -1,5 +1,8 @@
 //! `delta-bridge`: the product from a terminal. Each subcommand parses its arguments, calls one library
-//! function and prints the result (`--json` for scripts).
+//! function and prints the result (`--json` for scripts). Local commands (preview, convert) are here;
+//! those that talk to the backend are in `remote.rs`.
+
+mod remote;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,6 +26,8 @@ use delta_bridge_ingest::{
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    connection: remote::Connection,
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,6 +67,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    #[command(flatten)]
+    Remote(remote::Remote),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -69,6 +76,16 @@ enum ModeArg {
     Create,
     Append,
     Overwrite,
+}
+
+impl ModeArg {
+    fn name(self) -> &'static str {
+        match self {
+            ModeArg::Create => "create",
+            ModeArg::Append => "append",
+            ModeArg::Overwrite => "overwrite",
+        }
+    }
 }
 
 /// Overrides of what is detected.
@@ -182,9 +199,12 @@ fn main() -> ExitCode {
     }
 }
 
-/// 2 for usage, 3 for bad input files and tables.
+/// 2 for usage, 3 for bad input files and tables (or a request the backend refused), 4 for sign-in,
+/// 5 for the network, 130 when cancelled.
 fn exit_code(err: &anyhow::Error) -> u8 {
-    if err.downcast_ref::<delta_bridge_ingest::Error>().is_some() {
+    if let Some(e) = err.downcast_ref::<delta_bridge_uploader::Error>() {
+        remote::exit_code(e)
+    } else if err.downcast_ref::<delta_bridge_ingest::Error>().is_some() {
         3
     } else {
         2
@@ -193,6 +213,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Remote(command) => remote::run(&cli.connection, command),
         Command::Convert {
             file,
             out,
@@ -222,8 +243,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             // Ctrl-C cancels: the conversion removes what it wrote before the process exits.
             let _ = ctrlc::set_handler(move || on_interrupt.store(true, Ordering::Relaxed));
             let bar = ProgressBar::new(!json && std::io::stderr().is_terminal());
-            let result =
-                delta_bridge_ingest::convert(&file, &out, &options, &|p| bar.show(p), &cancel);
+            let result = delta_bridge_ingest::convert(
+                &file,
+                &out,
+                &options,
+                &|p: Progress| bar.show("converting", p.bytes_done, p.bytes_total),
+                &cancel,
+            );
             bar.finish();
             let converted = result?;
             if json {
@@ -285,21 +311,21 @@ impl ProgressBar {
         }
     }
 
-    fn show(&self, p: Progress) {
-        if !self.enabled || p.bytes_total == 0 {
+    fn show(&self, label: &str, done: u64, total: u64) {
+        if !self.enabled || total == 0 {
             return;
         }
-        let fraction = p.bytes_done as f64 / p.bytes_total as f64;
+        let fraction = (done as f64 / total as f64).min(1.0);
         let filled = (fraction * 30.0) as usize;
         let elapsed = self.started.elapsed().as_secs_f64();
-        let rate = p.bytes_done as f64 / elapsed.max(0.001) / 1e6;
+        let rate = done as f64 / elapsed.max(0.001) / 1e6;
         let left = if fraction > 0.0 {
             elapsed * (1.0 - fraction) / fraction
         } else {
             0.0
         };
         eprint!(
-            "\r[{}{}] {:5.1}%  {:.0} MB/s  {:.0}s left ",
+            "\r{label:<10} [{}{}] {:5.1}%  {:.0} MB/s  {:.0}s left ",
             "#".repeat(filled),
             " ".repeat(30 - filled),
             fraction * 100.0,

@@ -109,13 +109,14 @@ def s3(tmp_path_factory):
     root = tmp_path_factory.mktemp("s3root")
     (root / BUCKET).mkdir()
     port = free_port()
-    log = open(root.parent / "s3s-fs.log", "w")
+    log_path = root.parent / "s3s-fs.log"
+    log = open(log_path, "w")
     proc = subprocess.Popen(
         [S3S_FS, "--host", "127.0.0.1", "--port", str(port), "--access-key", S3_KEY, "--secret-key", S3_SECRET, str(root)],
-        stdout=log, stderr=subprocess.STDOUT,
+        stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, RUST_LOG="s3s_fs=debug", NO_COLOR="1"),
     )
     assert wait_for(lambda: port_open(port)), "s3s-fs did not start"
-    yield {"endpoint": f"http://127.0.0.1:{port}", "root": root}
+    yield {"endpoint": f"http://127.0.0.1:{port}", "root": root, "log": log_path}
     stop(proc)
 
 
@@ -140,8 +141,9 @@ class Stack:
         directory.mkdir(parents=True, exist_ok=True)
         self.dir = directory
         self.emulator = emulator
+        self.s3_log = s3["log"] if s3 else None
         sharing_port = free_port()
-        env = {"DELTA_BRIDGE_LOG": "info"}
+        env = {"DELTA_BRIDGE_LOG": "info", "NO_COLOR": "1"}
         s3_args = []
         if s3:
             env.update(AWS_ACCESS_KEY_ID=S3_KEY, AWS_SECRET_ACCESS_KEY=S3_SECRET, AWS_REGION="us-east-1")

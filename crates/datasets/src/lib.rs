@@ -366,7 +366,7 @@ impl Datasets {
             }
             _ => {}
         }
-        let (_, digest) = self
+        let (written, digest) = self
             .storage
             .receive(&key, body, limit, sha256)
             .await
@@ -379,6 +379,13 @@ impl Datasets {
                 }
                 other => other,
             })?;
+        tracing::info!(
+            upload = %upload.id,
+            file = target.index,
+            part = target.part,
+            bytes = written,
+            "received"
+        );
         Ok(format!("\"{digest}\""))
     }
 

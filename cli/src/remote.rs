@@ -1,0 +1,466 @@
+//! The commands that talk to the backend: sign-in, upload, datasets, share, unshare, snippet, delete.
+//! Each parses its arguments, calls one `delta_bridge_uploader` function and prints the result.
+//!
+//! Settings come from flags, then the environment, then the config file
+//! (`~/.config/delta-bridge/config.toml`), in that order.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use delta_bridge_api::{DatasetInfo, ShareResponse, Snippet};
+use delta_bridge_uploader::{
+    Client, Error, FirebaseSettings, Kind, Progress, Settings, Stage, UploadOptions,
+};
+use serde::Deserialize;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::{ModeArg, ProgressBar, emit};
+
+/// Where the backend and Firebase are.
+#[derive(Debug, Args)]
+pub struct Connection {
+    /// The backend's URL [env: DELTA_BRIDGE_BACKEND_URL; config: backend_url; default http://127.0.0.1:8081].
+    #[arg(long, global = true)]
+    backend: Option<String>,
+    /// The Firebase project's Web API key [env: DELTA_BRIDGE_FIREBASE_API_KEY; config: firebase_api_key].
+    #[arg(long, global = true)]
+    firebase_api_key: Option<String>,
+    /// Use the Firebase Auth emulator at HOST:PORT [env: FIREBASE_AUTH_EMULATOR_HOST; config: firebase_emulator_host].
+    #[arg(long, global = true)]
+    firebase_emulator_host: Option<String>,
+    /// The config file [env: DELTA_BRIDGE_CONFIG; default ~/.config/delta-bridge/config.toml].
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Where upload journals and converted tables are kept [env: DELTA_BRIDGE_STATE_DIR; default ~/.local/state/delta-bridge].
+    #[arg(long, global = true)]
+    state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    backend_url: Option<String>,
+    firebase_api_key: Option<String>,
+    firebase_emulator_host: Option<String>,
+    state_dir: Option<PathBuf>,
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+impl Connection {
+    fn settings(&self) -> anyhow::Result<Settings> {
+        let config_path = self
+            .config
+            .clone()
+            .or_else(|| env("DELTA_BRIDGE_CONFIG").map(PathBuf::from))
+            .unwrap_or_else(|| {
+                std::env::var_os("XDG_CONFIG_HOME")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| home().join(".config"))
+                    .join("delta-bridge/config.toml")
+            });
+        let file: ConfigFile = match std::fs::read_to_string(&config_path) {
+            Ok(text) => toml::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {}", config_path.display(), e.message()))?,
+            Err(_) => ConfigFile::default(),
+        };
+        let backend_url = self
+            .backend
+            .clone()
+            .or_else(|| env("DELTA_BRIDGE_BACKEND_URL"))
+            .or(file.backend_url)
+            .unwrap_or_else(|| "http://127.0.0.1:8081".into());
+        let emulator = self
+            .firebase_emulator_host
+            .clone()
+            .or_else(|| env("FIREBASE_AUTH_EMULATOR_HOST"))
+            .or(file.firebase_emulator_host);
+        let api_key = self
+            .firebase_api_key
+            .clone()
+            .or_else(|| env("DELTA_BRIDGE_FIREBASE_API_KEY"))
+            .or(file.firebase_api_key);
+        let firebase = match (emulator, api_key) {
+            (Some(host), key) => {
+                FirebaseSettings::emulator(&host, key.as_deref().unwrap_or("emulator"))
+            }
+            (None, Some(key)) => FirebaseSettings::google(&key),
+            (None, None) => anyhow::bail!(
+                "no Firebase settings: give --firebase-api-key (or --firebase-emulator-host for the local emulator), set DELTA_BRIDGE_FIREBASE_API_KEY, or write firebase_api_key in {}",
+                config_path.display()
+            ),
+        };
+        let state_dir = self
+            .state_dir
+            .clone()
+            .or_else(|| env("DELTA_BRIDGE_STATE_DIR").map(PathBuf::from))
+            .or(file.state_dir)
+            .unwrap_or_else(|| {
+                std::env::var_os("XDG_STATE_HOME")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| home().join(".local/state"))
+                    .join("delta-bridge")
+            });
+        Ok(Settings {
+            backend_url,
+            firebase,
+            state_dir,
+        })
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Remote {
+    /// Sign in with email and password (the password from a prompt, or from standard input when it is not
+    /// a terminal). The sign-in is kept in the OS keyring.
+    Login {
+        /// Email (asked for when missing).
+        #[arg(long)]
+        email: Option<String>,
+        /// Create the account first.
+        #[arg(long)]
+        sign_up: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign out: delete the sign-in from the OS keyring.
+    Logout {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show who is signed in.
+    Whoami {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Convert CSV files locally and upload them as a new version of a dataset (resumable: run the same
+    /// command again after an interruption).
+    Upload {
+        /// CSV files; several become one version and must have the same columns.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Dataset name (default: the first file's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Create a new dataset, append to one, or overwrite one.
+        #[arg(long, value_enum, default_value_t = ModeArg::Create)]
+        mode: ModeArg,
+        /// Share it once uploaded and print the notebook snippet.
+        #[arg(long)]
+        share: bool,
+        /// Files or parts in flight at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List your datasets.
+    Datasets {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Share a dataset (by id or name) and print the notebook snippet.
+    Share {
+        dataset: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop sharing a dataset: its snippet stops working.
+    Unshare {
+        dataset: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a shared dataset's notebook snippet.
+    Snippet {
+        dataset: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a dataset (unshared first).
+    Delete {
+        dataset: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Exit codes: 3 input, 4 sign-in, 5 network, 130 cancelled, 1 anything else.
+pub fn exit_code(err: &Error) -> u8 {
+    match err.kind() {
+        Kind::Input => 3,
+        Kind::Auth => 4,
+        Kind::Network => 5,
+        Kind::Cancelled => 130,
+        Kind::Other => 1,
+    }
+}
+
+pub fn run(connection: &Connection, command: Remote) -> anyhow::Result<()> {
+    let settings = connection.settings()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let client = Client::new(settings);
+        execute(&client, command).await.map_err(anyhow::Error::from)
+    })
+}
+
+fn is_id(text: &str) -> bool {
+    text.len() == 22 && text.starts_with("ds") && text[2..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A dataset id from an id or a name.
+async fn resolve(client: &Client, dataset: &str) -> Result<String, Error> {
+    if is_id(dataset) {
+        return Ok(dataset.to_string());
+    }
+    let token = client.id_token().await?;
+    let all = client.backend().all_datasets(&token).await?;
+    all.iter()
+        .find(|d| d.name == dataset)
+        .map(|d| d.id.clone())
+        .ok_or_else(|| Error::Refused {
+            status: 404,
+            code: "NOT_FOUND".into(),
+            message: format!("you have no dataset named or with id {dataset:?}"),
+        })
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    emit(&(serde_json::to_string_pretty(value).expect("serializes") + "\n"));
+}
+
+fn snippet_text(snippet: &Snippet) -> String {
+    format!(
+        "# {}\n{}\n# Spark:\n{}",
+        snippet.install,
+        snippet.python,
+        snippet
+            .spark
+            .lines()
+            .map(|l| format!("# {l}\n"))
+            .collect::<String>()
+    )
+}
+
+async fn execute(client: &Client, command: Remote) -> Result<(), Error> {
+    match command {
+        Remote::Login {
+            email,
+            sign_up,
+            json,
+        } => {
+            let email = match email {
+                Some(e) => e,
+                None => prompt("Email: ").map_err(Error::Input)?,
+            };
+            let password = read_password().map_err(Error::Input)?;
+            let account = client.login(&email, &password, sign_up).await?;
+            if json {
+                print_json(&account);
+            } else {
+                emit(&format!(
+                    "signed in as {} (the sign-in is kept in the OS keyring)\n",
+                    account.email.as_deref().unwrap_or(&account.uid)
+                ));
+            }
+        }
+        Remote::Logout { json } => {
+            let was = client.logout().await?;
+            if json {
+                print_json(&json!({"signedOut": was}));
+            } else if was {
+                emit("signed out\n");
+            } else {
+                emit("nobody was signed in\n");
+            }
+        }
+        Remote::Whoami { json } => {
+            let account = client.whoami().await?;
+            if json {
+                print_json(&account);
+            } else {
+                emit(&format!(
+                    "{} (user id {})\n",
+                    account.email.as_deref().unwrap_or("-"),
+                    account.uid
+                ));
+            }
+        }
+        Remote::Upload {
+            files,
+            name,
+            mode,
+            share,
+            concurrency,
+            json,
+        } => {
+            let bar = Arc::new(ProgressBar::new(!json && std::io::stderr().is_terminal()));
+            let progress = {
+                let bar = bar.clone();
+                Arc::new(move |p: Progress| {
+                    let label = match p.stage {
+                        Stage::Converting => "converting",
+                        Stage::Uploading => "uploading",
+                        Stage::Committing => "committing",
+                        Stage::Sharing => "sharing",
+                    };
+                    bar.show(label, p.bytes_done, p.bytes_total);
+                })
+            };
+            let cancel = CancellationToken::new();
+            let on_interrupt = cancel.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    on_interrupt.cancel();
+                }
+            });
+            let options = UploadOptions {
+                files,
+                name,
+                mode: mode.name().to_string(),
+                share,
+                concurrency,
+            };
+            let result = client.upload(&options, progress, cancel).await;
+            bar.finish();
+            let uploaded = result?;
+            if json {
+                print_json(&uploaded);
+            } else {
+                let d = &uploaded.dataset.dataset;
+                let mut text = format!(
+                    "{} ({}): version {}, {} rows, {} bytes{}\n",
+                    d.name,
+                    d.id,
+                    d.version,
+                    d.rows,
+                    d.bytes,
+                    if uploaded.resumed { " (resumed)" } else { "" }
+                );
+                if let Some(snippet) = &uploaded.snippet {
+                    text += &format!(
+                        "\nshared; the notebook snippet:\n\n{}",
+                        snippet_text(snippet)
+                    );
+                }
+                emit(&text);
+            }
+        }
+        Remote::Datasets { json } => {
+            let token = client.id_token().await?;
+            let all = client.backend().all_datasets(&token).await?;
+            if json {
+                print_json(&all);
+            } else {
+                emit(&render_datasets(&all));
+            }
+        }
+        Remote::Share { dataset, json } => {
+            let id = resolve(client, &dataset).await?;
+            let token = client.id_token().await?;
+            show_snippet(&client.backend().share(&token, &id).await?, json);
+        }
+        Remote::Snippet { dataset, json } => {
+            let id = resolve(client, &dataset).await?;
+            let token = client.id_token().await?;
+            show_snippet(&client.backend().snippet(&token, &id).await?, json);
+        }
+        Remote::Unshare { dataset, json } => {
+            let id = resolve(client, &dataset).await?;
+            let token = client.id_token().await?;
+            let answer = client.backend().unshare(&token, &id).await?;
+            if json {
+                print_json(&answer);
+            } else if answer.was_shared {
+                emit(&format!(
+                    "{id} is no longer shared; its snippet stops working\n"
+                ));
+            } else {
+                emit(&format!("{id} was not shared\n"));
+            }
+        }
+        Remote::Delete { dataset, json } => {
+            let id = resolve(client, &dataset).await?;
+            let token = client.id_token().await?;
+            client.backend().delete(&token, &id).await?;
+            if json {
+                print_json(&json!({"deleted": id}));
+            } else {
+                emit(&format!("deleted {id}\n"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn show_snippet(shared: &ShareResponse, json: bool) {
+    if json {
+        print_json(shared);
+    } else {
+        emit(&snippet_text(&shared.snippet));
+    }
+}
+
+fn render_datasets(all: &[DatasetInfo]) -> String {
+    let mut out = format!(
+        "{:<24} {:<28} {:>7} {:>12} {:>12}  shared\n",
+        "id", "name", "version", "rows", "bytes"
+    );
+    for d in all {
+        out += &format!(
+            "{:<24} {:<28} {:>7} {:>12} {:>12}  {}\n",
+            d.id,
+            d.name,
+            d.version,
+            d.rows,
+            d.bytes,
+            if d.shared { "yes" } else { "no" }
+        );
+    }
+    out
+}
+
+fn prompt(question: &str) -> Result<String, String> {
+    eprint!("{question}");
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| format!("reading standard input: {e}"))?;
+    let line = line.trim().to_string();
+    if line.is_empty() {
+        return Err("no email given".into());
+    }
+    Ok(line)
+}
+
+/// The password: a hidden prompt on a terminal, else the first line of standard input.
+fn read_password() -> Result<String, String> {
+    let password = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("Password: ")
+            .map_err(|e| format!("reading the password: {e}"))?
+    } else {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("reading the password from standard input: {e}"))?;
+        text.lines().next().unwrap_or_default().to_string()
+    };
+    if password.is_empty() {
+        return Err("no password given".into());
+    }
+    Ok(password)
+}

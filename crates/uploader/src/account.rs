@@ -1,0 +1,248 @@
+//! Firebase email and password sign-in through the Identity Toolkit REST API (sign up, sign in) and the
+//! Secure Token API (refresh). Base URLs are configurable so the Firebase Auth emulator works.
+
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::secret::Secret;
+
+/// Where Firebase is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirebaseSettings {
+    /// The project's Web API key (any value for the emulator).
+    pub api_key: String,
+    /// Base of the Identity Toolkit API, such as `https://identitytoolkit.googleapis.com`.
+    pub identity_url: String,
+    /// Base of the Secure Token API, such as `https://securetoken.googleapis.com`.
+    pub token_url: String,
+}
+
+impl FirebaseSettings {
+    /// Real Firebase with this Web API key.
+    pub fn google(api_key: &str) -> FirebaseSettings {
+        FirebaseSettings {
+            api_key: api_key.to_string(),
+            identity_url: "https://identitytoolkit.googleapis.com".into(),
+            token_url: "https://securetoken.googleapis.com".into(),
+        }
+    }
+
+    /// The Auth emulator at `host` (`127.0.0.1:9099`), as `FIREBASE_AUTH_EMULATOR_HOST` names it.
+    pub fn emulator(host: &str, api_key: &str) -> FirebaseSettings {
+        FirebaseSettings {
+            api_key: api_key.to_string(),
+            identity_url: format!("http://{host}/identitytoolkit.googleapis.com"),
+            token_url: format!("http://{host}/securetoken.googleapis.com"),
+        }
+    }
+}
+
+/// Why signing in failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Wrong password (or, for Firebase projects that hide which, wrong email or password).
+    #[error("wrong email or password")]
+    WrongPassword,
+    /// No account with that email.
+    #[error("no account has this email; sign up first")]
+    UnknownUser,
+    /// Sign-up with an email that has an account.
+    #[error("an account with this email exists already; sign in instead")]
+    EmailExists,
+    /// Sign-up with a weak password.
+    #[error("the password is too weak (6 characters at least)")]
+    WeakPassword,
+    /// The account is disabled.
+    #[error("this account is disabled")]
+    Disabled,
+    /// Too many attempts.
+    #[error("too many attempts; wait a little and try again")]
+    TooManyAttempts,
+    /// The stored sign-in no longer works (revoked, expired, password changed).
+    #[error("the saved sign-in has expired or was revoked; sign in again")]
+    SessionExpired,
+    /// Not signed in.
+    #[error("not signed in; run `delta-bridge login` first")]
+    NotSignedIn,
+    /// Firebase could not be reached.
+    #[error("cannot reach Firebase sign-in at {url}: {reason}")]
+    Network {
+        /// The base URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// Anything else Firebase said.
+    #[error("Firebase refused: {0}")]
+    Other(String),
+}
+
+/// The tokens of a signed-in user.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    /// The user id.
+    pub uid: String,
+    /// The email, when known.
+    pub email: Option<String>,
+    /// The ID token (for the backend), short-lived.
+    pub id_token: Secret,
+    /// The refresh token (kept in the OS keyring).
+    pub refresh_token: Secret,
+    /// When the ID token expires.
+    pub expires_at: Instant,
+}
+
+/// Talks to Firebase.
+#[derive(Debug, Clone)]
+pub struct Firebase {
+    settings: FirebaseSettings,
+    http: reqwest::Client,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SignInResponse {
+    local_id: String,
+    #[serde(default)]
+    email: Option<String>,
+    id_token: String,
+    refresh_token: String,
+    expires_in: String,
+}
+
+#[derive(Deserialize)]
+struct RefreshResponse {
+    user_id: String,
+    id_token: String,
+    refresh_token: String,
+    expires_in: String,
+}
+
+#[derive(Deserialize)]
+struct ErrorResponse {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    message: String,
+}
+
+impl Firebase {
+    /// A client for these settings.
+    pub fn new(settings: FirebaseSettings) -> Firebase {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("an HTTP client builds");
+        Firebase { settings, http }
+    }
+
+    /// Creates an account and signs it in.
+    pub async fn sign_up(&self, email: &str, password: &str) -> Result<Tokens, AuthError> {
+        self.password_call("accounts:signUp", email, password).await
+    }
+
+    /// Signs in with email and password.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Result<Tokens, AuthError> {
+        self.password_call("accounts:signInWithPassword", email, password)
+            .await
+    }
+
+    async fn password_call(
+        &self,
+        method: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<Tokens, AuthError> {
+        let base = &self.settings.identity_url;
+        let url = format!("{}/v1/{method}", base.trim_end_matches('/'));
+        let response = self
+            .http
+            .post(&url)
+            .query(&[("key", &self.settings.api_key)])
+            .json(&json!({"email": email, "password": password, "returnSecureToken": true}))
+            .send()
+            .await
+            .map_err(|e| network(base, &e))?;
+        let body: SignInResponse = answer(response, base).await?;
+        Ok(Tokens {
+            uid: body.local_id,
+            email: body.email.or_else(|| Some(email.to_string())),
+            id_token: Secret::new(body.id_token),
+            refresh_token: Secret::new(body.refresh_token),
+            expires_at: expiry(&body.expires_in),
+        })
+    }
+
+    /// A fresh ID token from a refresh token.
+    pub async fn refresh(&self, refresh_token: &Secret) -> Result<Tokens, AuthError> {
+        let base = &self.settings.token_url;
+        let url = format!("{}/v1/token", base.trim_end_matches('/'));
+        let response = self
+            .http
+            .post(&url)
+            .query(&[("key", &self.settings.api_key)])
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token.expose()),
+            ])
+            .send()
+            .await
+            .map_err(|e| network(base, &e))?;
+        let body: RefreshResponse = answer(response, base).await?;
+        Ok(Tokens {
+            uid: body.user_id,
+            email: None,
+            id_token: Secret::new(body.id_token),
+            refresh_token: Secret::new(body.refresh_token),
+            expires_at: expiry(&body.expires_in),
+        })
+    }
+}
+
+fn expiry(expires_in: &str) -> Instant {
+    Instant::now() + Duration::from_secs(expires_in.parse().unwrap_or(3600))
+}
+
+fn network(base: &str, e: &reqwest::Error) -> AuthError {
+    AuthError::Network {
+        url: base.to_string(),
+        reason: if e.is_timeout() {
+            "timed out".into()
+        } else {
+            "connection failed".into()
+        },
+    }
+}
+
+async fn answer<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+    base: &str,
+) -> Result<T, AuthError> {
+    let status = response.status();
+    let text = response.text().await.map_err(|e| network(base, &e))?;
+    if status.is_success() {
+        return serde_json::from_str(&text)
+            .map_err(|_| AuthError::Other("an answer this client does not understand".into()));
+    }
+    let message = serde_json::from_str::<ErrorResponse>(&text)
+        .map(|e| e.error.message)
+        .unwrap_or_else(|_| format!("HTTP {status}"));
+    // Messages look like "INVALID_PASSWORD" or "WEAK_PASSWORD : Password should be at least 6 characters".
+    let code = message.split([' ', ':']).next().unwrap_or_default();
+    Err(match code {
+        "INVALID_PASSWORD" | "INVALID_LOGIN_CREDENTIALS" => AuthError::WrongPassword,
+        "EMAIL_NOT_FOUND" => AuthError::UnknownUser,
+        "EMAIL_EXISTS" => AuthError::EmailExists,
+        "WEAK_PASSWORD" => AuthError::WeakPassword,
+        "USER_DISABLED" => AuthError::Disabled,
+        "TOO_MANY_ATTEMPTS_TRY_LATER" => AuthError::TooManyAttempts,
+        "TOKEN_EXPIRED" | "INVALID_REFRESH_TOKEN" | "USER_NOT_FOUND" | "INVALID_GRANT_TYPE" => {
+            AuthError::SessionExpired
+        }
+        _ => AuthError::Other(code.to_string()),
+    })
+}

@@ -1,0 +1,197 @@
+//! The backend's API, typed (`delta_bridge_api`). Every call carries a fresh ID token.
+
+use std::time::Duration;
+
+use delta_bridge_api::{
+    DatasetDetail, DatasetPage, ErrorBody, PresignRequest, PresignResponse, ProcessRequest,
+    ShareResponse, UnshareResponse,
+};
+use reqwest::Method;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::secret::Secret;
+use crate::{Error, Result};
+
+/// The backend at a base URL.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Backend {
+    /// The backend at `base` (such as `http://127.0.0.1:8081`).
+    pub fn new(base: &str) -> Backend {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(600))
+            .build()
+            .expect("an HTTP client builds");
+        Backend {
+            base: base.trim_end_matches('/').to_string(),
+            http,
+        }
+    }
+
+    /// The base URL.
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        token: &Secret,
+        body: Option<&B>,
+    ) -> Result<T> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token.expose());
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| {
+            Error::Network(format!(
+                "cannot reach the backend at {}: {}",
+                self.base,
+                if e.is_timeout() {
+                    "timed out"
+                } else {
+                    "connection failed"
+                }
+            ))
+        })?;
+        let status = response.status();
+        let text = response.text().await.map_err(|_| {
+            Error::Network(format!("the backend at {} stopped answering", self.base))
+        })?;
+        if status.is_success() {
+            if text.is_empty() {
+                return serde_json::from_value(serde_json::Value::Null)
+                    .map_err(|_| Error::Network("the backend answered nothing".into()));
+            }
+            return serde_json::from_str(&text).map_err(|_| {
+                Error::Network(format!(
+                    "the backend at {} answered something else than its API",
+                    self.base
+                ))
+            });
+        }
+        let (code, message) = match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(body) => (body.error.code, body.error.message),
+            Err(_) => ("HTTP".into(), format!("the backend answered HTTP {status}")),
+        };
+        if status.is_server_error() {
+            return Err(Error::Network(format!("the backend failed: {message}")));
+        }
+        Err(Error::Refused {
+            status: status.as_u16(),
+            code,
+            message,
+        })
+    }
+
+    /// `POST /presign`.
+    pub async fn presign(
+        &self,
+        token: &Secret,
+        request: &PresignRequest,
+    ) -> Result<PresignResponse> {
+        self.call(Method::POST, "/presign", token, Some(request))
+            .await
+    }
+
+    /// `POST /process`.
+    pub async fn process(&self, token: &Secret, request: &ProcessRequest) -> Result<DatasetDetail> {
+        self.call(Method::POST, "/process", token, Some(request))
+            .await
+    }
+
+    /// `GET /datasets` (one page).
+    pub async fn datasets(&self, token: &Secret, cursor: Option<&str>) -> Result<DatasetPage> {
+        let path = match cursor {
+            Some(c) => format!("/datasets?limit=500&cursor={c}"),
+            None => "/datasets?limit=500".to_string(),
+        };
+        self.call::<(), _>(Method::GET, &path, token, None).await
+    }
+
+    /// Every dataset of the caller (all pages).
+    pub async fn all_datasets(&self, token: &Secret) -> Result<Vec<delta_bridge_api::DatasetInfo>> {
+        let mut all = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self.datasets(token, cursor.as_deref()).await?;
+            all.extend(page.datasets);
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// `GET /datasets/{id}`.
+    pub async fn dataset(&self, token: &Secret, id: &str) -> Result<DatasetDetail> {
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/datasets/{}", encode(id)),
+            token,
+            None,
+        )
+        .await
+    }
+
+    /// `DELETE /datasets/{id}`.
+    pub async fn delete(&self, token: &Secret, id: &str) -> Result<()> {
+        let _: serde_json::Value = self
+            .call::<(), _>(
+                Method::DELETE,
+                &format!("/datasets/{}", encode(id)),
+                token,
+                None,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// `POST /share`.
+    pub async fn share(&self, token: &Secret, id: &str) -> Result<ShareResponse> {
+        self.call(
+            Method::POST,
+            "/share",
+            token,
+            Some(&json!({"datasetId": id})),
+        )
+        .await
+    }
+
+    /// `POST /unshare`.
+    pub async fn unshare(&self, token: &Secret, id: &str) -> Result<UnshareResponse> {
+        self.call(
+            Method::POST,
+            "/unshare",
+            token,
+            Some(&json!({"datasetId": id})),
+        )
+        .await
+    }
+
+    /// `GET /snippet`.
+    pub async fn snippet(&self, token: &Secret, id: &str) -> Result<ShareResponse> {
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/snippet?tableId={}", encode(id)),
+            token,
+            None,
+        )
+        .await
+    }
+}
+
+fn encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}

@@ -1,0 +1,687 @@
+//! The upload engine: convert locally with the ingest library, presign, upload the files (or their
+//! parts) concurrently with retries, then ask the backend to commit; optionally share. Progress events and
+//! cancellation are designed for a GUI progress bar; a journal makes it resumable.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use delta_bridge_api::{
+    DatasetDetail, FileSpec, FileUpload, PresignRequest, ProcessRequest, Snippet,
+};
+use delta_bridge_ingest::{ColumnType, ConvertOptions};
+use futures::{StreamExt, TryStreamExt};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::sync::CancellationToken;
+
+use crate::journal::{Journal, StagedFile};
+use crate::secret::Secret;
+use crate::{Client, Error, Result};
+
+/// What to upload.
+#[derive(Debug, Clone)]
+pub struct UploadOptions {
+    /// CSV files; with several, they must have the same columns and become one version.
+    pub files: Vec<PathBuf>,
+    /// Dataset name (default: the first file's name without extension).
+    pub name: Option<String>,
+    /// `create`, `append` or `overwrite`.
+    pub mode: String,
+    /// Share it once committed (and answer the snippet).
+    pub share: bool,
+    /// Files or parts in flight at once.
+    pub concurrency: usize,
+}
+
+/// Where an upload is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// Converting CSV to a local Delta table.
+    Converting,
+    /// Sending data files.
+    Uploading,
+    /// The backend is committing the version.
+    Committing,
+    /// Sharing.
+    Sharing,
+}
+
+/// A progress event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Progress {
+    /// Stage.
+    pub stage: Stage,
+    /// Bytes done in this stage.
+    pub bytes_done: u64,
+    /// Bytes in this stage.
+    pub bytes_total: u64,
+}
+
+/// Receives progress events (from any thread).
+pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// The result.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Uploaded {
+    /// The dataset after the commit.
+    pub dataset: DatasetDetail,
+    /// The snippet, if shared.
+    pub snippet: Option<Snippet>,
+    /// Whether an interrupted upload was resumed.
+    pub resumed: bool,
+    /// Bytes sent by this run (not counting what an earlier run sent).
+    pub bytes_sent: u64,
+}
+
+const ATTEMPTS: u32 = 6;
+
+impl Client {
+    /// Uploads CSV files as a new version of a dataset. Running the same upload again after a crash or a
+    /// kill resumes it.
+    pub async fn upload(
+        &self,
+        options: &UploadOptions,
+        progress: ProgressFn,
+        cancel: CancellationToken,
+    ) -> Result<Uploaded> {
+        if options.files.is_empty() {
+            return Err(Error::Input("give at least one CSV file".into()));
+        }
+        if !matches!(options.mode.as_str(), "create" | "append" | "overwrite") {
+            return Err(Error::Input(format!(
+                "mode {:?} is not one of create, append, overwrite",
+                options.mode
+            )));
+        }
+        let name = match &options.name {
+            Some(n) => n.clone(),
+            None => options.files[0]
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("data")
+                .to_string(),
+        };
+        let token = self.id_token().await?;
+        let account = self.account().await?;
+        let key = journal_key(
+            self.backend().url(),
+            &account.uid,
+            &name,
+            &options.mode,
+            &options.files,
+        )?;
+        let journal_path = self.state_dir().join("uploads").join(format!("{key}.json"));
+        let (mut journal, resumed) = match Journal::load(&journal_path)? {
+            Some(j) if j.converted => (j, true),
+            _ => (
+                Journal {
+                    name: name.clone(),
+                    mode: options.mode.clone(),
+                    staging: self.state_dir().join("staging").join(&key),
+                    ..Default::default()
+                },
+                false,
+            ),
+        };
+        if !journal.converted {
+            let types = if options.mode == "create" {
+                None
+            } else {
+                self.dataset_types(&token, &name).await?
+            };
+            journal.files =
+                convert(&options.files, &journal.staging, types, &progress, &cancel).await?;
+            journal.converted = true;
+            journal.save(&journal_path)?;
+        }
+        let shared = Arc::new(Mutex::new(journal));
+        let (upload_id, bytes_sent) = self
+            .send(&shared, &journal_path, options, &progress, &cancel)
+            .await?;
+        let journal = shared.lock().expect("not poisoned").clone();
+
+        let total: u64 = journal.files.iter().map(|f| f.size as u64).sum();
+        progress(Progress {
+            stage: Stage::Committing,
+            bytes_done: 0,
+            bytes_total: total,
+        });
+        let parts: BTreeMap<String, Vec<String>> = journal
+            .sent
+            .iter()
+            .filter(|(_, s)| !s.parts.is_empty())
+            .map(|(name, s)| (name.clone(), s.parts.values().cloned().collect()))
+            .collect();
+        let token = self.id_token().await?;
+        let dataset = self
+            .backend()
+            .process(
+                &token,
+                &ProcessRequest {
+                    upload_id,
+                    mode: options.mode.clone(),
+                    parts,
+                },
+            )
+            .await?;
+        progress(Progress {
+            stage: Stage::Committing,
+            bytes_done: total,
+            bytes_total: total,
+        });
+        // Committed: the journal and the local copy have done their job.
+        let _ = std::fs::remove_file(&journal_path);
+        let _ = std::fs::remove_dir_all(&journal.staging);
+        let snippet = if options.share {
+            progress(Progress {
+                stage: Stage::Sharing,
+                bytes_done: 0,
+                bytes_total: 1,
+            });
+            let token = self.id_token().await?;
+            let shared = self.backend().share(&token, &dataset.dataset.id).await?;
+            Some(shared.snippet)
+        } else {
+            None
+        };
+        Ok(Uploaded {
+            dataset,
+            snippet,
+            resumed,
+            bytes_sent,
+        })
+    }
+
+    /// The column types of the caller's dataset with this name, so an append or overwrite converts to
+    /// them (a ZIP column that is text in the dataset stays text even if this file's codes look numeric).
+    async fn dataset_types(
+        &self,
+        token: &Secret,
+        name: &str,
+    ) -> Result<Option<BTreeMap<String, ColumnType>>> {
+        let datasets = self.backend().all_datasets(token).await?;
+        let Some(dataset) = datasets.iter().find(|d| d.name == name) else {
+            return Ok(None);
+        };
+        Ok(Some(
+            dataset
+                .schema
+                .iter()
+                .filter_map(|c| {
+                    let t = match c.data_type.as_str() {
+                        "long" => ColumnType::Int64,
+                        "double" => ColumnType::Float64 {
+                            decimal_comma: false,
+                        },
+                        "boolean" => ColumnType::Boolean,
+                        "timestamp" => ColumnType::Timestamp,
+                        "string" => ColumnType::String,
+                        _ => return None,
+                    };
+                    Some((c.name.clone(), t))
+                })
+                .collect(),
+        ))
+    }
+
+    /// Presigns (again, when resuming) and sends every file or part not sent yet. Answers the upload id
+    /// and the bytes this run sent.
+    async fn send(
+        &self,
+        journal: &Arc<Mutex<Journal>>,
+        journal_path: &Path,
+        options: &UploadOptions,
+        progress: &ProgressFn,
+        cancel: &CancellationToken,
+    ) -> Result<(String, u64)> {
+        let token = self.id_token().await?;
+        let (name, existing, files) = {
+            let j = journal.lock().expect("not poisoned");
+            (j.name.clone(), j.upload_id.clone(), j.files.clone())
+        };
+        let request = match &existing {
+            Some(upload_id) => PresignRequest {
+                upload_id: Some(upload_id.clone()),
+                ..Default::default()
+            },
+            None => PresignRequest {
+                name: Some(name),
+                files: files
+                    .iter()
+                    .map(|f| FileSpec {
+                        name: f.name.clone(),
+                        size: f.size,
+                        sha256: f.sha256.clone(),
+                    })
+                    .collect(),
+                ..Default::default()
+            },
+        };
+        let presigned = match self.backend().presign(&token, &request).await {
+            Ok(p) => p,
+            // Sent and committed by an earlier run that died before it could tell.
+            Err(Error::Refused { status: 409, .. }) if existing.is_some() => {
+                return Ok((existing.unwrap_or_default(), 0));
+            }
+            Err(e) => return Err(e),
+        };
+        {
+            let mut j = journal.lock().expect("not poisoned");
+            j.upload_id = Some(presigned.upload_id.clone());
+            j.dataset_id = Some(presigned.dataset_id.clone());
+            // What the server already holds counts as sent (a run killed after the server had a part
+            // but before the journal recorded it).
+            for upload in &presigned.files {
+                let sent = j.sent.entry(upload.name.clone()).or_default();
+                if upload.uploaded {
+                    sent.whole = true;
+                }
+                for part in &upload.received {
+                    sent.parts
+                        .entry(part.number)
+                        .or_insert_with(|| part.etag.clone());
+                }
+            }
+            j.save(journal_path)?;
+        }
+        let total: u64 = files.iter().map(|f| f.size as u64).sum();
+        let done = Arc::new(AtomicU64::new(0));
+        let mut items = Vec::new();
+        {
+            let j = journal.lock().expect("not poisoned");
+            for (file, upload) in files.iter().zip(&presigned.files) {
+                let sent = j.sent.get(&file.name).cloned().unwrap_or_default();
+                items.extend(work_items(file, upload, &sent, &done));
+            }
+        }
+        let sent_before = done.load(Ordering::Relaxed);
+        progress(Progress {
+            stage: Stage::Uploading,
+            bytes_done: sent_before,
+            bytes_total: total,
+        });
+        let http = self.uploads_http().clone();
+        futures::stream::iter(items.into_iter().map(|item| {
+            let http = http.clone();
+            let done = done.clone();
+            let progress = progress.clone();
+            let journal = journal.clone();
+            let cancel = cancel.clone();
+            async move {
+                let etag = put_with_retries(&http, &item, &done, &progress, total, &cancel).await?;
+                let mut j = journal.lock().expect("not poisoned");
+                let sent = j.sent.entry(item.file.clone()).or_default();
+                match item.part {
+                    0 => sent.whole = true,
+                    n => {
+                        sent.parts.insert(n, etag);
+                    }
+                }
+                j.save(journal_path)
+            }
+        }))
+        .buffer_unordered(options.concurrency.max(1))
+        .try_collect::<Vec<()>>()
+        .await?;
+        Ok((
+            presigned.upload_id,
+            done.load(Ordering::Relaxed) - sent_before,
+        ))
+    }
+}
+
+/// One PUT: a whole file (`part` 0) or one part.
+struct Item {
+    file: String,
+    path: PathBuf,
+    part: i64,
+    offset: u64,
+    length: u64,
+    url: String,
+    headers: Vec<(String, String)>,
+}
+
+fn work_items(
+    file: &StagedFile,
+    upload: &FileUpload,
+    sent: &crate::journal::Sent,
+    done: &AtomicU64,
+) -> Vec<Item> {
+    let headers = |h: &[delta_bridge_api::Header]| -> Vec<(String, String)> {
+        h.iter()
+            .map(|h| (h.name.clone(), h.value.clone()))
+            .collect()
+    };
+    if let Some(url) = &upload.url {
+        if sent.whole {
+            done.fetch_add(file.size as u64, Ordering::Relaxed);
+            return Vec::new();
+        }
+        return vec![Item {
+            file: file.name.clone(),
+            path: file.path.clone(),
+            part: 0,
+            offset: 0,
+            length: file.size as u64,
+            url: url.clone(),
+            headers: headers(&upload.headers),
+        }];
+    }
+    let part_size = upload.part_size.unwrap_or(file.size) as u64;
+    upload
+        .parts
+        .iter()
+        .filter_map(|part| {
+            let offset = (part.number as u64 - 1) * part_size;
+            let length = part_size.min(file.size as u64 - offset);
+            if sent.parts.contains_key(&part.number) {
+                done.fetch_add(length, Ordering::Relaxed);
+                return None;
+            }
+            Some(Item {
+                file: file.name.clone(),
+                path: file.path.clone(),
+                part: part.number,
+                offset,
+                length,
+                url: part.url.clone(),
+                headers: headers(&part.headers),
+            })
+        })
+        .collect()
+}
+
+/// Sends one item, retrying with backoff on 5xx, timeouts and dropped connections. Answers its ETag.
+async fn put_with_retries(
+    http: &reqwest::Client,
+    item: &Item,
+    done: &Arc<AtomicU64>,
+    progress: &ProgressFn,
+    total: u64,
+    cancel: &CancellationToken,
+) -> Result<String> {
+    let mut attempt = 0;
+    loop {
+        if cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let counted = Arc::new(AtomicU64::new(0));
+        let outcome = tokio::select! {
+            outcome = put_once(http, item, done, &counted, progress, total) => outcome,
+            _ = cancel.cancelled() => Err(Attempt::Fatal(Error::Cancelled)),
+        };
+        match outcome {
+            Ok(etag) => return Ok(etag),
+            Err(Attempt::Retry(reason)) if attempt + 1 < ATTEMPTS => {
+                done.fetch_sub(counted.load(Ordering::Relaxed), Ordering::Relaxed);
+                attempt += 1;
+                let wait = Duration::from_millis(250 << attempt).min(Duration::from_secs(8));
+                tracing::warn!(
+                    "sending {} failed ({reason}); retrying in {wait:?}",
+                    what(item)
+                );
+                tokio::time::sleep(wait).await;
+            }
+            Err(Attempt::Retry(reason)) => {
+                return Err(Error::Network(format!(
+                    "sending {} failed {ATTEMPTS} times ({reason}); run the same command again to resume",
+                    what(item)
+                )));
+            }
+            Err(Attempt::Fatal(e)) => return Err(e),
+        }
+    }
+}
+
+fn what(item: &Item) -> String {
+    match item.part {
+        0 => item.file.clone(),
+        n => format!("part {n} of {}", item.file),
+    }
+}
+
+enum Attempt {
+    Retry(String),
+    Fatal(Error),
+}
+
+async fn put_once(
+    http: &reqwest::Client,
+    item: &Item,
+    done: &Arc<AtomicU64>,
+    counted: &Arc<AtomicU64>,
+    progress: &ProgressFn,
+    total: u64,
+) -> Result<String, Attempt> {
+    let local =
+        |e: std::io::Error| Attempt::Fatal(Error::Local(format!("{}: {e}", item.path.display())));
+    let mut file = tokio::fs::File::open(&item.path).await.map_err(local)?;
+    file.seek(std::io::SeekFrom::Start(item.offset))
+        .await
+        .map_err(local)?;
+    let reader = file.take(item.length);
+    let stream = tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024).inspect_ok({
+        let counted = counted.clone();
+        let progress = progress.clone();
+        let done = done.clone();
+        move |chunk| {
+            let n = chunk.len() as u64;
+            counted.fetch_add(n, Ordering::Relaxed);
+            let now = done.fetch_add(n, Ordering::Relaxed) + n;
+            progress(Progress {
+                stage: Stage::Uploading,
+                bytes_done: now,
+                bytes_total: total,
+            });
+        }
+    });
+    let body = reqwest::Body::wrap_stream(stream.map_ok(bytes::Bytes::from).boxed());
+    let mut request = http
+        .put(&item.url)
+        .header(reqwest::header::CONTENT_LENGTH, item.length)
+        .body(body);
+    for (name, value) in &item.headers {
+        if !name.eq_ignore_ascii_case("content-length") && !name.eq_ignore_ascii_case("host") {
+            request = request.header(name, value);
+        }
+    }
+    let response = request.send().await.map_err(|e| {
+        Attempt::Retry(if e.is_timeout() {
+            "timed out".into()
+        } else {
+            "connection failed".into()
+        })
+    })?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response
+            .headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string());
+    }
+    let text = response.text().await.unwrap_or_default();
+    if status.is_server_error() || status.as_u16() == 429 {
+        return Err(Attempt::Retry(format!("HTTP {status}")));
+    }
+    let message = serde_json::from_str::<delta_bridge_api::ErrorBody>(&text)
+        .map(|b| b.error.message)
+        .unwrap_or_else(|_| format!("storage answered HTTP {status}"));
+    Err(Attempt::Fatal(Error::Refused {
+        status: status.as_u16(),
+        code: "UPLOAD".into(),
+        message: format!("sending {} was refused: {message}", what(item)),
+    }))
+}
+
+/// Converts the CSV files into one local Delta table and describes its data files.
+async fn convert(
+    files: &[PathBuf],
+    staging: &Path,
+    types: Option<BTreeMap<String, ColumnType>>,
+    progress: &ProgressFn,
+    cancel: &CancellationToken,
+) -> Result<Vec<StagedFile>> {
+    let _ = std::fs::remove_dir_all(staging);
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let stop = stop.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            cancel.cancelled().await;
+            stop.store(true, Ordering::Relaxed);
+        })
+    };
+    let files = files.to_vec();
+    let table = staging.to_path_buf();
+    let progress = progress.clone();
+    let result = tokio::task::spawn_blocking(move || -> Result<Vec<StagedFile>> {
+        let staging = table;
+        let total: u64 = files
+            .iter()
+            .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+            .sum();
+        let mut before = 0u64;
+        for (i, file) in files.iter().enumerate() {
+            let mut options = ConvertOptions {
+                mode: if i == 0 {
+                    delta_bridge_ingest::Mode::Create
+                } else {
+                    delta_bridge_ingest::Mode::Append
+                },
+                ..Default::default()
+            };
+            if let Some(types) = &types {
+                options.read.types = matching_types(file, types)?;
+            }
+            let base = before;
+            let report = |p: delta_bridge_ingest::Progress| {
+                progress(Progress {
+                    stage: Stage::Converting,
+                    bytes_done: base + p.bytes_done,
+                    bytes_total: total,
+                })
+            };
+            delta_bridge_ingest::convert(file, &staging, &options, &report, &stop).map_err(
+                |e| match e {
+                    delta_bridge_ingest::Error::Cancelled { .. } => Error::Cancelled,
+                    other => Error::Input(other.to_string()),
+                },
+            )?;
+            before += std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+        }
+        describe(&staging)
+    })
+    .await
+    .map_err(|e| Error::Local(format!("the conversion stopped: {e}")))?;
+    watcher.abort();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(staging);
+    }
+    result
+}
+
+/// Type overrides that make a file's columns take the dataset's types where they can.
+fn matching_types(
+    file: &Path,
+    types: &BTreeMap<String, ColumnType>,
+) -> Result<Vec<(usize, ColumnType)>> {
+    let preview = delta_bridge_ingest::preview(file, &Default::default())
+        .map_err(|e| Error::Input(e.to_string()))?;
+    Ok(preview
+        .columns
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            let wanted = types.get(&c.name)?;
+            let compatible = matches!(
+                (&c.column_type, wanted),
+                (
+                    ColumnType::Int64,
+                    ColumnType::Float64 { .. } | ColumnType::String
+                ) | (ColumnType::Float64 { .. }, ColumnType::String)
+                    | (ColumnType::Boolean, ColumnType::String)
+                    | (ColumnType::Date { .. }, ColumnType::String)
+                    | (ColumnType::Timestamp, ColumnType::String)
+            );
+            compatible.then(|| {
+                let wanted = match (wanted, &c.column_type) {
+                    (ColumnType::Float64 { .. }, ColumnType::Float64 { decimal_comma }) => {
+                        ColumnType::Float64 {
+                            decimal_comma: *decimal_comma,
+                        }
+                    }
+                    _ => wanted.clone(),
+                };
+                (i, wanted)
+            })
+        })
+        .collect())
+}
+
+/// The data files of a converted table, with sizes and SHA-256.
+fn describe(table: &Path) -> Result<Vec<StagedFile>> {
+    let local = |e: std::io::Error| Error::Local(format!("{}: {e}", table.display()));
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(table)
+        .map_err(local)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let mut file = std::fs::File::open(&path).map_err(local)?;
+            let mut hasher = Sha256::new();
+            let size = std::io::copy(&mut file, &mut hasher).map_err(local)?;
+            Ok(StagedFile {
+                name: path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("data.parquet")
+                    .to_string(),
+                size: size as i64,
+                sha256: hex::encode(hasher.finalize()),
+                path,
+            })
+        })
+        .collect()
+}
+
+/// The journal's name: the same command on the same unchanged files finds the same journal.
+fn journal_key(
+    backend: &str,
+    uid: &str,
+    name: &str,
+    mode: &str,
+    files: &[PathBuf],
+) -> Result<String> {
+    let mut hasher = Sha256::new();
+    for part in [backend, uid, name, mode] {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    for file in files {
+        let path = std::fs::canonicalize(file)
+            .map_err(|e| Error::Input(format!("{}: {e}", file.display())))?;
+        let metadata = std::fs::metadata(&path)
+            .map_err(|e| Error::Input(format!("{}: {e}", file.display())))?;
+        let modified = metadata
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        hasher.update(path.to_string_lossy().as_bytes());
+        hasher.update(format!("\0{}\0{modified}\0", metadata.len()).as_bytes());
+    }
+    Ok(hex::encode(&hasher.finalize()[..12]))
+}

@@ -1,0 +1,188 @@
+"""The delta-bridge CLI end to end: sign in (the refresh token in a real Secret Service), upload a CSV with
+awkward content, share, run the printed snippet with the official client, unshare; kill an upload of a
+300 MB CSV and run it again. Against the backend on local disk and on S3 (s3s-fs)."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+import uuid
+
+import deltalake
+import pandas as pd
+import pytest
+
+from conftest import CLI, convert, wait_for
+from test_backend import AWKWARD, run_snippet, write_csv
+
+PASSWORD = "correct horse battery"
+
+
+def keyring_available():
+    return bool(os.environ.get("DBUS_SESSION_BUS_ADDRESS"))
+
+
+pytestmark = pytest.mark.skipif(not keyring_available(), reason="needs a Secret Service session (scripts/test.sh starts one)")
+
+
+class Cli:
+    def __init__(self, stack, directory):
+        directory.mkdir(parents=True, exist_ok=True)
+        self.env = dict(
+            os.environ,
+            DELTA_BRIDGE_BACKEND_URL=stack.url,
+            FIREBASE_AUTH_EMULATOR_HOST=stack.emulator.host,
+            DELTA_BRIDGE_STATE_DIR=str(directory / "state"),
+            DELTA_BRIDGE_CONFIG=str(directory / "config.toml"),
+        )
+        self.state = directory / "state"
+
+    def run(self, *args, stdin=None, check=True, timeout=600):
+        result = subprocess.run([CLI, *map(str, args)], input=stdin, capture_output=True, text=True, env=self.env, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"delta-bridge {' '.join(map(str, args))} exited {result.returncode}: {result.stderr}")
+        return result
+
+    def json(self, *args, **kwargs):
+        return json.loads(self.run(*args, "--json", **kwargs).stdout)
+
+    def spawn(self, *args):
+        return subprocess.Popen([CLI, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env)
+
+
+def secret_tool_lookup(backend_url):
+    result = subprocess.run(["secret-tool", "search", "--all", "service", "delta-bridge"], capture_output=True, text=True)
+    return result.stdout + result.stderr
+
+
+def test_login_upload_share_snippet_unshare_logout(stack, tmp_path):
+    cli = Cli(stack, tmp_path / "cli")
+    email = f"{uuid.uuid4().hex[:10]}@example.com"
+    assert cli.json("login", "--email", email, "--sign-up", stdin=PASSWORD + "\n")["email"] == email
+    assert cli.json("whoami")["email"] == email
+    # The refresh token is in the keyring and nowhere on disk.
+    stored = secret_tool_lookup(stack.url)
+    assert "delta-bridge" in stored
+    for path in cli.state.rglob("*"):
+        if path.is_file():
+            assert "refresh" not in path.read_text(errors="ignore").lower(), path
+
+    csv = write_csv(tmp_path, AWKWARD, "awkward sales.csv")
+    convert(csv, tmp_path / "expected")
+    expected = deltalake.DeltaTable(str(tmp_path / "expected")).to_pandas()
+    uploaded = cli.json("upload", csv, "--name", "awkward", "--share")
+    assert uploaded["dataset"]["rows"] == 4 and uploaded["dataset"]["version"] == 0
+    snippet = uploaded["snippet"]
+    df, error = run_snippet(snippet, tmp_path / "notebook")
+    assert df is not None, error[-2000:]
+    pd.testing.assert_frame_equal(df.reset_index(drop=True), expected.reset_index(drop=True), check_dtype=True)
+
+    listed = cli.json("datasets")
+    assert [(d["name"], d["shared"]) for d in listed] == [("awkward", True)]
+    assert cli.json("snippet", "awkward")["snippet"]["profile"] == snippet["profile"]
+    text = cli.run("snippet", "awkward").stdout
+    assert "load_as_pandas" in text and "pip install delta-sharing" in text
+
+    assert cli.json("unshare", "awkward")["wasShared"] is True
+    time.sleep(1.0)
+    df, error = run_snippet(snippet, tmp_path / "notebook-after")
+    assert df is None and ("401" in error or "Unauthorized" in error), error[-2000:]
+
+    assert cli.json("logout")["signedOut"] is True
+    result = cli.run("whoami", check=False)
+    assert result.returncode == 4 and "not signed in" in result.stderr
+    result = cli.run("datasets", check=False)
+    assert result.returncode == 4
+
+
+def test_sign_in_mistakes_have_clear_messages_and_exit_codes(stack, tmp_path):
+    cli = Cli(stack, tmp_path / "cli")
+    email = f"{uuid.uuid4().hex[:10]}@example.com"
+    cli.run("login", "--email", email, "--sign-up", stdin=PASSWORD + "\n")
+    wrong = cli.run("login", "--email", email, stdin="not the password\n", check=False)
+    assert wrong.returncode == 4 and "wrong email or password" in wrong.stderr
+    assert "not the password" not in wrong.stderr + wrong.stdout
+    unknown = cli.run("login", "--email", "nobody-" + email, stdin=PASSWORD + "\n", check=False)
+    assert unknown.returncode == 4 and "no account" in unknown.stderr
+    bad_input = cli.run("upload", tmp_path / "missing.csv", check=False)
+    assert bad_input.returncode == 3, bad_input.stderr
+    usage = cli.run("upload", check=False)
+    assert usage.returncode == 2
+    offline = subprocess.run([CLI, "datasets"], capture_output=True, text=True, env=dict(cli.env, DELTA_BRIDGE_BACKEND_URL="http://127.0.0.1:9"))
+    assert offline.returncode in (4, 5)
+
+
+def big_csv(path, megabytes=300):
+    """A mixed CSV of about `megabytes` MB (ints, ZIP codes, floats, text)."""
+    line = "{i},{zip:05d},{x:.3f},customer number {i} of a large export,2024-01-{d:02d}\n"
+    with open(path, "w") as f:
+        f.write("id,zip,amount,label,day\n")
+        size, i = 0, 0
+        while size < megabytes << 20:
+            chunk = "".join(line.format(i=j, zip=j % 99999, x=j * 0.37, d=j % 28 + 1) for j in range(i, i + 20000))
+            f.write(chunk)
+            size += len(chunk)
+            i += 20000
+    return i
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def received_counts(log_text, upload_id):
+    counts = {}
+    for m in re.finditer(r"received upload=(\S+) file=(\d+) part=(\d+)", log_text):
+        if m.group(1) == upload_id:
+            key = (int(m.group(2)), int(m.group(3)))
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def test_a_killed_upload_resumes_without_sending_a_part_twice(stack, tmp_path):
+    cli = Cli(stack, tmp_path / "cli")
+    email = f"{uuid.uuid4().hex[:10]}@example.com"
+    cli.run("login", "--email", email, "--sign-up", stdin=PASSWORD + "\n")
+    csv = tmp_path / "big.csv"
+    rows = big_csv(csv)
+
+    first = cli.spawn("upload", csv, "--name", "big", "--concurrency", "1", "--json")
+    journals = cli.state / "uploads"
+
+    def some_parts_sent():
+        for journal in journals.glob("*.json"):
+            try:
+                sent = json.loads(journal.read_text())["sent"]
+            except (ValueError, KeyError):
+                continue
+            if sum(len(s.get("parts", {})) for s in sent.values()) >= 2:
+                return True
+        return False
+
+    assert wait_for(some_parts_sent, timeout=600, interval=0.005), first.communicate()
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    journal = json.loads(next(journals.glob("*.json")).read_text())
+    sent_before = sum(len(s.get("parts", {})) for s in journal["sent"].values())
+    total_parts = sum(-(-f["size"] // (5 << 20)) for f in journal["files"])
+    assert 0 < sent_before < total_parts, (sent_before, total_parts)
+
+    second = cli.json("upload", csv, "--name", "big", "--concurrency", "4")
+    assert second["resumed"] is True
+    assert second["dataset"]["rows"] == rows
+    total = sum(f["size"] for f in journal["files"])
+    assert second["bytesSent"] < total
+    assert not list(journals.glob("*.json")), "the journal is removed once committed"
+
+    if stack.s3_log is None:
+        counts = received_counts(ANSI.sub("", (stack.dir / "backend.log").read_text()), journal["upload_id"])
+        assert counts and all(n == 1 for n in counts.values()), {k: n for k, n in counts.items() if n != 1}
+        assert len(counts) == total_parts
+    else:
+        log = ANSI.sub("", stack.s3_log.read_text())
+        seen = {}
+        for upload, part in re.findall(r"write file, path: \S*\.upload_id-([0-9a-f-]+)\.part-(\d+)", log):
+            seen[(upload, part)] = seen.get((upload, part), 0) + 1
+        assert len(seen) >= total_parts, "s3s-fs logged fewer part writes than this upload has parts"
+        assert all(n == 1 for n in seen.values()), {k: n for k, n in seen.items() if n != 1}
