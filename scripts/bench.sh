@@ -2,6 +2,7 @@
 # Benchmarks (release builds). Prints figures and ratios measured side by side in one run.
 #   ./scripts/bench.sh sharing [args]   the sharing server (scripts/bench_sharing.py)
 #   ./scripts/bench.sh ingest [args]    CSV to Delta against pandas, polars, pyarrow, DuckDB (scripts/bench_ingest.py)
+#   ./scripts/bench.sh upload [args]    delta-bridge upload against aws s3 cp to s3s-fs (scripts/bench_upload.py)
 set -euo pipefail
 source "$(dirname "$0")/setup.sh"
 ensure_system
@@ -20,5 +21,15 @@ case "$what" in
     (cd "$REPO" && cargo build --release --locked --quiet -p delta-bridge-cli)
     "$VENV/bin/python" "$REPO/scripts/bench_ingest.py" "$CARGO_TARGET_DIR/release/delta-bridge" "$DELTA_BRIDGE_CACHE/bench" "$@"
     ;;
-  *) echo "usage: $0 sharing|ingest [args]" >&2; exit 2 ;;
+  upload)
+    say "installing the benchmark's peers (awscli)"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REPO/scripts/bench-requirements.txt"
+    ensure_s3s_fs
+    ensure_firebase
+    ensure_keyring
+    say "building delta-bridge and delta-bridge-backend (release)"
+    (cd "$REPO" && cargo build --release --locked --quiet -p delta-bridge-cli -p delta-bridge-backend)
+    with_keyring "$VENV/bin/python" "$REPO/scripts/bench_upload.py" "$CARGO_TARGET_DIR/release" "$DELTA_BRIDGE_CACHE/bench" "$@"
+    ;;
+  *) echo "usage: $0 sharing|ingest|upload [args]" >&2; exit 2 ;;
 esac

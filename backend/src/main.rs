@@ -67,8 +67,9 @@ struct Args {
     /// Where Google publishes the certificates that sign Firebase ID tokens.
     #[arg(long, env = "DELTA_BRIDGE_FIREBASE_CERTIFICATES_URL", default_value = GOOGLE_CERTIFICATES_URL)]
     firebase_certificates_url: String,
-    /// Files larger than this many bytes are uploaded in parts.
-    #[arg(long, default_value_t = 64 << 20)]
+    /// Files larger than this many bytes are uploaded in parts (smaller ones in one PUT whose SHA-256
+    /// storage checks as it arrives).
+    #[arg(long, default_value_t = 256 << 20)]
     multipart_threshold: i64,
     /// Bytes per part (5 MiB at least).
     #[arg(long, default_value_t = 16 << 20)]

@@ -27,7 +27,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use delta_bridge_ingest::{ColumnType, DataFile, FooterError};
-use futures::Stream;
+use futures::{Stream, StreamExt, TryStreamExt};
 
 pub use delta_bridge_api as api;
 pub use delta_bridge_api::Snippet;
@@ -426,8 +426,17 @@ impl Datasets {
         let mut columns: Option<Vec<(String, ColumnType)>> = None;
         let mut added = Vec::with_capacity(upload.files.len());
         let mut rows_added = 0i64;
-        for file in &upload.files {
-            let described = self.verify_file(file, &request).await?;
+        // Objects are checked a few at a time (reading them back is I/O bound), answered in order.
+        let checks: Vec<_> = upload
+            .files
+            .iter()
+            .map(|file| self.verify_file(file, &request))
+            .collect();
+        let checked: Vec<DataFile> = futures::stream::iter(checks)
+            .buffered(4)
+            .try_collect()
+            .await?;
+        for (file, described) in upload.files.iter().zip(checked) {
             let these: Vec<(String, String)> = described
                 .columns
                 .iter()

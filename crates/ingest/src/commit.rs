@@ -33,6 +33,17 @@ fn delta_type(column_type: &ColumnType) -> DataType {
     }
 }
 
+/// A small runtime for `deltalake`'s async API, so this crate's functions stay blocking.
+fn runtime(dir: &Path) -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            file: dir.to_path_buf(),
+            source,
+        })
+}
+
 /// Commits `files` to the table at `dir` as a new version and returns it.
 pub(crate) fn commit(
     dir: &Path,
@@ -41,13 +52,7 @@ pub(crate) fn commit(
     columns: &[Column],
     files: &[NewFile],
 ) -> Result<i64> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| Error::Io {
-            file: dir.to_path_buf(),
-            source,
-        })?;
+    let runtime = runtime(dir)?;
     runtime
         .block_on(commit_async(dir, mode, name, columns, files))
         .map_err(|e| match e {
@@ -173,4 +178,35 @@ async fn commit_async(
         .build(Some(snapshot), table.log_store(), operation)
         .await?;
     Ok(finalized.version() as i64)
+}
+
+/// The data files of a local Delta table's current version, as paths relative to its directory.
+/// Blocking (it runs a small runtime): call it from a plain thread or `spawn_blocking`.
+pub fn table_files(dir: &Path) -> Result<Vec<String>> {
+    let failed = |message: String| Error::Delta {
+        table: dir.to_path_buf(),
+        message,
+    };
+    let runtime = runtime(dir)?;
+    runtime.block_on(async {
+        let absolute = std::fs::canonicalize(dir).map_err(|e| failed(e.to_string()))?;
+        let url = url::Url::from_directory_path(&absolute)
+            .map_err(|_| failed("not a directory path".into()))?;
+        let table = deltalake::open_table(url)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let snapshot = table.snapshot().map_err(|e| failed(e.to_string()))?;
+        let mut files: Vec<String> = snapshot
+            .log_data()
+            .iter()
+            .map(|f| {
+                let path = f.path().to_string();
+                percent_encoding::percent_decode_str(&path)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+            .collect();
+        files.sort();
+        Ok(files)
+    })
 }

@@ -34,6 +34,7 @@ mod sniff;
 mod stats;
 mod tokenize;
 
+pub use commit::table_files;
 pub use convert::{ConvertOptions, Converted, Mode, OnMismatch, Progress, Widened, convert};
 pub use error::{Error, Result};
 pub use footer::{DataFile, FOOTER_TRAILER, FooterError, read_footer};

@@ -231,9 +231,14 @@ async fn answer<T: serde::de::DeserializeOwned>(
     let message = serde_json::from_str::<ErrorResponse>(&text)
         .map(|e| e.error.message)
         .unwrap_or_else(|_| format!("HTTP {status}"));
-    // Messages look like "INVALID_PASSWORD" or "WEAK_PASSWORD : Password should be at least 6 characters".
+    Err(classify(&message))
+}
+
+/// Firebase's error messages look like `INVALID_PASSWORD` or
+/// `WEAK_PASSWORD : Password should be at least 6 characters`.
+fn classify(message: &str) -> AuthError {
     let code = message.split([' ', ':']).next().unwrap_or_default();
-    Err(match code {
+    match code {
         "INVALID_PASSWORD" | "INVALID_LOGIN_CREDENTIALS" => AuthError::WrongPassword,
         "EMAIL_NOT_FOUND" => AuthError::UnknownUser,
         "EMAIL_EXISTS" => AuthError::EmailExists,
@@ -244,5 +249,43 @@ async fn answer<T: serde::de::DeserializeOwned>(
             AuthError::SessionExpired
         }
         _ => AuthError::Other(code.to_string()),
-    })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn firebase_messages_become_errors_a_user_can_act_on() {
+        assert!(matches!(
+            classify("INVALID_PASSWORD"),
+            AuthError::WrongPassword
+        ));
+        assert!(matches!(
+            classify("WEAK_PASSWORD : Password should be at least 6 characters"),
+            AuthError::WeakPassword
+        ));
+        assert!(matches!(
+            classify("EMAIL_NOT_FOUND"),
+            AuthError::UnknownUser
+        ));
+        assert!(matches!(
+            classify("TOKEN_EXPIRED"),
+            AuthError::SessionExpired
+        ));
+    }
+
+    #[test]
+    fn tokens_never_show_in_debug_output() {
+        let tokens = Tokens {
+            uid: "u".into(),
+            email: None,
+            id_token: Secret::new("id-token-value"),
+            refresh_token: Secret::new("refresh-token-value"),
+            expires_at: Instant::now(),
+        };
+        let shown = format!("{tokens:?}");
+        assert!(!shown.contains("id-token-value") && !shown.contains("refresh-token-value"));
+    }
 }

@@ -44,6 +44,9 @@ pub struct Journal {
     pub staging: PathBuf,
     /// Whether the conversion finished.
     pub converted: bool,
+    /// The table was the user's own (uploaded as it is): never deleted.
+    #[serde(default)]
+    pub keep_staging: bool,
     /// Its data files.
     pub files: Vec<StagedFile>,
     /// The backend's upload id, once presigned.

@@ -25,7 +25,8 @@ use crate::{Client, Error, Result};
 /// What to upload.
 #[derive(Debug, Clone)]
 pub struct UploadOptions {
-    /// CSV files; with several, they must have the same columns and become one version.
+    /// CSV files; with several, they must have the same columns and become one version. A single
+    /// directory holding a Delta table (made by `delta-bridge convert`) is uploaded as it is.
     pub files: Vec<PathBuf>,
     /// Dataset name (default: the first file's name without extension).
     pub name: Option<String>,
@@ -130,6 +131,22 @@ impl Client {
                 false,
             ),
         };
+        let table = options
+            .files
+            .first()
+            .filter(|p| options.files.len() == 1 && p.join("_delta_log").is_dir())
+            .cloned();
+        if let (false, Some(table)) = (journal.converted, &table) {
+            // A Delta table converted earlier (`delta-bridge convert`): its data files go up as they are.
+            let dir = table.clone();
+            journal.files = tokio::task::spawn_blocking(move || describe(&dir))
+                .await
+                .map_err(|e| Error::Local(format!("reading the table stopped: {e}")))??;
+            journal.staging = table.clone();
+            journal.keep_staging = true;
+            journal.converted = true;
+            journal.save(&journal_path)?;
+        }
         if !journal.converted {
             let types = if options.mode == "create" {
                 None
@@ -178,7 +195,9 @@ impl Client {
         });
         // Committed: the journal and the local copy have done their job.
         let _ = std::fs::remove_file(&journal_path);
-        let _ = std::fs::remove_dir_all(&journal.staging);
+        if !journal.keep_staging {
+            let _ = std::fs::remove_dir_all(&journal.staging);
+        }
         let snippet = if options.share {
             progress(Progress {
                 stage: Stage::Sharing,
@@ -627,33 +646,66 @@ fn matching_types(
         .collect())
 }
 
-/// The data files of a converted table, with sizes and SHA-256.
+/// The data files of a table's current version, with sizes and SHA-256 (hashed on every core).
 fn describe(table: &Path) -> Result<Vec<StagedFile>> {
-    let local = |e: std::io::Error| Error::Local(format!("{}: {e}", table.display()));
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(table)
-        .map_err(local)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-        .collect();
-    paths.sort();
+    let relative =
+        delta_bridge_ingest::table_files(table).map_err(|e| Error::Input(e.to_string()))?;
+    let paths: Vec<PathBuf> = relative.iter().map(|name| table.join(name)).collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(paths.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    // One slot per file: its size and SHA-256, once a thread has hashed it.
+    type Slot = Mutex<Option<Result<(u64, String)>>>;
+    let hashes: Vec<Slot> = paths.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = paths.get(i) else { break };
+                    *hashes[i].lock().expect("not poisoned") = Some(hash_file(path));
+                }
+            });
+        }
+    });
+    let mut names = std::collections::HashSet::new();
     paths
         .into_iter()
-        .map(|path| {
-            let mut file = std::fs::File::open(&path).map_err(local)?;
-            let mut hasher = Sha256::new();
-            let size = std::io::copy(&mut file, &mut hasher).map_err(local)?;
+        .zip(relative)
+        .zip(hashes)
+        .map(|((path, relative), hash)| {
+            let (size, sha256) = hash
+                .into_inner()
+                .expect("not poisoned")
+                .expect("every file was hashed")?;
+            // Names are unique in an upload; a partitioned table's files could share a base name.
+            let base = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("data.parquet")
+                .to_string();
+            let name = if names.insert(base.clone()) {
+                base
+            } else {
+                relative.replace('/', "_")
+            };
             Ok(StagedFile {
-                name: path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or("data.parquet")
-                    .to_string(),
+                name,
                 size: size as i64,
-                sha256: hex::encode(hasher.finalize()),
+                sha256,
                 path,
             })
         })
         .collect()
+}
+
+fn hash_file(path: &Path) -> Result<(u64, String)> {
+    let local = |e: std::io::Error| Error::Local(format!("{}: {e}", path.display()));
+    let mut file = std::fs::File::open(path).map_err(local)?;
+    let mut hasher = Sha256::new();
+    let size = std::io::copy(&mut file, &mut hasher).map_err(local)?;
+    Ok((size, hex::encode(hasher.finalize())))
 }
 
 /// The journal's name: the same command on the same unchanged files finds the same journal.
