@@ -69,6 +69,27 @@ with_keyring() {
   return $status
 }
 
+# Starts a throwaway PostgreSQL cluster (installing the server if missing) and exports
+# DELTA_BRIDGE_TEST_POSTGRES, so the backend's tests also run on Postgres. Stopped by stop_postgres.
+start_postgres() {
+  local bin; bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+  if [ -z "$bin" ]; then apt_install postgresql; bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"; fi
+  PG_DIR="$(mktemp -d)"
+  local as=""
+  if [ "$(id -u)" -eq 0 ]; then chown postgres "$PG_DIR"; as="runuser -u postgres --"; fi
+  local port; port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  $as "$bin/initdb" -D "$PG_DIR/data" -U postgres --auth=trust >/dev/null
+  $as "$bin/pg_ctl" -D "$PG_DIR/data" -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1" -l "$PG_DIR/log" -w start >/dev/null
+  PG_CTL="$as $bin/pg_ctl"
+  export DELTA_BRIDGE_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port"
+}
+
+stop_postgres() {
+  [ -n "${PG_DIR:-}" ] || return 0
+  $PG_CTL -D "$PG_DIR/data" -m fast stop >/dev/null 2>&1 || true
+  rm -rf "$PG_DIR"
+}
+
 ensure_firebase() {
   # The official Firebase Auth emulator (firebase-tools from npm; the auth emulator needs no Java).
   export FIREBASE_BIN="$DELTA_BRIDGE_CACHE/firebase/node_modules/.bin/firebase"

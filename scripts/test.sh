@@ -17,6 +17,13 @@ build_workspace
 say "cargo test"
 (cd "$REPO" && cargo test --workspace --locked --quiet)
 
+say "cargo test: the backend again, its metadata in PostgreSQL"
+start_postgres
+trap stop_postgres EXIT
+(cd "$REPO" && cargo test --locked --quiet -p delta-bridge-backend --test it)
+stop_postgres
+unset DELTA_BRIDGE_TEST_POSTGRES
+
 say "pytest: the delta-sharing 1.4.2 client against delta-bridge-sharing; delta-bridge convert read back with deltalake"
 export DELTA_BRIDGE_FIXTURES="$DELTA_BRIDGE_CACHE/fixtures"
 cd "$REPO"

@@ -95,12 +95,9 @@ impl Backend {
 
     async fn start_with(multipart_threshold: i64, part_size: i64) -> Backend {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(&format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("backend.db").display()
-        ))
-        .await
-        .unwrap();
+        let store = Store::connect(&database_url(dir.path()).await)
+            .await
+            .unwrap();
         let storage = Storage::local(&dir.path().join("storage")).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -207,6 +204,31 @@ impl Backend {
         )
         .await
     }
+}
+
+/// SQLite in the test's directory; or, when `DELTA_BRIDGE_TEST_POSTGRES` names a server (scripts/test.sh
+/// starts one), a new database of its own there, so the same tests prove the Postgres path.
+async fn database_url(dir: &Path) -> String {
+    let Ok(server) = std::env::var("DELTA_BRIDGE_TEST_POSTGRES") else {
+        return format!("sqlite://{}?mode=rwc", dir.join("backend.db").display());
+    };
+    use sqlx::Connection;
+    let name = format!(
+        "t{}",
+        dir.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_lowercase()
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "")
+    );
+    let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    format!("{server}/{name}")
 }
 
 fn spec(file: &Path) -> Value {
