@@ -2,7 +2,8 @@
 # Runs the whole product on this machine with embedded defaults: the Firebase Auth emulator for sign-in
 # (127.0.0.1:9099), the backend (127.0.0.1:8081; SQLite and a local directory under the cache) and the
 # sharing server (127.0.0.1:8080) serving the share.yaml the backend writes. A demo user uploads a
-# spreadsheet-style CSV converted locally by delta-bridge and shares it; the notebook snippet is printed.
+# spreadsheet-style CSV converted locally by delta-bridge and shares it; the notebook snippet is printed;
+# and, on a display, the desktop app opens.
 # Ctrl-C stops everything.
 set -euo pipefail
 source "$(dirname "$0")/setup.sh"
@@ -10,6 +11,7 @@ source "$(dirname "$0")/setup.sh"
 ensure_system
 ensure_venv
 ensure_firebase
+ensure_desktop
 build_workspace
 
 DEMO="$DELTA_BRIDGE_CACHE/demo"
@@ -59,4 +61,11 @@ The demo user shared "orders" as $TABLE. The notebook snippet is in $DEMO/orders
 Ctrl-C stops everything.
 
 MSG
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  say "opening the desktop app (sign in as the demo user, or create an account)"
+  DELTA_BRIDGE_BACKEND_URL="http://$BACKEND" FIREBASE_AUTH_EMULATOR_HOST="$EMULATOR" "$DELTA_BRIDGE_DESKTOP_BIN" &
+  pids+=($!)
+else
+  say "no display: start the desktop app on one with DELTA_BRIDGE_BACKEND_URL=http://$BACKEND FIREBASE_AUTH_EMULATOR_HOST=$EMULATOR $DELTA_BRIDGE_DESKTOP_BIN"
+fi
 wait

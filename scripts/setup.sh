@@ -90,6 +90,34 @@ stop_postgres() {
   rm -rf "$PG_DIR"
 }
 
+ensure_desktop() {
+  # What the Tauri desktop app builds and runs with (WebKitGTK), plus Xvfb and WebKitWebDriver for its tests;
+  # then the UI's packages (pinned by ui/package-lock.json) and its build, which the Rust build embeds.
+  local missing=0
+  pkg-config --exists webkit2gtk-4.1 2>/dev/null || missing=1
+  command -v Xvfb >/dev/null && command -v WebKitWebDriver >/dev/null || missing=1
+  command -v xclip >/dev/null || missing=1
+  [ "$missing" -eq 0 ] || apt_install libwebkit2gtk-4.1-dev libxdo-dev libssl-dev librsvg2-dev pkg-config xvfb xauth webkit2gtk-driver xclip
+  command -v npm >/dev/null || apt_install nodejs npm
+  local want; want="$(sha256sum "$REPO/ui/package-lock.json" | cut -d' ' -f1)"
+  if [ ! -d "$REPO/ui/node_modules" ] || [ "$(cat "$REPO/ui/node_modules/.lock.sha256" 2>/dev/null)" != "$want" ]; then
+    say "installing the UI's packages"
+    (cd "$REPO/ui" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    echo "$want" > "$REPO/ui/node_modules/.lock.sha256"
+  fi
+  say "building the UI"
+  (cd "$REPO/ui" && npm run --silent build >/dev/null)
+}
+
+ensure_tauri_driver() {
+  # The WebDriver bridge of the desktop app's end-to-end test.
+  export TAURI_DRIVER_BIN="$TOOLS/bin/tauri-driver"
+  [ -x "$TAURI_DRIVER_BIN" ] && return 0
+  command -v xclip >/dev/null || apt_install xclip
+  say "building tauri-driver (once)"
+  cargo install tauri-driver@2.1.0 --locked --root "$TOOLS" --quiet
+}
+
 ensure_firebase() {
   # The official Firebase Auth emulator (firebase-tools from npm; the auth emulator needs no Java).
   export FIREBASE_BIN="$DELTA_BRIDGE_CACHE/firebase/node_modules/.bin/firebase"
@@ -110,4 +138,5 @@ build_workspace() {
   export DELTA_BRIDGE_SHARING_BIN="$CARGO_TARGET_DIR/debug/delta-bridge-sharing"
   export DELTA_BRIDGE_CLI_BIN="$CARGO_TARGET_DIR/debug/delta-bridge"
   export DELTA_BRIDGE_BACKEND_BIN="$CARGO_TARGET_DIR/debug/delta-bridge-backend"
+  export DELTA_BRIDGE_DESKTOP_BIN="$CARGO_TARGET_DIR/debug/delta-bridge-desktop"
 }

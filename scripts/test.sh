@@ -12,10 +12,15 @@ ensure_venv
 ensure_s3s_fs
 ensure_firebase
 ensure_keyring
+ensure_desktop
+ensure_tauri_driver
 build_workspace
 
 say "cargo test"
 (cd "$REPO" && cargo test --workspace --locked --quiet)
+
+say "vitest: the desktop app's screens (Tauri IPC mocked at the UI boundary)"
+(cd "$REPO/ui" && npx --no-install vitest run --reporter=dot)
 
 say "cargo test: the backend again, its metadata in PostgreSQL"
 start_postgres
@@ -30,5 +35,5 @@ cd "$REPO"
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider cli/tests/python
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider sharing-server/tests/python "$@"
 
-say "pytest: the whole stack (Firebase Auth emulator, backend, sharing server, s3s-fs, the official client, the CLI with a real Secret Service)"
+say "pytest: the whole stack (Firebase Auth emulator, backend, sharing server, s3s-fs, the official client, the CLI with a real Secret Service, the desktop app under Xvfb)"
 with_keyring "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/stack

@@ -1,0 +1,395 @@
+//! The desktop app's Rust side: Tauri commands, each parsing its input, calling one function of the
+//! uploader core (`delta_bridge_uploader`) or the ingest library, and shaping the answer. Progress of an
+//! upload streams over a `Channel`; a job id lets the UI cancel it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use delta_bridge_api::{DatasetInfo, ShareResponse, UnshareResponse};
+use delta_bridge_uploader::{
+    Account, AuthError, Client, Error, FirebaseSettings, Kind, Progress, Settings, UploadOptions,
+    Uploaded,
+};
+use serde::{Deserialize, Serialize};
+use tauri::ipc::Channel;
+use tauri::{Manager, State};
+use tokio_util::sync::CancellationToken;
+
+/// What the Settings screen edits (nothing secret: the sign-in lives in the OS keyring).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DesktopSettings {
+    /// The backend's URL.
+    pub backend_url: String,
+    /// The Firebase project's Web API key (real Firebase).
+    #[serde(default)]
+    pub firebase_api_key: Option<String>,
+    /// The Firebase Auth emulator (`127.0.0.1:9099`) for local use.
+    #[serde(default)]
+    pub firebase_emulator_host: Option<String>,
+}
+
+impl Default for DesktopSettings {
+    fn default() -> Self {
+        DesktopSettings {
+            backend_url: std::env::var("DELTA_BRIDGE_BACKEND_URL")
+                .unwrap_or_else(|_| "http://127.0.0.1:8081".into()),
+            firebase_api_key: std::env::var("DELTA_BRIDGE_FIREBASE_API_KEY").ok(),
+            firebase_emulator_host: std::env::var("FIREBASE_AUTH_EMULATOR_HOST")
+                .ok()
+                .or_else(|| Some("127.0.0.1:9099".into())),
+        }
+    }
+}
+
+/// An error as the UI shows it: a kind to choose the tone and a sentence saying what to do.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandError {
+    /// `auth`, `input`, `network`, `cancelled` or `other`.
+    pub kind: &'static str,
+    /// For people.
+    pub message: String,
+}
+
+impl From<Error> for CommandError {
+    fn from(e: Error) -> Self {
+        let kind = match e.kind() {
+            Kind::Auth => "auth",
+            Kind::Input => "input",
+            Kind::Network => "network",
+            Kind::Cancelled => "cancelled",
+            Kind::Other => "other",
+        };
+        CommandError {
+            kind,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<delta_bridge_ingest::Error> for CommandError {
+    fn from(e: delta_bridge_ingest::Error) -> Self {
+        CommandError {
+            kind: "input",
+            message: e.to_string(),
+        }
+    }
+}
+
+fn other(message: impl Into<String>) -> CommandError {
+    CommandError {
+        kind: "other",
+        message: message.into(),
+    }
+}
+
+type Answer<T> = Result<T, CommandError>;
+
+/// What every command shares.
+pub struct AppState {
+    settings_file: PathBuf,
+    state_dir: PathBuf,
+    settings: Mutex<DesktopSettings>,
+    client: Mutex<Arc<Client>>,
+    jobs: Mutex<HashMap<u64, CancellationToken>>,
+    next_job: AtomicU64,
+}
+
+impl AppState {
+    /// State whose settings live in `config_dir` and upload journals in `state_dir`.
+    pub fn new(config_dir: PathBuf, state_dir: PathBuf) -> AppState {
+        let settings_file = config_dir.join("settings.json");
+        let settings = std::fs::read(&settings_file)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let client = Arc::new(Client::new(client_settings(&settings, &state_dir)));
+        AppState {
+            settings_file,
+            state_dir,
+            settings: Mutex::new(settings),
+            client: Mutex::new(client),
+            jobs: Mutex::new(HashMap::new()),
+            next_job: AtomicU64::new(1),
+        }
+    }
+
+    fn client(&self) -> Arc<Client> {
+        self.client.lock().expect("not poisoned").clone()
+    }
+}
+
+fn client_settings(settings: &DesktopSettings, state_dir: &std::path::Path) -> Settings {
+    let firebase = match (&settings.firebase_emulator_host, &settings.firebase_api_key) {
+        (Some(host), key) if !host.is_empty() => {
+            FirebaseSettings::emulator(host, key.as_deref().unwrap_or("emulator"))
+        }
+        (_, Some(key)) => FirebaseSettings::google(key),
+        _ => FirebaseSettings::emulator("127.0.0.1:9099", "emulator"),
+    };
+    Settings {
+        backend_url: settings.backend_url.clone(),
+        firebase,
+        state_dir: state_dir.to_path_buf(),
+    }
+}
+
+#[tauri::command]
+fn get_settings(state: State<'_, AppState>) -> DesktopSettings {
+    state.settings.lock().expect("not poisoned").clone()
+}
+
+#[tauri::command]
+fn save_settings(state: State<'_, AppState>, settings: DesktopSettings) -> Answer<()> {
+    if let Some(parent) = state.settings_file.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| other(e.to_string()))?;
+    }
+    let text = serde_json::to_vec_pretty(&settings).expect("serializes");
+    std::fs::write(&state.settings_file, text).map_err(|e| other(e.to_string()))?;
+    *state.client.lock().expect("not poisoned") =
+        Arc::new(Client::new(client_settings(&settings, &state.state_dir)));
+    *state.settings.lock().expect("not poisoned") = settings;
+    Ok(())
+}
+
+/// The session kept in the OS keyring, if any (no prompt).
+#[tauri::command]
+async fn restore_session(state: State<'_, AppState>) -> Answer<Option<Account>> {
+    match state.client().whoami().await {
+        Ok(account) => Ok(Some(account)),
+        Err(Error::Auth(AuthError::NotSignedIn | AuthError::SessionExpired)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[tauri::command]
+async fn sign_in(
+    state: State<'_, AppState>,
+    email: String,
+    password: String,
+    sign_up: bool,
+) -> Answer<Account> {
+    Ok(state.client().login(&email, &password, sign_up).await?)
+}
+
+#[tauri::command]
+async fn sign_out(state: State<'_, AppState>) -> Answer<()> {
+    state.client().logout().await?;
+    Ok(())
+}
+
+/// The native file picker (the fallback to dropping files on the window).
+#[tauri::command]
+async fn pick_files() -> Vec<String> {
+    rfd::AsyncFileDialog::new()
+        .add_filter("CSV", &["csv", "tsv", "txt"])
+        .pick_files()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| f.path().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The head of a CSV: dialect, columns with inferred types and names, first rows.
+#[tauri::command]
+async fn preview(path: String, rows: Option<usize>) -> Answer<delta_bridge_ingest::Preview> {
+    let options = delta_bridge_ingest::Options {
+        rows,
+        ..Default::default()
+    };
+    tokio::task::spawn_blocking(move || {
+        delta_bridge_ingest::preview(std::path::Path::new(&path), &options)
+    })
+    .await
+    .map_err(|e| other(e.to_string()))?
+    .map_err(CommandError::from)
+}
+
+/// What the UI asks to upload.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UploadRequest {
+    files: Vec<String>,
+    name: Option<String>,
+    mode: String,
+    #[serde(default)]
+    share: bool,
+}
+
+/// A new job id, to pass to `upload` and, to stop it, `cancel`.
+#[tauri::command]
+fn new_job(state: State<'_, AppState>) -> u64 {
+    state.next_job.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Converts and uploads; progress events stream over `on_progress`.
+#[tauri::command]
+async fn upload(
+    state: State<'_, AppState>,
+    job: u64,
+    request: UploadRequest,
+    on_progress: Channel<Progress>,
+) -> Answer<Uploaded> {
+    let cancel = CancellationToken::new();
+    state
+        .jobs
+        .lock()
+        .expect("not poisoned")
+        .insert(job, cancel.clone());
+    let options = UploadOptions {
+        files: request.files.into_iter().map(PathBuf::from).collect(),
+        name: request.name,
+        mode: request.mode,
+        share: request.share,
+        concurrency: 4,
+    };
+    let progress = Arc::new(move |p: Progress| {
+        let _ = on_progress.send(p);
+    });
+    let result = state.client().upload(&options, progress, cancel).await;
+    state.jobs.lock().expect("not poisoned").remove(&job);
+    Ok(result?)
+}
+
+#[tauri::command]
+fn cancel(state: State<'_, AppState>, job: u64) -> bool {
+    match state.jobs.lock().expect("not poisoned").get(&job) {
+        Some(token) => {
+            token.cancel();
+            true
+        }
+        None => false,
+    }
+}
+
+#[tauri::command]
+async fn datasets(state: State<'_, AppState>) -> Answer<Vec<DatasetInfo>> {
+    let client = state.client();
+    let token = client.id_token().await?;
+    Ok(client.backend().all_datasets(&token).await?)
+}
+
+#[tauri::command]
+async fn share(state: State<'_, AppState>, id: String) -> Answer<ShareResponse> {
+    let client = state.client();
+    let token = client.id_token().await?;
+    Ok(client.backend().share(&token, &id).await?)
+}
+
+#[tauri::command]
+async fn snippet(state: State<'_, AppState>, id: String) -> Answer<ShareResponse> {
+    let client = state.client();
+    let token = client.id_token().await?;
+    Ok(client.backend().snippet(&token, &id).await?)
+}
+
+#[tauri::command]
+async fn unshare(state: State<'_, AppState>, id: String) -> Answer<UnshareResponse> {
+    let client = state.client();
+    let token = client.id_token().await?;
+    Ok(client.backend().unshare(&token, &id).await?)
+}
+
+#[tauri::command]
+async fn delete(state: State<'_, AppState>, id: String) -> Answer<()> {
+    let client = state.client();
+    let token = client.id_token().await?;
+    Ok(client.backend().delete(&token, &id).await?)
+}
+
+/// Starts the app.
+pub fn run() {
+    tauri::Builder::default()
+        .setup(|app| {
+            let config = app.path().app_config_dir()?;
+            let state_dir = app.path().app_local_data_dir()?;
+            app.manage(AppState::new(config, state_dir));
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            get_settings,
+            save_settings,
+            restore_session,
+            sign_in,
+            sign_out,
+            pick_files,
+            preview,
+            new_job,
+            upload,
+            cancel,
+            datasets,
+            share,
+            snippet,
+            unshare,
+            delete
+        ])
+        .run(tauri::generate_context!())
+        .expect("the app starts");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_emulator_is_used_when_a_host_is_set_and_real_firebase_with_a_key() {
+        let dir = std::path::Path::new("/tmp/state");
+        let emulator = DesktopSettings {
+            backend_url: "http://b".into(),
+            firebase_api_key: None,
+            firebase_emulator_host: Some("127.0.0.1:9099".into()),
+        };
+        let settings = client_settings(&emulator, dir);
+        assert_eq!(
+            settings.firebase.identity_url,
+            "http://127.0.0.1:9099/identitytoolkit.googleapis.com"
+        );
+        let google = DesktopSettings {
+            firebase_api_key: Some("key".into()),
+            firebase_emulator_host: None,
+            ..emulator
+        };
+        let settings = client_settings(&google, dir);
+        assert_eq!(settings.firebase, FirebaseSettings::google("key"));
+        assert_eq!(settings.backend_url, "http://b");
+    }
+
+    #[test]
+    fn errors_reach_the_ui_as_a_kind_and_a_sentence() {
+        let e: CommandError = Error::Auth(AuthError::WrongPassword).into();
+        assert_eq!(
+            (e.kind, e.message.as_str()),
+            ("auth", "wrong email or password")
+        );
+        let e: CommandError = Error::Network("cannot reach the backend".into()).into();
+        assert_eq!(e.kind, "network");
+        let json = serde_json::to_value(CommandError::from(Error::Cancelled)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"kind": "cancelled", "message": "cancelled"})
+        );
+    }
+
+    #[test]
+    fn settings_persist_across_restarts() {
+        let dir = std::env::temp_dir().join(format!("delta-bridge-desktop-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let saved = DesktopSettings {
+            backend_url: "http://saved".into(),
+            firebase_api_key: None,
+            firebase_emulator_host: Some("127.0.0.1:1".into()),
+        };
+        std::fs::write(
+            dir.join("settings.json"),
+            serde_json::to_vec(&saved).unwrap(),
+        )
+        .unwrap();
+        let state = AppState::new(dir.clone(), dir.join("state"));
+        assert_eq!(*state.settings.lock().unwrap(), saved);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,146 @@
+"""The desktop app end to end, under Xvfb through tauri-driver and WebKitWebDriver, against the real stack:
+sign up, add a CSV through the same path a drop takes, check the preview's rows and types, upload and share,
+press Copy, and run the clipboard's text in Python with the official client. A screenshot of each screen
+goes to $DELTA_BRIDGE_SCREENSHOTS (docs/screenshots in the repository when refreshed by hand)."""
+
+import base64
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+
+import pytest
+import requests
+
+from conftest import REPO, TARGET, free_port, port_open, stop, wait_for
+from test_backend import AWKWARD, run_snippet, write_csv
+
+DESKTOP = os.environ.get("DELTA_BRIDGE_DESKTOP_BIN", str(TARGET / "delta-bridge-desktop"))
+TAURI_DRIVER = os.environ.get("TAURI_DRIVER_BIN", shutil.which("tauri-driver") or "tauri-driver")
+SHOTS = pathlib.Path(os.environ.get("DELTA_BRIDGE_SCREENSHOTS", "/tmp/delta-bridge-screenshots"))
+
+pytestmark = pytest.mark.skipif(
+    not (os.environ.get("DBUS_SESSION_BUS_ADDRESS") and shutil.which("Xvfb") and shutil.which("WebKitWebDriver")),
+    reason="needs Xvfb, WebKitWebDriver and a Secret Service session (scripts/test.sh provides them)",
+)
+
+
+def free_display():
+    for n in range(90, 200):
+        if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"):
+            return n
+    raise RuntimeError("no free X display")
+
+
+class WebDriver:
+    """The W3C WebDriver protocol over plain HTTP."""
+
+    def __init__(self, url, application):
+        self.url = url
+        response = requests.post(f"{url}/session", json={"capabilities": {"alwaysMatch": {
+            "browserName": "wry", "tauri:options": {"application": application}}}}, timeout=120)
+        response.raise_for_status()
+        self.session = f"{url}/session/{response.json()['value']['sessionId']}"
+
+    def call(self, method, path, body=None):
+        response = requests.request(method, self.session + path, json=body, timeout=120)
+        value = response.json().get("value")
+        if response.status_code >= 400:
+            raise AssertionError(f"{method} {path}: {value}")
+        return value
+
+    def find(self, css, timeout=30):
+        found = []
+        def present():
+            response = requests.post(self.session + "/element", json={"using": "css selector", "value": css}, timeout=30)
+            if response.status_code == 200:
+                found.append(list(response.json()["value"].values())[0])
+                return True
+            return False
+        assert wait_for(present, timeout=timeout, interval=0.2), f"no element {css!r}"
+        return found[0]
+
+    def click(self, css):
+        self.call("POST", f"/element/{self.find(css)}/click", {})
+
+    def type(self, css, text):
+        self.call("POST", f"/element/{self.find(css)}/value", {"text": text})
+
+    def text(self, css):
+        return self.call("GET", f"/element/{self.find(css)}/text")
+
+    def run(self, script, *args):
+        return self.call("POST", "/execute/sync", {"script": script, "args": list(args)})
+
+    def screenshot(self, name):
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        (SHOTS / f"{name}.png").write_bytes(base64.b64decode(self.call("GET", "/screenshot")))
+
+    def quit(self):
+        requests.delete(self.session, timeout=30)
+
+
+@pytest.fixture
+def desktop(local_stack, tmp_path):
+    display = free_display()
+    xvfb = subprocess.Popen(["Xvfb", f":{display}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert wait_for(lambda: os.path.exists(f"/tmp/.X11-unix/X{display}"), timeout=20), "Xvfb did not start"
+    port, native = free_port(), free_port()
+    env = dict(os.environ, DISPLAY=f":{display}", XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"),
+               DELTA_BRIDGE_BACKEND_URL=local_stack.url, FIREBASE_AUTH_EMULATOR_HOST=local_stack.emulator.host)
+    log = open(tmp_path / "tauri-driver.log", "w")
+    driver = subprocess.Popen([TAURI_DRIVER, "--port", str(port), "--native-port", str(native)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    # tauri-driver answers once it and the WebKitWebDriver it starts both listen.
+    assert wait_for(lambda: port_open(port) and port_open(native), timeout=30), "tauri-driver did not start"
+    session = WebDriver(f"http://127.0.0.1:{port}", DESKTOP)
+    session.display = display
+    yield session
+    try:
+        session.quit()
+    finally:
+        stop(driver)
+        stop(xvfb)
+
+
+def clipboard(display):
+    result = subprocess.run(["xclip", "-o", "-selection", "clipboard"], capture_output=True, text=True, env=dict(os.environ, DISPLAY=f":{display}"), timeout=10)
+    return result.stdout
+
+
+def test_sign_up_drop_preview_upload_share_copy_and_read(desktop, tmp_path):
+    app = desktop
+    app.find("#email", timeout=60)
+    app.screenshot("1-sign-in")
+    app.type("#email", f"{uuid.uuid4().hex[:10]}@example.com")
+    app.type("#password", "correct horse battery")
+    app.click("#sign-up")
+    app.find("#drop")
+
+    csv = write_csv(tmp_path, AWKWARD, "awkward.csv")
+    app.run("window.deltaBridge.addFiles(arguments[0]);", [str(csv)])
+    app.find("#queue table td")
+    headers = app.run("return [...document.querySelectorAll('#queue th')].map(th => th.innerText.replace(/\\s+/g, ' ').trim());")
+    assert headers[0] == "ZIP_code string", headers
+    assert [h.split(" ")[0] for h in headers] == ["ZIP_code", "City", "amount", "day", "active", "note"]
+    first_column = app.run("return [...document.querySelectorAll('#queue tbody tr')].map(tr => tr.cells[0].innerText);")
+    assert first_column == ["01234", "98765", "00501", "10001"]
+    app.screenshot("2-preview")
+
+    app.click("#queue .share")
+    app.click("#queue .upload")
+    app.find("#copy", timeout=180)
+    app.screenshot("3-snippet")
+    app.click("#copy")
+    assert wait_for(lambda: "load_as_pandas" in clipboard(app.display), timeout=10), "nothing was copied"
+    code = clipboard(app.display)
+    df, error = run_snippet({"python": code}, tmp_path / "notebook")
+    assert df is not None, error[-2000:]
+    assert list(df["ZIP_code"]) == ["01234", "98765", "00501", "10001"]
+
+    app.click("#close")
+    app.find("#datasets tr[data-id]")
+    app.screenshot("4-datasets")

@@ -1,0 +1,49 @@
+// The Rust commands (src-tauri/src/lib.rs), typed. The UI calls nothing else across the IPC boundary.
+import { Channel, invoke } from "@tauri-apps/api/core";
+
+export interface Settings {
+  backendUrl: string;
+  firebaseApiKey?: string | null;
+  firebaseEmulatorHost?: string | null;
+}
+export interface Account { uid: string; email?: string | null }
+export interface Column { name: string; header: string; type: string; nullable: boolean; ambiguous_dates: boolean }
+export interface Dialect { encoding: string; delimiter: string; quote: string; has_header: boolean; line_ending: string }
+export interface Preview {
+  file: string; file_size: number; dialect: Dialect; columns: Column[];
+  rows: (string | null)[][]; sampled_rows: number; complete: boolean; warnings: string[];
+}
+export interface ColumnInfo { name: string; type: string }
+export interface Dataset {
+  id: string; name: string; version: number; rows: number; bytes: number;
+  schema: ColumnInfo[]; shared: boolean; createdAt: string; updatedAt: string;
+}
+export interface Snippet {
+  datasetId: string; table: string; profile: Record<string, unknown>;
+  install: string; python: string; spark: string;
+}
+export interface Progress { stage: "converting" | "uploading" | "committing" | "sharing"; bytesDone: number; bytesTotal: number }
+export interface Uploaded { dataset: Dataset & { versions: unknown[] }; snippet?: Snippet | null; resumed: boolean; bytesSent: number }
+export interface CommandError { kind: "auth" | "input" | "network" | "cancelled" | "other"; message: string }
+
+export const api = {
+  getSettings: () => invoke<Settings>("get_settings"),
+  saveSettings: (settings: Settings) => invoke<void>("save_settings", { settings }),
+  restoreSession: () => invoke<Account | null>("restore_session"),
+  signIn: (email: string, password: string, signUp: boolean) => invoke<Account>("sign_in", { email, password, signUp }),
+  signOut: () => invoke<void>("sign_out"),
+  pickFiles: () => invoke<string[]>("pick_files"),
+  preview: (path: string, rows = 100) => invoke<Preview>("preview", { path, rows }),
+  newJob: () => invoke<number>("new_job"),
+  upload: (job: number, request: { files: string[]; name: string; mode: string; share: boolean }, onProgress: (p: Progress) => void) => {
+    const channel = new Channel<Progress>();
+    channel.onmessage = onProgress;
+    return invoke<Uploaded>("upload", { job, request, onProgress: channel });
+  },
+  cancel: (job: number) => invoke<boolean>("cancel", { job }),
+  datasets: () => invoke<Dataset[]>("datasets"),
+  share: (id: string) => invoke<{ shared: boolean; snippet: Snippet }>("share", { id }),
+  snippet: (id: string) => invoke<{ shared: boolean; snippet: Snippet }>("snippet", { id }),
+  unshare: (id: string) => invoke<{ datasetId: string; wasShared: boolean }>("unshare", { id }),
+  remove: (id: string) => invoke<void>("delete", { id }),
+};

@@ -1,0 +1,48 @@
+// Pure helpers for what the screens show.
+import type { CommandError, Progress } from "./api";
+
+export function bytes(n: number): string {
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let value = n;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+/** "uploading 12.0 MB of 40.0 MB, about 7 s left" from a progress event and the seconds since the stage began. */
+export function progressText(p: Progress, elapsedSeconds: number): string {
+  const done = `${p.stage} ${bytes(p.bytesDone)} of ${bytes(p.bytesTotal)}`;
+  if (p.bytesDone <= 0 || p.bytesDone >= p.bytesTotal || elapsedSeconds <= 0) return done;
+  const left = (elapsedSeconds * (p.bytesTotal - p.bytesDone)) / p.bytesDone;
+  return `${done}, about ${left < 60 ? `${Math.ceil(left)} s` : `${Math.ceil(left / 60)} min`} left`;
+}
+
+export function fraction(p: Progress): number {
+  return p.bytesTotal > 0 ? Math.min(1, p.bytesDone / p.bytesTotal) : 0;
+}
+
+/** A plain sentence for an error from a command. */
+export function explain(error: unknown): string {
+  const e = error as Partial<CommandError>;
+  const message = typeof e?.message === "string" ? e.message : String(error);
+  switch (e?.kind) {
+    case "auth": return `Sign-in problem: ${message}`;
+    case "network": return `${message}. Check your connection and the backend URL in Settings, then try again.`;
+    case "cancelled": return "Cancelled. Nothing was left behind; upload again to start over.";
+    case "input": return message;
+    default: return `Something went wrong: ${message}`;
+  }
+}
+
+/** The dataset name a file suggests: its name without directory and extension. */
+export function datasetName(path: string): string {
+  const base = path.split(/[\\/]/).pop() ?? path;
+  return base.replace(/\.[^.]+$/, "") || "data";
+}
+
+export function delimiterName(delimiter: string): string {
+  return delimiter === "\t" ? "tab" : delimiter;
+}

@@ -1,0 +1,232 @@
+// The desktop app's screens: sign in, add CSVs (drop or pick), preview, upload with progress, datasets,
+// the snippet dialog, settings. All work happens in Rust commands (./api.ts).
+import { api, type Dataset, type Preview, type Snippet } from "./api";
+import { bytes, datasetName, delimiterName, explain, fraction, progressText } from "./format";
+
+interface Queued { path: string; name: string; mode: "create" | "append" | "overwrite"; preview?: Preview; error?: string }
+
+const state = { queue: [] as Queued[], datasets: [] as Dataset[], email: "" };
+
+const $ = <T extends HTMLElement>(selector: string, root: ParentNode = document) => root.querySelector(selector) as T;
+const esc = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+export async function start(root: HTMLElement) {
+  root.innerHTML = `<header><h1>Delta-Bridge</h1><span id="who" class="muted"></span>
+      <button id="settings-open">Settings</button><button id="sign-out" hidden>Sign out</button></header>
+    <main id="screen"></main>
+    <dialog id="snippet-dialog" aria-label="Notebook snippet"></dialog>
+    <dialog id="settings-dialog" aria-label="Settings"></dialog>`;
+  $("#settings-open").onclick = openSettings;
+  $("#sign-out").onclick = async () => { await api.signOut(); showSignIn(); };
+  try {
+    const account = await api.restoreSession();
+    if (account) showMain(account.email ?? account.uid); else showSignIn();
+  } catch (e) {
+    showSignIn(explain(e));
+  }
+}
+
+function showSignIn(message = "") {
+  $("#who").textContent = "";
+  $("#sign-out").hidden = true;
+  $("#screen").innerHTML = `<section><h2>Sign in</h2>
+      <form id="sign-in" class="row">
+        <label>Email <input id="email" type="email" autocomplete="username" required></label>
+        <label>Password <input id="password" type="password" autocomplete="current-password" required></label>
+        <button class="primary" type="submit">Sign in</button>
+        <button id="sign-up" type="button">Create account</button>
+      </form><p id="sign-in-error" class="error">${esc(message)}</p></section>`;
+  const submit = async (signUp: boolean) => {
+    try {
+      const account = await api.signIn($<HTMLInputElement>("#email").value, $<HTMLInputElement>("#password").value, signUp);
+      showMain(account.email ?? account.uid);
+    } catch (e) {
+      $("#sign-in-error").textContent = explain(e);
+    }
+  };
+  $<HTMLFormElement>("#sign-in").onsubmit = (event) => { event.preventDefault(); void submit(false); };
+  $("#sign-up").onclick = () => void submit(true);
+}
+
+function showMain(email: string) {
+  state.email = email;
+  $("#who").textContent = email;
+  $("#sign-out").hidden = false;
+  $("#screen").innerHTML = `<section><h2>Add CSV files</h2>
+      <div id="drop" class="drop" tabindex="0">Drop CSV files here, or <button id="pick">choose files…</button></div>
+      <div id="queue"></div></section>
+    <section><h2>Your datasets</h2><div class="row"><button id="refresh">Refresh</button></div><div id="datasets"></div></section>`;
+  $("#pick").onclick = async () => addFiles(await api.pickFiles());
+  $("#refresh").onclick = () => void refreshDatasets();
+  void listenForDrops();
+  void refreshDatasets();
+}
+
+async function listenForDrops() {
+  try {
+    const { getCurrentWebview } = await import("@tauri-apps/api/webview");
+    await getCurrentWebview().onDragDropEvent((event) => {
+      const drop = document.getElementById("drop");
+      if (!drop) return;
+      if (event.payload.type === "over" || event.payload.type === "enter") drop.classList.add("over");
+      else drop.classList.remove("over");
+      if (event.payload.type === "drop") void addFiles(event.payload.paths);
+    });
+  } catch {
+    // Outside Tauri (unit tests): the picker is the only way in.
+  }
+}
+
+export async function addFiles(paths: string[]) {
+  for (const path of paths) {
+    const item: Queued = { path, name: datasetName(path), mode: "create" };
+    if (state.datasets.some((d) => d.name === item.name)) item.mode = "append";
+    state.queue.push(item);
+    try { item.preview = await api.preview(path); } catch (e) { item.error = explain(e); }
+  }
+  renderQueue();
+}
+
+function renderQueue() {
+  $("#queue").innerHTML = state.queue.map((item, i) => {
+    const p = item.preview;
+    const existing = state.datasets.some((d) => d.name === item.name);
+    const header = p ? p.columns.map((c) => `<th>${esc(c.name)}<small>${esc(c.type)}</small></th>`).join("") : "";
+    const rows = p ? p.rows.slice(0, 20).map((r) => `<tr>${r.map((v) => `<td>${v === null ? '<span class="muted">null</span>' : esc(v)}</td>`).join("")}</tr>`).join("") : "";
+    return `<div class="file" data-index="${i}"><h2>${esc(item.path)}</h2>
+      ${item.error ? `<p class="error">${esc(item.error)}</p>` : ""}
+      ${p ? `<p class="muted">${esc(p.dialect.encoding)}, delimiter “${esc(delimiterName(p.dialect.delimiter))}”, ${p.dialect.has_header ? "header row" : "no header"}, ${bytes(p.file_size)}</p>
+      <div class="grid"><table><thead><tr>${header}</tr></thead><tbody>${rows}</tbody></table></div>` : ""}
+      <div class="row"><label>Dataset name <input class="name" value="${esc(item.name)}"></label>
+        <label>Mode <select class="mode">${(existing ? ["append", "overwrite"] : ["create"]).map((m) => `<option ${m === item.mode ? "selected" : ""}>${m}</option>`).join("")}</select></label>
+        <label><input type="checkbox" class="share"> Share when done</label>
+        <button class="primary upload" ${item.error ? "disabled" : ""}>Upload</button><button class="cancel" hidden>Cancel</button></div>
+      <progress value="0" max="1" hidden></progress><p class="status muted" aria-live="polite"></p></div>`;
+  }).join("");
+  document.querySelectorAll<HTMLElement>(".file").forEach((el) => {
+    const item = state.queue[Number(el.dataset.index)];
+    $<HTMLInputElement>(".name", el).oninput = (e) => { item.name = (e.target as HTMLInputElement).value; };
+    $<HTMLSelectElement>(".mode", el).onchange = (e) => { item.mode = (e.target as HTMLSelectElement).value as Queued["mode"]; };
+    $(".upload", el).onclick = () => void upload(item, el);
+  });
+}
+
+async function upload(item: Queued, el: HTMLElement) {
+  const bar = $<HTMLProgressElement>("progress", el);
+  const status = $(".status", el);
+  const cancel = $(".cancel", el);
+  const job = await api.newJob();
+  let stage = "";
+  let stageStart = performance.now();
+  bar.hidden = false;
+  cancel.hidden = false;
+  cancel.onclick = () => void api.cancel(job);
+  $<HTMLButtonElement>(".upload", el).disabled = true;
+  try {
+    const started = performance.now();
+    const done = await api.upload(job, { files: [item.path], name: item.name, mode: item.mode, share: $<HTMLInputElement>(".share", el).checked }, (p) => {
+      if (p.stage !== stage) { stage = p.stage; stageStart = performance.now(); }
+      bar.value = fraction(p);
+      status.textContent = progressText(p, (performance.now() - stageStart) / 1000);
+    });
+    status.textContent = `Uploaded ${item.name}: version ${done.dataset.version}, ${done.dataset.rows} rows${done.resumed ? " (resumed)" : ""}.`;
+    if (done.snippet) showSnippet(done.snippet);
+    if (performance.now() - started > 10_000) notify(`${item.name} is uploaded`);
+    await refreshDatasets();
+  } catch (e) {
+    status.textContent = explain(e);
+    status.className = "status error";
+  } finally {
+    cancel.hidden = true;
+    $<HTMLButtonElement>(".upload", el).disabled = false;
+  }
+}
+
+function notify(text: string) {
+  if ("Notification" in window && Notification.permission === "granted") new Notification("Delta-Bridge", { body: text });
+}
+
+export async function refreshDatasets() {
+  try {
+    state.datasets = await api.datasets();
+  } catch (e) {
+    $("#datasets").innerHTML = `<p class="error">${esc(explain(e))}</p>`;
+    return;
+  }
+  $("#datasets").innerHTML = state.datasets.length === 0 ? `<p class="muted">No datasets yet.</p>` : `<table><thead><tr>
+      <th>Name</th><th>Rows</th><th>Size</th><th>Version</th><th>Shared</th><th>Updated</th><th></th></tr></thead><tbody>
+      ${state.datasets.map((d) => `<tr data-id="${esc(d.id)}"><td>${esc(d.name)}</td><td>${d.rows}</td><td>${bytes(d.bytes)}</td><td>${d.version}</td>
+        <td>${d.shared ? "yes" : "no"}</td><td>${esc(new Date(d.updatedAt).toLocaleString())}</td>
+        <td class="row">${d.shared ? `<button class="snippet">Snippet</button><button class="unshare">Unshare</button>` : `<button class="share">Share</button>`}
+        <button class="delete">Delete</button></td></tr>`).join("")}</tbody></table>`;
+  document.querySelectorAll<HTMLElement>("#datasets tr[data-id]").forEach((row) => {
+    const id = row.dataset.id!;
+    const act = (selector: string, action: () => Promise<unknown>) => {
+      const button = row.querySelector<HTMLButtonElement>(selector);
+      if (button) button.onclick = async () => { try { await action(); } catch (e) { alert(explain(e)); } await refreshDatasets(); };
+    };
+    act(".share", async () => showSnippet((await api.share(id)).snippet));
+    act(".snippet", async () => showSnippet((await api.snippet(id)).snippet));
+    act(".unshare", () => api.unshare(id));
+    act(".delete", async () => { if (confirm("Delete this dataset and stop sharing it?")) await api.remove(id); });
+  });
+}
+
+export function showSnippet(snippet: Snippet) {
+  const dialog = $<HTMLDialogElement>("#snippet-dialog");
+  const code = { pandas: snippet.python, spark: snippet.spark };
+  let tab: keyof typeof code = "pandas";
+  const render = () => {
+    dialog.innerHTML = `<h2>Notebook snippet for ${esc(snippet.table)}</h2>
+      <p class="muted">Run <code>${esc(snippet.install)}</code>, then paste this into a notebook. It holds the access token: share it only with the people who should read this table.</p>
+      <div class="tabs row" role="tablist">${(Object.keys(code) as (keyof typeof code)[]).map((t) => `<button role="tab" aria-selected="${t === tab}" data-tab="${t}">${t}</button>`).join("")}</div>
+      <pre id="snippet-code">${esc(code[tab])}</pre>
+      <div class="row"><button class="primary" id="copy">Copy</button><span id="copied" class="muted" aria-live="polite"></span><button id="close">Close</button></div>`;
+    dialog.querySelectorAll<HTMLButtonElement>("[data-tab]").forEach((b) => { b.onclick = () => { tab = b.dataset.tab as keyof typeof code; render(); }; });
+    $("#copy", dialog).onclick = async () => {
+      await copy(code[tab]);
+      $("#copied", dialog).textContent = "Copied.";
+    };
+    $("#close", dialog).onclick = () => dialog.close();
+  };
+  render();
+  if (!dialog.open) dialog.showModal?.();
+}
+
+export async function copy(text: string) {
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    const area = document.createElement("textarea");
+    area.value = text;
+    document.body.append(area);
+    area.select();
+    document.execCommand("copy");
+    area.remove();
+  }
+}
+
+async function openSettings() {
+  const dialog = $<HTMLDialogElement>("#settings-dialog");
+  const s = await api.getSettings();
+  dialog.innerHTML = `<h2>Settings</h2><form id="settings-form" method="dialog">
+      <p><label>Backend URL <input id="backend" size="40" value="${esc(s.backendUrl)}"></label></p>
+      <p><label>Firebase Web API key <input id="api-key" size="40" value="${esc(s.firebaseApiKey ?? "")}"></label></p>
+      <p><label>Firebase Auth emulator (local use) <input id="emulator" size="24" placeholder="127.0.0.1:9099" value="${esc(s.firebaseEmulatorHost ?? "")}"></label></p>
+      <div class="row"><button class="primary" value="save">Save</button><button value="cancel" formnovalidate>Cancel</button></div></form>`;
+  $<HTMLFormElement>("#settings-form", dialog).onsubmit = async (event) => {
+    if ((event.submitter as HTMLButtonElement | null)?.value !== "save") return;
+    await api.saveSettings({
+      backendUrl: $<HTMLInputElement>("#backend", dialog).value.trim(),
+      firebaseApiKey: $<HTMLInputElement>("#api-key", dialog).value.trim() || null,
+      firebaseEmulatorHost: $<HTMLInputElement>("#emulator", dialog).value.trim() || null,
+    });
+  };
+  dialog.showModal?.();
+}
+
+// Automation and end-to-end tests add files through the same path a drop takes.
+(window as unknown as { deltaBridge: unknown }).deltaBridge = { addFiles };
+
+const root = document.getElementById("app");
+if (root) void start(root);

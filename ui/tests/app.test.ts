@@ -1,0 +1,78 @@
+// The screens with the Rust side mocked at the IPC boundary only (@tauri-apps/api/mocks).
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+
+const dataset = { id: "ds0123456789abcdef0123", name: "sales", version: 0, rows: 3, bytes: 1422, schema: [], shared: false, createdAt: "2026-01-01T00:00:00Z", updatedAt: "2026-01-01T00:00:00Z" };
+const snippet = { datasetId: dataset.id, table: `${dataset.id}.default.sales`, profile: {}, install: "pip install delta-sharing", python: "print('pandas')", spark: "print('spark')" };
+
+async function settle() {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 0));
+}
+
+describe("the app", () => {
+  let calls: { cmd: string; args: unknown }[];
+  beforeEach(() => {
+    calls = [];
+    document.body.innerHTML = "";
+  });
+  afterEach(() => clearMocks());
+
+  it("asks to sign in when the keyring holds no session, then lists datasets", async () => {
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args });
+      if (cmd === "restore_session") return null;
+      if (cmd === "sign_in") return { uid: "u1", email: "ana@example.com" };
+      if (cmd === "datasets") return [dataset];
+      return null;
+    });
+    const { start } = await import("../src/main");
+    const root = document.createElement("div");
+    document.body.append(root);
+    await start(root);
+    await settle();
+    (root.querySelector("#email") as HTMLInputElement).value = "ana@example.com";
+    (root.querySelector("#password") as HTMLInputElement).value = "secret123";
+    (root.querySelector("#sign-in") as HTMLFormElement).requestSubmit();
+    await settle();
+    expect(calls.find((c) => c.cmd === "sign_in")?.args).toEqual({ email: "ana@example.com", password: "secret123", signUp: false });
+    expect(root.querySelector("#who")?.textContent).toBe("ana@example.com");
+    expect(root.querySelector("#datasets")?.textContent).toContain("sales");
+  });
+
+  it("previews an added file with its inferred types, and suggests append for an existing name", async () => {
+    mockIPC((cmd) => {
+      if (cmd === "restore_session") return { uid: "u1", email: "ana@example.com" };
+      if (cmd === "datasets") return [dataset];
+      if (cmd === "preview") return {
+        file: "/tmp/sales.csv", file_size: 60, complete: true, sampled_rows: 2, warnings: [],
+        dialect: { encoding: "utf-8", delimiter: ";", quote: "\"", has_header: true, line_ending: "Lf" },
+        columns: [{ name: "zip", header: "zip", type: "string", nullable: false, ambiguous_dates: false }],
+        rows: [["01234"], [null]],
+      };
+      return null;
+    });
+    const { start, addFiles } = await import("../src/main");
+    const root = document.createElement("div");
+    document.body.append(root);
+    await start(root);
+    await settle();
+    await addFiles(["/tmp/sales.csv"]);
+    const queue = root.querySelector("#queue")!;
+    expect(queue.textContent).toContain("delimiter “;”");
+    expect(queue.querySelector("th")?.textContent).toBe("zipstring");
+    expect(queue.querySelector("td")?.textContent).toBe("01234");
+    expect((queue.querySelector(".mode") as HTMLSelectElement).value).toBe("append");
+  });
+
+  it("copies the snippet of the chosen tab", async () => {
+    let copied = "";
+    Object.assign(navigator, { clipboard: { writeText: async (t: string) => { copied = t; } } });
+    document.body.innerHTML = `<dialog id="snippet-dialog"></dialog>`;
+    const { showSnippet } = await import("../src/main");
+    showSnippet(snippet);
+    (document.querySelector("[data-tab=spark]") as HTMLButtonElement).click();
+    (document.querySelector("#copy") as HTMLButtonElement).click();
+    await settle();
+    expect(copied).toBe("print('spark')");
+  });
+});
