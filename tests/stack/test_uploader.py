@@ -186,3 +186,29 @@ def test_a_killed_upload_resumes_without_sending_a_part_twice(stack, tmp_path):
             seen[(upload, part)] = seen.get((upload, part), 0) + 1
         assert len(seen) >= total_parts, "s3s-fs logged fewer part writes than this upload has parts"
         assert all(n == 1 for n in seen.values()), {k: n for k, n in seen.items() if n != 1}
+
+
+def test_cancelling_an_upload_leaves_nothing_behind(local_stack, tmp_path):
+    cli = Cli(local_stack, tmp_path / "cli")
+    cli.run("login", "--email", f"{uuid.uuid4().hex[:10]}@example.com", "--sign-up", stdin=PASSWORD + "\n")
+    csv = tmp_path / "big.csv"
+    big_csv(csv, megabytes=150)
+    upload = cli.spawn("upload", csv, "--name", "cancelled", "--concurrency", "1", "--json")
+    journals = cli.state / "uploads"
+
+    def uploading():
+        for journal in journals.glob("*.json"):
+            try:
+                return any(s.get("parts") for s in json.loads(journal.read_text())["sent"].values())
+            except (ValueError, KeyError):
+                continue
+        return False
+
+    assert wait_for(uploading, timeout=600, interval=0.005), upload.communicate()
+    upload.send_signal(signal.SIGINT)
+    _, stderr = upload.communicate(timeout=60)
+    assert upload.returncode == 130, stderr
+    assert "cancelled" in stderr
+    assert not list(journals.glob("*.json")), "no journal is left"
+    assert not list((cli.state / "staging").glob("*")), "no converted copy is left"
+    assert cli.json("datasets") == []

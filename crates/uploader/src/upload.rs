@@ -159,9 +159,23 @@ impl Client {
             journal.save(&journal_path)?;
         }
         let shared = Arc::new(Mutex::new(journal));
-        let (upload_id, bytes_sent) = self
+        let sent = self
             .send(&shared, &journal_path, options, &progress, &cancel)
-            .await?;
+            .await;
+        let (upload_id, bytes_sent) = match sent {
+            Ok(sent) => sent,
+            Err(Error::Cancelled) => {
+                // Cancelling means "not this": forget the journal and the local copy (a crash or a kill,
+                // which cannot clean up, is what resuming is for).
+                let journal = shared.lock().expect("not poisoned").clone();
+                let _ = std::fs::remove_file(&journal_path);
+                if !journal.keep_staging {
+                    let _ = std::fs::remove_dir_all(&journal.staging);
+                }
+                return Err(Error::Cancelled);
+            }
+            Err(e) => return Err(e),
+        };
         let journal = shared.lock().expect("not poisoned").clone();
 
         let total: u64 = journal.files.iter().map(|f| f.size as u64).sum();
