@@ -162,6 +162,8 @@ pub enum Remote {
         /// Files or parts in flight at once.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
+        #[command(flatten)]
+        read: crate::ReadArgs,
         #[arg(long)]
         json: bool,
     },
@@ -306,8 +308,12 @@ async fn execute(client: &Client, command: Remote) -> Result<(), Error> {
             mode,
             share,
             concurrency,
+            read,
             json,
         } => {
+            let read = read
+                .options(100)
+                .map_err(|e| Error::Input(format!("{e:#}")))?;
             let bar = Arc::new(ProgressBar::new(!json && std::io::stderr().is_terminal()));
             let progress = {
                 let bar = bar.clone();
@@ -334,6 +340,7 @@ async fn execute(client: &Client, command: Remote) -> Result<(), Error> {
                 mode: mode.name().to_string(),
                 share,
                 concurrency,
+                read,
             };
             let result = client.upload(&options, progress, cancel).await;
             bar.finish();

@@ -194,13 +194,74 @@ async fn pick_files() -> Vec<String> {
         .collect()
 }
 
-/// The head of a CSV: dialect, columns with inferred types and names, first rows.
+/// What the user changed in the preview: dialect, and column names and types by 0-based position.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadOverrides {
+    #[serde(default)]
+    names: Vec<(usize, String)>,
+    #[serde(default)]
+    types: Vec<(usize, String)>,
+    #[serde(default)]
+    delimiter: Option<String>,
+    #[serde(default)]
+    encoding: Option<String>,
+    #[serde(default)]
+    has_header: Option<bool>,
+}
+
+impl ReadOverrides {
+    fn options(&self, rows: Option<usize>) -> Answer<delta_bridge_ingest::Options> {
+        let input = |message: String| CommandError {
+            kind: "input",
+            message,
+        };
+        let types = self
+            .types
+            .iter()
+            .map(|(i, name)| {
+                delta_bridge_ingest::ColumnType::from_name(name)
+                    .map(|t| (*i, t))
+                    .ok_or_else(|| input(format!("column {}: unknown type {name:?}", i + 1)))
+            })
+            .collect::<Answer<_>>()?;
+        let delimiter = match self.delimiter.as_deref() {
+            None | Some("") => None,
+            Some("tab") | Some("\t") => Some(b'\t'),
+            Some(d) if d.len() == 1 => Some(d.as_bytes()[0]),
+            Some(d) => {
+                return Err(input(format!(
+                    "the delimiter must be one character, not {d:?}"
+                )));
+            }
+        };
+        let encoding = match self.encoding.as_deref() {
+            None | Some("") => None,
+            Some(e) => Some(
+                delta_bridge_ingest::Encoding::from_name(e)
+                    .ok_or_else(|| input(format!("unknown encoding {e:?}")))?,
+            ),
+        };
+        Ok(delta_bridge_ingest::Options {
+            rows,
+            encoding,
+            delimiter,
+            quote: None,
+            has_header: self.has_header,
+            names: self.names.clone(),
+            types,
+        })
+    }
+}
+
+/// The head of a CSV: dialect, columns with inferred (or chosen) types and names, first rows.
 #[tauri::command]
-async fn preview(path: String, rows: Option<usize>) -> Answer<delta_bridge_ingest::Preview> {
-    let options = delta_bridge_ingest::Options {
-        rows,
-        ..Default::default()
-    };
+async fn preview(
+    path: String,
+    rows: Option<usize>,
+    read: Option<ReadOverrides>,
+) -> Answer<delta_bridge_ingest::Preview> {
+    let options = read.unwrap_or_default().options(rows)?;
     tokio::task::spawn_blocking(move || {
         delta_bridge_ingest::preview(std::path::Path::new(&path), &options)
     })
@@ -218,6 +279,8 @@ struct UploadRequest {
     mode: String,
     #[serde(default)]
     share: bool,
+    #[serde(default)]
+    read: ReadOverrides,
 }
 
 /// A new job id, to pass to `upload` and, to stop it, `cancel`.
@@ -246,6 +309,7 @@ async fn upload(
         mode: request.mode,
         share: request.share,
         concurrency: 4,
+        read: request.read.options(None)?,
     };
     let progress = Arc::new(move |p: Progress| {
         let _ = on_progress.send(p);
@@ -372,6 +436,28 @@ mod tests {
             json,
             serde_json::json!({"kind": "cancelled", "message": "cancelled"})
         );
+    }
+
+    #[test]
+    fn overrides_from_the_preview_become_read_options() {
+        let overrides: ReadOverrides = serde_json::from_value(serde_json::json!({
+            "names": [[0, "postcode"]], "types": [[0, "string"], [2, "date:dmy"]],
+            "delimiter": ";", "encoding": "windows-1252", "hasHeader": true
+        }))
+        .unwrap();
+        let options = overrides.options(Some(10)).unwrap();
+        assert_eq!(options.delimiter, Some(b';'));
+        assert_eq!(options.names, vec![(0, "postcode".to_string())]);
+        assert_eq!(
+            options.types[0],
+            (0, delta_bridge_ingest::ColumnType::String)
+        );
+        assert_eq!(options.has_header, Some(true));
+        let bad: ReadOverrides =
+            serde_json::from_value(serde_json::json!({"types": [[1, "uuid"]]})).unwrap();
+        let e = bad.options(None).unwrap_err();
+        assert_eq!(e.kind, "input");
+        assert!(e.message.contains("column 2"), "{}", e.message);
     }
 
     #[test]

@@ -123,13 +123,14 @@ def test_sign_up_drop_preview_upload_share_copy_and_read(desktop, tmp_path):
     csv = write_csv(tmp_path, AWKWARD, "awkward.csv")
     app.run("window.deltaBridge.addFiles(arguments[0]);", [str(csv)])
     app.find("#queue table td")
-    headers = app.run("return [...document.querySelectorAll('#queue th')].map(th => th.innerText.replace(/\\s+/g, ' ').trim());")
-    assert headers[0] == "ZIP_code string", headers
-    assert [h.split(" ")[0] for h in headers] == ["ZIP_code", "City", "amount", "day", "active", "note"]
+    headers = app.run("return [...document.querySelectorAll('#queue th')].map(th => th.querySelector('.col-name').value + ' ' + th.querySelector('.col-type').value);")
+    assert headers == ["ZIP_code string", "City string", "amount float64", "day date", "active boolean", "note string"], headers
     first_column = app.run("return [...document.querySelectorAll('#queue tbody tr')].map(tr => tr.cells[0].innerText);")
     assert first_column == ["01234", "98765", "00501", "10001"]
     app.screenshot("2-preview")
 
+    app.run("const input = document.querySelector('#queue .col-name'); input.value = 'postcode'; input.dispatchEvent(new Event('change'));")
+    assert wait_for(lambda: app.run("return document.querySelector('#queue .col-name').value;") == "postcode", timeout=20)
     app.click("#queue .share")
     app.click("#queue .upload")
     app.find("#copy", timeout=180)
@@ -139,7 +140,7 @@ def test_sign_up_drop_preview_upload_share_copy_and_read(desktop, tmp_path):
     code = clipboard(app.display)
     df, error = run_snippet({"python": code}, tmp_path / "notebook")
     assert df is not None, error[-2000:]
-    assert list(df["ZIP_code"]) == ["01234", "98765", "00501", "10001"]
+    assert list(df["postcode"]) == ["01234", "98765", "00501", "10001"]
 
     app.click("#close")
     app.find("#datasets tr[data-id]")

@@ -7,7 +7,9 @@ export interface Settings {
   firebaseEmulatorHost?: string | null;
 }
 export interface Account { uid: string; email?: string | null }
-export interface Column { name: string; header: string; type: string; nullable: boolean; ambiguous_dates: boolean }
+export interface Column { name: string; header: string; type: string; order?: string; decimal_comma?: boolean; nullable: boolean; ambiguous_dates: boolean }
+/** What the user changed in the preview (0-based column positions). */
+export interface ReadOverrides { names: [number, string][]; types: [number, string][]; delimiter?: string; hasHeader?: boolean }
 export interface Dialect { encoding: string; delimiter: string; quote: string; has_header: boolean; line_ending: string }
 export interface Preview {
   file: string; file_size: number; dialect: Dialect; columns: Column[];
@@ -33,9 +35,9 @@ export const api = {
   signIn: (email: string, password: string, signUp: boolean) => invoke<Account>("sign_in", { email, password, signUp }),
   signOut: () => invoke<void>("sign_out"),
   pickFiles: () => invoke<string[]>("pick_files"),
-  preview: (path: string, rows = 100) => invoke<Preview>("preview", { path, rows }),
+  preview: (path: string, read?: ReadOverrides, rows = 100) => invoke<Preview>("preview", { path, rows, read: read ?? null }),
   newJob: () => invoke<number>("new_job"),
-  upload: (job: number, request: { files: string[]; name: string; mode: string; share: boolean }, onProgress: (p: Progress) => void) => {
+  upload: (job: number, request: { files: string[]; name: string; mode: string; share: boolean; read: ReadOverrides }, onProgress: (p: Progress) => void) => {
     const channel = new Channel<Progress>();
     channel.onmessage = onProgress;
     return invoke<Uploaded>("upload", { job, request, onProgress: channel });

@@ -43,6 +43,22 @@ export function datasetName(path: string): string {
   return base.replace(/\.[^.]+$/, "") || "data";
 }
 
+/** The type names the preview offers, as the ingest library reads them. */
+export const TYPES = ["string", "int64", "float64", "float64:comma", "boolean", "date", "date:dmy", "date:mdy", "timestamp"];
+
+/** A preview column's type as one of TYPES. */
+export function typeName(column: { type: string; order?: string; decimal_comma?: boolean }): string {
+  if (column.type === "date" && column.order && column.order !== "ymd") return `date:${column.order}`;
+  if (column.type === "float64" && column.decimal_comma) return "float64:comma";
+  return column.type;
+}
+
+/** Sets (or replaces) the entry for one column in a list of overrides. */
+export function setOverride<T>(list: [number, T][], column: number, value: T): [number, T][] {
+  const next: [number, T][] = [...list.filter(([i]) => i !== column), [column, value]];
+  return next.sort((a, b) => a[0] - b[0]);
+}
+
 export function delimiterName(delimiter: string): string {
   return delimiter === "\t" ? "tab" : delimiter;
 }

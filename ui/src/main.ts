@@ -1,9 +1,9 @@
 // The desktop app's screens: sign in, add CSVs (drop or pick), preview, upload with progress, datasets,
 // the snippet dialog, settings. All work happens in Rust commands (./api.ts).
-import { api, type Dataset, type Preview, type Snippet } from "./api";
-import { bytes, datasetName, delimiterName, explain, fraction, progressText } from "./format";
+import { api, type Dataset, type Preview, type ReadOverrides, type Snippet } from "./api";
+import { TYPES, bytes, datasetName, delimiterName, explain, fraction, progressText, setOverride, typeName } from "./format";
 
-interface Queued { path: string; name: string; mode: "create" | "append" | "overwrite"; preview?: Preview; error?: string }
+interface Queued { path: string; name: string; mode: "create" | "append" | "overwrite"; read: ReadOverrides; preview?: Preview; error?: string }
 
 const state = { queue: [] as Queued[], datasets: [] as Dataset[], email: "" };
 
@@ -79,7 +79,7 @@ async function listenForDrops() {
 
 export async function addFiles(paths: string[]) {
   for (const path of paths) {
-    const item: Queued = { path, name: datasetName(path), mode: "create" };
+    const item: Queued = { path, name: datasetName(path), mode: "create", read: { names: [], types: [] } };
     if (state.datasets.some((d) => d.name === item.name)) item.mode = "append";
     state.queue.push(item);
     try { item.preview = await api.preview(path); } catch (e) { item.error = explain(e); }
@@ -91,11 +91,14 @@ function renderQueue() {
   $("#queue").innerHTML = state.queue.map((item, i) => {
     const p = item.preview;
     const existing = state.datasets.some((d) => d.name === item.name);
-    const header = p ? p.columns.map((c) => `<th>${esc(c.name)}<small>${esc(c.type)}</small></th>`).join("") : "";
+    const header = p ? p.columns.map((c, col) => `<th><input class="col-name" data-col="${col}" value="${esc(c.name)}" aria-label="Name of column ${col + 1}" size="${Math.max(6, c.name.length)}">
+        <select class="col-type" data-col="${col}" aria-label="Type of column ${col + 1}">${TYPES.map((t) => `<option ${t === typeName(c) ? "selected" : ""}>${t}</option>`).join("")}</select></th>`).join("") : "";
     const rows = p ? p.rows.slice(0, 20).map((r) => `<tr>${r.map((v) => `<td>${v === null ? '<span class="muted">null</span>' : esc(v)}</td>`).join("")}</tr>`).join("") : "";
     return `<div class="file" data-index="${i}"><h2>${esc(item.path)}</h2>
       ${item.error ? `<p class="error">${esc(item.error)}</p>` : ""}
-      ${p ? `<p class="muted">${esc(p.dialect.encoding)}, delimiter “${esc(delimiterName(p.dialect.delimiter))}”, ${p.dialect.has_header ? "header row" : "no header"}, ${bytes(p.file_size)}</p>
+      ${p ? `<p class="muted row">${esc(p.dialect.encoding)}, ${bytes(p.file_size)},
+        <label>delimiter <select class="delimiter">${[",", ";", "tab", "|"].map((d) => `<option ${d === delimiterName(p.dialect.delimiter) ? "selected" : ""}>${d}</option>`).join("")}</select></label>
+        <label><input type="checkbox" class="has-header" ${p.dialect.has_header ? "checked" : ""}> header row</label></p>
       <div class="grid"><table><thead><tr>${header}</tr></thead><tbody>${rows}</tbody></table></div>` : ""}
       <div class="row"><label>Dataset name <input class="name" value="${esc(item.name)}"></label>
         <label>Mode <select class="mode">${(existing ? ["append", "overwrite"] : ["create"]).map((m) => `<option ${m === item.mode ? "selected" : ""}>${m}</option>`).join("")}</select></label>
@@ -108,6 +111,20 @@ function renderQueue() {
     $<HTMLInputElement>(".name", el).oninput = (e) => { item.name = (e.target as HTMLInputElement).value; };
     $<HTMLSelectElement>(".mode", el).onchange = (e) => { item.mode = (e.target as HTMLSelectElement).value as Queued["mode"]; };
     $(".upload", el).onclick = () => void upload(item, el);
+    const reread = async () => {
+      try { item.preview = await api.preview(item.path, item.read); item.error = undefined; } catch (e) { item.error = explain(e); }
+      renderQueue();
+    };
+    el.querySelectorAll<HTMLInputElement>(".col-name").forEach((input) => {
+      input.onchange = () => { item.read.names = setOverride(item.read.names, Number(input.dataset.col), input.value.trim()); void reread(); };
+    });
+    el.querySelectorAll<HTMLSelectElement>(".col-type").forEach((select) => {
+      select.onchange = () => { item.read.types = setOverride(item.read.types, Number(select.dataset.col), select.value); void reread(); };
+    });
+    const delimiter = el.querySelector<HTMLSelectElement>(".delimiter");
+    if (delimiter) delimiter.onchange = () => { item.read.delimiter = delimiter.value; item.read.names = []; item.read.types = []; void reread(); };
+    const header = el.querySelector<HTMLInputElement>(".has-header");
+    if (header) header.onchange = () => { item.read.hasHeader = header.checked; void reread(); };
   });
 }
 
@@ -124,7 +141,7 @@ async function upload(item: Queued, el: HTMLElement) {
   $<HTMLButtonElement>(".upload", el).disabled = true;
   try {
     const started = performance.now();
-    const done = await api.upload(job, { files: [item.path], name: item.name, mode: item.mode, share: $<HTMLInputElement>(".share", el).checked }, (p) => {
+    const done = await api.upload(job, { files: [item.path], name: item.name, mode: item.mode, share: $<HTMLInputElement>(".share", el).checked, read: item.read }, (p) => {
       if (p.stage !== stage) { stage = p.stage; stageStart = performance.now(); }
       bar.value = fraction(p);
       status.textContent = progressText(p, (performance.now() - stageStart) / 1000);

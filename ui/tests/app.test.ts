@@ -39,8 +39,13 @@ describe("the app", () => {
     expect(root.querySelector("#datasets")?.textContent).toContain("sales");
   });
 
-  it("previews an added file with its inferred types, and suggests append for an existing name", async () => {
-    mockIPC((cmd) => {
+  it("previews an added file with its inferred types, lets types be changed, and suggests append for an existing name", async () => {
+    const previews: unknown[] = [];
+    const uploads: unknown[] = [];
+    mockIPC((cmd, args) => {
+      if (cmd === "preview") previews.push(args);
+      if (cmd === "new_job") return 1;
+      if (cmd === "upload") { uploads.push(args); return { dataset: { ...dataset, versions: [] }, resumed: false, bytesSent: 1 }; }
       if (cmd === "restore_session") return { uid: "u1", email: "ana@example.com" };
       if (cmd === "datasets") return [dataset];
       if (cmd === "preview") return {
@@ -58,10 +63,20 @@ describe("the app", () => {
     await settle();
     await addFiles(["/tmp/sales.csv"]);
     const queue = root.querySelector("#queue")!;
-    expect(queue.textContent).toContain("delimiter “;”");
-    expect(queue.querySelector("th")?.textContent).toBe("zipstring");
+    expect((queue.querySelector(".delimiter") as HTMLSelectElement).value).toBe(";");
+    expect((queue.querySelector(".col-name") as HTMLInputElement).value).toBe("zip");
+    expect((queue.querySelector(".col-type") as HTMLSelectElement).value).toBe("string");
     expect(queue.querySelector("td")?.textContent).toBe("01234");
     expect((queue.querySelector(".mode") as HTMLSelectElement).value).toBe("append");
+    // Changing a column's type reads the file again with that choice, and the upload carries it.
+    const type = queue.querySelector(".col-type") as HTMLSelectElement;
+    type.value = "int64";
+    type.dispatchEvent(new Event("change"));
+    await settle();
+    expect(previews.at(-1)).toEqual({ path: "/tmp/sales.csv", rows: 100, read: { names: [], types: [[0, "int64"]] } });
+    (root.querySelector("#queue .upload") as HTMLButtonElement).click();
+    await settle();
+    expect((uploads[0] as { request: { read: unknown } }).request.read).toEqual({ names: [], types: [[0, "int64"]] });
   });
 
   it("copies the snippet of the chosen tab", async () => {

@@ -36,6 +36,8 @@ pub struct UploadOptions {
     pub share: bool,
     /// Files or parts in flight at once.
     pub concurrency: usize,
+    /// How to read the CSV files instead of what is detected: dialect, column names and types.
+    pub read: delta_bridge_ingest::Options,
 }
 
 /// Where an upload is.
@@ -111,10 +113,11 @@ impl Client {
         };
         let token = self.id_token().await?;
         let account = self.account().await?;
+        // Other read options make another conversion, so another journal.
         let key = journal_key(
             self.backend().url(),
             &account.uid,
-            &name,
+            &format!("{name}\0{:?}", options.read),
             &options.mode,
             &options.files,
         )?;
@@ -153,8 +156,15 @@ impl Client {
             } else {
                 self.dataset_types(&token, &name).await?
             };
-            journal.files =
-                convert(&options.files, &journal.staging, types, &progress, &cancel).await?;
+            journal.files = convert(
+                &options.files,
+                &journal.staging,
+                &options.read,
+                types,
+                &progress,
+                &cancel,
+            )
+            .await?;
             journal.converted = true;
             journal.save(&journal_path)?;
         }
@@ -559,6 +569,7 @@ async fn put_once(
 async fn convert(
     files: &[PathBuf],
     staging: &Path,
+    read: &delta_bridge_ingest::Options,
     types: Option<BTreeMap<String, ColumnType>>,
     progress: &ProgressFn,
     cancel: &CancellationToken,
@@ -574,6 +585,7 @@ async fn convert(
         })
     };
     let files = files.to_vec();
+    let read = read.clone();
     let table = staging.to_path_buf();
     let progress = progress.clone();
     let result = tokio::task::spawn_blocking(move || -> Result<Vec<StagedFile>> {
@@ -590,10 +602,16 @@ async fn convert(
                 } else {
                     delta_bridge_ingest::Mode::Append
                 },
+                read: read.clone(),
                 ..Default::default()
             };
             if let Some(types) = &types {
-                options.read.types = matching_types(file, types)?;
+                // The dataset's types where the user chose none.
+                for (i, t) in matching_types(file, &read, types)? {
+                    if !options.read.types.iter().any(|(j, _)| *j == i) {
+                        options.read.types.push((i, t));
+                    }
+                }
             }
             let base = before;
             let report = |p: delta_bridge_ingest::Progress| {
@@ -625,10 +643,11 @@ async fn convert(
 /// Type overrides that make a file's columns take the dataset's types where they can.
 fn matching_types(
     file: &Path,
+    read: &delta_bridge_ingest::Options,
     types: &BTreeMap<String, ColumnType>,
 ) -> Result<Vec<(usize, ColumnType)>> {
-    let preview = delta_bridge_ingest::preview(file, &Default::default())
-        .map_err(|e| Error::Input(e.to_string()))?;
+    let preview =
+        delta_bridge_ingest::preview(file, read).map_err(|e| Error::Input(e.to_string()))?;
     Ok(preview
         .columns
         .iter()
