@@ -2,8 +2,6 @@
 //! whose certificate a loopback server publishes in Google's format. (The official Python client, S3 and
 //! the Firebase Auth emulator are exercised by tests/python.)
 
-use std::io::{Read, Write};
-use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -12,75 +10,13 @@ use std::time::Duration;
 use delta_bridge_backend::{AppState, OPENAPI, serve};
 use delta_bridge_datasets::{Datasets, Secret, Settings, Storage, Store};
 use delta_bridge_identity::{Mode, Verifier};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::Digest;
 
-const PROJECT: &str = "demo-delta-bridge";
-const KID: &str = "key-1";
-
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/../crates/identity/tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
-/// Serves `{"key-1": <certificate>}` as Google does.
-fn certificate_server() -> String {
-    let listener = StdListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/certs", listener.local_addr().unwrap());
-    let body = json!({ KID: fixture("google-cert.pem") }).to_string();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut request = [0u8; 4096];
-            let _ = stream.read(&mut request);
-            let response = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: public, max-age=3600\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = stream.write_all(response.as_bytes());
-        }
-    });
-    url
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-fn claims(user: &str) -> Value {
-    let now = now();
-    json!({
-        "iss": format!("https://securetoken.google.com/{PROJECT}"),
-        "aud": PROJECT,
-        "sub": user,
-        "iat": now - 10,
-        "auth_time": now - 20,
-        "exp": now + 3600,
-    })
-}
-
-fn sign(claims: &Value, key: &str) -> String {
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(KID.into());
-    jsonwebtoken::encode(
-        &header,
-        claims,
-        &EncodingKey::from_rsa_pem(fixture(key).as_bytes()).unwrap(),
-    )
-    .unwrap()
-}
-
-fn token(user: &str) -> String {
-    sign(&claims(user), "google-key.pem")
-}
+use delta_bridge_identity::testing::{
+    KID, PROJECT, certificate_server, claims, now, sign, token, unsigned,
+};
 
 struct Backend {
     url: String,
@@ -114,7 +50,7 @@ impl Backend {
         let verifier = Verifier::new(delta_bridge_identity::Settings {
             project_id: PROJECT.into(),
             mode: Mode::Google {
-                certificates_url: certificate_server(),
+                certificates_url: certificate_server().0,
             },
         });
         tokio::spawn(serve(
@@ -286,41 +222,31 @@ async fn only_tokens_signed_with_googles_published_keys_pass() {
     audience["aud"] = json!("another-project");
     let mut issuer = claims("ana");
     issuer["iss"] = json!("https://securetoken.google.com/another-project");
-    let unsigned = {
-        use base64::Engine;
-        let b64 =
-            |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
-        format!(
-            "{}.{}.",
-            b64(&json!({"alg": "none", "typ": "JWT"})),
-            b64(&claims("ana"))
-        )
-    };
     let cases = [
         ("valid", token("ana"), StatusCode::OK),
         (
             "forged signature",
-            sign(&claims("ana"), "attacker-key.pem"),
+            sign(&claims("ana"), "attacker-key.pem", KID),
             StatusCode::UNAUTHORIZED,
         ),
         (
             "expired",
-            sign(&expired, "google-key.pem"),
+            sign(&expired, "google-key.pem", KID),
             StatusCode::UNAUTHORIZED,
         ),
         (
             "wrong audience",
-            sign(&audience, "google-key.pem"),
+            sign(&audience, "google-key.pem", KID),
             StatusCode::UNAUTHORIZED,
         ),
         (
             "wrong issuer",
-            sign(&issuer, "google-key.pem"),
+            sign(&issuer, "google-key.pem", KID),
             StatusCode::UNAUTHORIZED,
         ),
         (
             "alg none without emulator mode",
-            unsigned,
+            unsigned(&claims("ana")),
             StatusCode::UNAUTHORIZED,
         ),
     ];

@@ -426,18 +426,17 @@ impl Storage {
         match self {
             Storage::Local { .. } => {
                 let path = self.path(key);
-                let temporary = path.with_extension("writing");
-                let result: std::io::Result<()> = async {
-                    if let Some(parent) = path.parent() {
-                        tokio::fs::create_dir_all(parent).await?;
+                let target = path.clone();
+                tokio::task::spawn_blocking(move || {
+                    if let Some(parent) = target.parent() {
+                        std::fs::create_dir_all(parent)?;
                     }
-                    let mut file = tokio::fs::File::create(&temporary).await?;
-                    file.write_all(&bytes).await?;
-                    file.sync_all().await?;
-                    tokio::fs::rename(&temporary, &path).await
-                }
-                .await;
-                result.map_err(|e| io_error(&path, e))
+                    delta_bridge_shares::write_atomically(&target, &bytes)
+                })
+                .await
+                .map_err(std::io::Error::other)
+                .and_then(|r| r)
+                .map_err(|e| io_error(&path, e))
             }
             Storage::S3 { .. } => {
                 let (client, bucket) = self.s3();

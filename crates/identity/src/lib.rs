@@ -22,6 +22,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use tokio::sync::RwLock;
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 /// Where Google publishes the certificates that sign Firebase ID tokens.
 pub const GOOGLE_CERTIFICATES_URL: &str =
     "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com";

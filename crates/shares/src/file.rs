@@ -13,23 +13,20 @@ pub fn to_yaml(config: &RawConfig) -> String {
     serde_yaml::to_string(config).expect("the config model always serializes")
 }
 
-/// Replaces `path` with `text` atomically.
-pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+/// Replaces `path` with `contents` atomically (a temporary file beside it, flushed, then renamed).
+pub fn write_atomically(path: &Path, contents: impl AsRef<[u8]>) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("share.yaml");
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     // Unique per process and call, so concurrent writers never share a temporary file.
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let temporary = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
     let result = (|| {
         let mut file = std::fs::File::create_new(&temporary)?;
-        file.write_all(text.as_bytes())?;
+        file.write_all(contents.as_ref())?;
         file.sync_all()?;
         std::fs::rename(&temporary, path)
     })();
@@ -75,14 +72,14 @@ mod tests {
     fn readers_never_see_a_torn_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("share.yaml");
-        write_atomically(&path, &to_yaml(&config(1))).unwrap();
+        write_atomically(&path, to_yaml(&config(1))).unwrap();
         let done = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|scope| {
             for writer in 0..4 {
                 let path = &path;
                 scope.spawn(move || {
                     for i in 0..50 {
-                        write_atomically(path, &to_yaml(&config(1 + (writer * 50 + i) % 200)))
+                        write_atomically(path, to_yaml(&config(1 + (writer * 50 + i) % 200)))
                             .unwrap();
                     }
                 });

@@ -1,87 +1,16 @@
 //! Tokens signed by a test key whose certificate a loopback server publishes in Google's format.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
+use delta_bridge_identity::testing::{KID, PROJECT, certificate_server, now, sign, unsigned};
 use delta_bridge_identity::{Error, Mode, Settings, Verifier};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-const PROJECT: &str = "demo-delta-bridge";
-const KID: &str = "key-1";
-
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
-/// Serves `{"key-1": <certificate>}` with a one-hour max-age, counting requests.
-fn certificate_server() -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/certs", listener.local_addr().unwrap());
-    let hits = Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
-    let body = json!({ KID: fixture("google-cert.pem") }).to_string();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut request = [0u8; 4096];
-            let _ = stream.read(&mut request);
-            counter.fetch_add(1, Ordering::SeqCst);
-            let response = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: public, max-age=3600\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = stream.write_all(response.as_bytes());
-        }
-    });
-    (url, hits)
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
+/// The shared test claims, with an email.
 fn claims() -> Value {
-    let now = now();
-    json!({
-        "iss": format!("https://securetoken.google.com/{PROJECT}"),
-        "aud": PROJECT,
-        "sub": "user-123",
-        "email": "ana@example.com",
-        "iat": now - 10,
-        "auth_time": now - 20,
-        "exp": now + 3600,
-    })
-}
-
-fn sign(claims: &Value, key: &str, kid: &str) -> String {
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(kid.into());
-    jsonwebtoken::encode(
-        &header,
-        claims,
-        &EncodingKey::from_rsa_pem(fixture(key).as_bytes()).unwrap(),
-    )
-    .unwrap()
-}
-
-fn unsigned(claims: &Value) -> String {
-    use base64::Engine;
-    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    format!(
-        "{}.{}.",
-        engine.encode(br#"{"alg":"none","typ":"JWT"}"#),
-        engine.encode(claims.to_string())
-    )
+    let mut claims = delta_bridge_identity::testing::claims("user-123");
+    claims["email"] = json!("ana@example.com");
+    claims
 }
 
 fn google(url: &str) -> Verifier {

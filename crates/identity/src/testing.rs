@@ -1,0 +1,91 @@
+//! Test support (feature `testing`): Firebase-style ID tokens signed with the test-only keys in
+//! `tests/fixtures`, and a loopback server that publishes the test certificate the way Google publishes
+//! Firebase's. Never compiled into a product binary.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+/// The Firebase project the helpers sign for.
+pub const PROJECT: &str = "demo-delta-bridge";
+/// The key id the certificate server publishes.
+pub const KID: &str = "key-1";
+
+/// A fixture file's text (`google-key.pem`, `google-cert.pem`, `attacker-key.pem`, ...).
+pub fn fixture(name: &str) -> String {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Serves `{"key-1": <google-cert.pem>}` with a one-hour max-age on a loopback port. Answers its URL
+/// and a count of the requests it served.
+pub fn certificate_server() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let url = format!("http://{}/certs", listener.local_addr().expect("bound"));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let body = json!({ KID: fixture("google-cert.pem") }).to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            counter.fetch_add(1, Ordering::SeqCst);
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: public, max-age=3600\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    (url, hits)
+}
+
+/// Seconds since the epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64
+}
+
+/// Valid claims for `user` of [`PROJECT`], issued just now, valid for an hour.
+pub fn claims(user: &str) -> Value {
+    let now = now();
+    json!({
+        "iss": format!("https://securetoken.google.com/{PROJECT}"),
+        "aud": PROJECT,
+        "sub": user,
+        "iat": now - 10,
+        "auth_time": now - 20,
+        "exp": now + 3600,
+    })
+}
+
+/// `claims` signed RS256 with the fixture key `key` under key id `kid`.
+pub fn sign(claims: &Value, key: &str, kid: &str) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(kid.into());
+    let key = EncodingKey::from_rsa_pem(fixture(key).as_bytes()).expect("a PEM key");
+    jsonwebtoken::encode(&header, claims, &key).expect("signs")
+}
+
+/// A valid token for `user`, signed with the key the certificate server publishes.
+pub fn token(user: &str) -> String {
+    sign(&claims(user), "google-key.pem", KID)
+}
+
+/// `claims` as the Auth emulator issues them: `alg: none`, no signature.
+pub fn unsigned(claims: &Value) -> String {
+    format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
+}
