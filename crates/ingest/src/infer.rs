@@ -10,7 +10,7 @@
 //! Timestamps: ISO 8601 with `T` or a space, minutes or seconds, optional fraction and offset; values
 //! without an offset are taken as UTC.
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime};
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use serde::Serialize;
 
 /// Order of day, month and year in a date column.
@@ -101,31 +101,59 @@ pub struct Inference {
     pub nulls: usize,
 }
 
-/// Parses an int64 the way inference accepts it.
+/// Parses an int64 the way inference accepts it: an optional sign and digits, no leading zero
+/// (`007` is a code, kept as text), within range.
 pub fn parse_int(text: &str) -> Option<i64> {
-    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
-    if digits.is_empty()
-        || !digits.bytes().all(|b| b.is_ascii_digit())
-        || (digits.len() > 1 && digits.starts_with('0'))
-    {
+    let bytes = text.as_bytes();
+    let (negative, digits) = match bytes.first()? {
+        b'-' => (true, &bytes[1..]),
+        b'+' => (false, &bytes[1..]),
+        _ => (false, bytes),
+    };
+    if digits.is_empty() || (digits.len() > 1 && digits[0] == b'0') {
         return None;
     }
-    text.parse().ok()
+    // Accumulated negatively, so that i64::MIN fits.
+    let mut value: i64 = 0;
+    for &b in digits {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_sub(i64::from(digit))?;
+    }
+    if negative { Some(value) } else { value.checked_neg() }
 }
 
 /// Parses a float64 the way inference accepts it.
 pub fn parse_float(text: &str) -> Option<f64> {
-    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text).as_bytes();
+    let (negative, unsigned) = match text.as_bytes().first()? {
+        b'-' => (true, &text.as_bytes()[1..]),
+        b'+' => (false, &text.as_bytes()[1..]),
+        _ => (false, text.as_bytes()),
+    };
     let first = *unsigned.first()?;
     if !(first.is_ascii_digit() || first == b'.') {
         return None;
     }
-    // One pass: only digits, one point, an exponent; remember where the integer part ends.
+    // One pass: only digits, one point, an exponent; remember where the integer part ends, and
+    // gather the digits for the fast path below.
     let mut integer_digits = 0;
     let (mut point, mut exponent) = (false, false);
+    let (mut mantissa, mut digits, mut decimals) = (0u64, 0u32, 0u32);
     for (i, &b) in unsigned.iter().enumerate() {
         match b {
-            b'0'..=b'9' if !point && !exponent => integer_digits += 1,
+            b'0'..=b'9' if !exponent => {
+                if !point {
+                    integer_digits += 1;
+                } else {
+                    decimals += 1;
+                }
+                if mantissa != 0 || b != b'0' {
+                    digits += 1;
+                }
+                mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
+            }
             b'0'..=b'9' => {}
             b'.' if !point && !exponent => point = true,
             b'e' | b'E' if !exponent && i > 0 => exponent = true,
@@ -139,6 +167,16 @@ pub fn parse_float(text: &str) -> Option<f64> {
     if !point && !exponent {
         // A whole number: it is an int64, or, too large for one, text (a float would lose digits).
         return parse_int(text).map(|v| v as f64);
+    }
+    if !exponent && digits <= 15 && decimals <= 22 && integer_digits + decimals > 0 {
+        // Both the digits (below 2^53) and the power of ten are exact doubles, so one correctly
+        // rounded division gives the correctly rounded value (Clinger's fast path).
+        const POWERS: [f64; 23] = [
+            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+            1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+        ];
+        let value = mantissa as f64 / POWERS[decimals as usize];
+        return Some(if negative { -value } else { value });
     }
     text.parse().ok()
 }
@@ -203,13 +241,55 @@ fn date_fields(text: &str) -> Option<(u32, u32, u32, bool)> {
 
 /// Parses a date written in `order`.
 pub fn parse_date(text: &str, order: DateOrder) -> Option<NaiveDate> {
+    let (year, month, day) = date_parts(text, order)?;
+    NaiveDate::from_ymd_opt(year, month, day)
+}
+
+/// Parses a date written in `order` to days since 1970-01-01, as Arrow and Parquet store dates.
+pub fn parse_date_days(text: &str, order: DateOrder) -> Option<i32> {
+    let (year, month, day) = date_parts(text, order)?;
+    days_from_civil(year, month, day)
+}
+
+fn date_parts(text: &str, order: DateOrder) -> Option<(i32, u32, u32)> {
+    if let [y1, y2, y3, y4, b'-', m1, m2, b'-', d1, d2] = *text.as_bytes()
+        && order == DateOrder::Ymd
+    {
+        // The ISO form, without the general loop.
+        let digit = |b: u8| (b.wrapping_sub(b'0') < 10).then(|| u32::from(b - b'0'));
+        let year = digit(y1)? * 1000 + digit(y2)? * 100 + digit(y3)? * 10 + digit(y4)?;
+        return Some((year as i32, digit(m1)? * 10 + digit(m2)?, digit(d1)? * 10 + digit(d2)?));
+    }
     let (a, b, c, year_first) = date_fields(text)?;
     match (order, year_first) {
-        (DateOrder::Ymd, true) => NaiveDate::from_ymd_opt(a as i32, b, c),
-        (DateOrder::Dmy, false) => NaiveDate::from_ymd_opt(c as i32, b, a),
-        (DateOrder::Mdy, false) => NaiveDate::from_ymd_opt(c as i32, a, b),
+        (DateOrder::Ymd, true) => Some((a as i32, b, c)),
+        (DateOrder::Dmy, false) => Some((c as i32, b, a)),
+        (DateOrder::Mdy, false) => Some((c as i32, a, b)),
         _ => None,
     }
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (years 0 to 9999), or `None`
+/// for a day the month does not have. Howard Hinnant's `days_from_civil`.
+fn days_from_civil(year: i32, month: u32, day: u32) -> Option<i32> {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let length = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if !(0..=9999).contains(&year) || day == 0 || day > length {
+        return None;
+    }
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let m = month as i32;
+    let day_of_year = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i32 - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    Some(era * 146_097 + day_of_era - 719_468)
 }
 
 /// Parses a timestamp to microseconds since the epoch (UTC); a plain ISO date is midnight.
@@ -265,8 +345,7 @@ fn parse_iso_fast(b: &[u8]) -> Option<i64> {
     {
         return None;
     }
-    let date =
-        NaiveDate::from_ymd_opt(digits(b, 0, 4)? as i32, digits(b, 5, 2)?, digits(b, 8, 2)?)?;
+    let days = days_from_civil(digits(b, 0, 4)? as i32, digits(b, 5, 2)?, digits(b, 8, 2)?)?;
     let (hour, minute) = (digits(b, 11, 2)?, digits(b, 14, 2)?);
     let mut at = 16;
     let mut second = 0;
@@ -303,8 +382,7 @@ fn parse_iso_fast(b: &[u8]) -> Option<i64> {
         }
         _ => return None,
     };
-    let days = i64::from(date.num_days_from_ce() - 719_163);
-    let seconds = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_seconds;
+    let seconds = i64::from(days) * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_seconds;
     Some(seconds * 1_000_000 + i64::from(micros))
 }
 
@@ -425,6 +503,45 @@ mod tests {
 
     fn infer(values: &[&str]) -> ColumnType {
         infer_column(values.iter().copied()).column_type
+    }
+
+    #[test]
+    fn fast_paths_agree_with_the_general_parsers() {
+        // Every day of years around the edges of the calendar rules, and invalid days.
+        for year in [0, 1, 1900, 1969, 1970, 1999, 2000, 2023, 2024, 2100, 9999] {
+            for month in 0..=13 {
+                for day in 0..=32 {
+                    let want = NaiveDate::from_ymd_opt(year, month, day)
+                        .map(|d| chrono::Datelike::num_days_from_ce(&d) - 719_163);
+                    assert_eq!(days_from_civil(year, month, day), want, "{year}-{month}-{day}");
+                }
+            }
+        }
+        assert_eq!(parse_date_days("1970-01-02", DateOrder::Ymd), Some(1));
+        assert_eq!(parse_date_days("31/12/1969", DateOrder::Dmy), Some(-1));
+        assert_eq!(parse_date_days("2023-02-29", DateOrder::Ymd), None);
+        for text in [
+            "0.1", "1234.56", "-0.0", "+2.5", ".5", "5.", "9007199254740.993", "123456789012345.6",
+            "0.000000000000000000001", "1.7976931348623157", "3.14159265358979", "1e3", "-1.5E-3",
+            "00.5", "1.2.3", ".", "-", "1e", "12a",
+        ] {
+            let general = if text.starts_with("00") || text == "." || text == "-" {
+                None
+            } else {
+                text.parse::<f64>().ok()
+            };
+            assert_eq!(
+                parse_float(text).map(f64::to_bits),
+                general.map(f64::to_bits),
+                "{text}"
+            );
+        }
+        for text in ["0", "-0", "+7", "9223372036854775807", "-9223372036854775808"] {
+            assert_eq!(parse_int(text), text.parse().ok(), "{text}");
+        }
+        for text in ["007", "9223372036854775808", "1_000", "", "-", "1.0", " 1"] {
+            assert_eq!(parse_int(text), None, "{text}");
+        }
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub(crate) struct Records<'a> {
     pos: usize,
     delimiter: u8,
     quote: u8,
+    /// `stops[b]`: whether byte `b` ends an unquoted field (the delimiter, `\n`, `\r`).
+    stops: [bool; 256],
     /// Line the next record starts on.
     line: u64,
 }
@@ -26,6 +28,7 @@ impl<'a> Records<'a> {
             pos: 0,
             delimiter,
             quote,
+            stops: std::array::from_fn(|b| b == usize::from(delimiter) || b == 10 || b == 13),
             line: first_line,
         }
     }
@@ -76,14 +79,11 @@ impl<'a> Records<'a> {
 
     /// The end of an unquoted run starting at `from`: the next delimiter or line break, or the end.
     fn field_end(&self, from: usize) -> usize {
-        // Fields are short: a plain loop beats setting up a vector search for each one.
-        let (d, bytes) = (self.delimiter, self.bytes);
+        // Fields are short: a plain loop with one table lookup per byte beats setting up a vector
+        // search for each one (and walking one search over the chunk, measured).
+        let (stops, bytes) = (&self.stops, self.bytes);
         let mut i = from;
-        while i < bytes.len() {
-            let b = bytes[i];
-            if b == d || b == b'\n' || b == b'\r' {
-                return i;
-            }
+        while i < bytes.len() && !stops[usize::from(bytes[i])] {
             i += 1;
         }
         i
