@@ -32,6 +32,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let api = Router::new()
         .route("/presign", post(presign))
         .route("/process", post(process))
+        .route("/uploads/{upload_id}", axum::routing::delete(abort))
         .route("/datasets", get(list))
         .route("/datasets/{id}", get(detail).delete(delete))
         .route("/share", post(share))
@@ -150,6 +151,15 @@ async fn delete(
     Path(id): Path<String>,
 ) -> Answer {
     state.datasets.delete(&user, &id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn abort(
+    State(state): State<Arc<AppState>>,
+    User(user): User,
+    Path(upload_id): Path<String>,
+) -> Answer {
+    state.datasets.abort(&user, &upload_id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -190,16 +190,21 @@ def test_a_killed_upload_resumes_without_sending_a_part_twice(stack, tmp_path):
 
 def test_cancelling_an_upload_leaves_nothing_behind(local_stack, tmp_path):
     cli = Cli(local_stack, tmp_path / "cli")
-    cli.run("login", "--email", f"{uuid.uuid4().hex[:10]}@example.com", "--sign-up", stdin=PASSWORD + "\n")
+    email = f"{uuid.uuid4().hex[:10]}@example.com"
+    token = local_stack.emulator.sign_up(email, PASSWORD)
+    cli.run("login", "--email", email, stdin=PASSWORD + "\n")
     csv = tmp_path / "big.csv"
     big_csv(csv, megabytes=150)
     upload = cli.spawn("upload", csv, "--name", "cancelled", "--concurrency", "1", "--json")
     journals = cli.state / "uploads"
 
+    seen = {}
+
     def uploading():
         for journal in journals.glob("*.json"):
             try:
-                return any(s.get("parts") for s in json.loads(journal.read_text())["sent"].values())
+                seen.update(json.loads(journal.read_text()))
+                return any(s.get("parts") for s in seen["sent"].values())
             except (ValueError, KeyError):
                 continue
         return False
@@ -212,3 +217,9 @@ def test_cancelling_an_upload_leaves_nothing_behind(local_stack, tmp_path):
     assert not list(journals.glob("*.json")), "no journal is left"
     assert not list((cli.state / "staging").glob("*")), "no converted copy is left"
     assert cli.json("datasets") == []
+    # The backend was told: what it had received is deleted, and the upload cannot be committed.
+    storage = local_stack.dir / "storage"
+    assert not [p for p in (storage / "datasets" / seen["dataset_id"]).rglob("*") if p.is_file()]
+    assert not [p for p in storage.rglob("*") if seen["upload_id"] in p.name]
+    response = local_stack.call("POST", "/process", token, json={"uploadId": seen["upload_id"], "mode": "create"})
+    assert response.status_code == 404, response.text

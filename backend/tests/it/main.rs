@@ -289,6 +289,7 @@ async fn health_and_the_openapi_document_need_no_token_and_the_document_names_ev
         ("/presign", "post"),
         ("/upload/{uploadId}/{index}", "put"),
         ("/process", "post"),
+        ("/uploads/{uploadId}", "delete"),
         ("/datasets", "get"),
         ("/datasets/{id}", "get"),
         ("/datasets/{id}", "delete"),
@@ -574,6 +575,132 @@ async fn large_files_go_up_in_parts() {
     let (status, body) = backend.upload("ana", "big", &files, "create").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["rows"], 400);
+}
+
+#[tokio::test]
+async fn a_cancelled_upload_is_forgotten_and_what_it_sent_deleted() {
+    let backend = Backend::start_with(1000, 700).await;
+    let work = backend.dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let csv: String = std::iter::once("n,text\n".to_string())
+        .chain((0..400).map(|i| format!("{i},row number {i} of many\n")))
+        .collect();
+    let big = parquet_files(&work, &csv);
+    let small_dir = work.join("small");
+    std::fs::create_dir_all(&small_dir).unwrap();
+    let small = parquet_files(&small_dir, CSV);
+    let specs = vec![spec(&small[0]), spec(&big[0])];
+    let (_, presigned) = backend
+        .post("/presign", "ana", json!({"name": "t", "files": specs}))
+        .await;
+    let upload_id = presigned["uploadId"].as_str().unwrap().to_string();
+    // One whole file and one part of the other arrive.
+    let url = presigned["files"][0]["url"].as_str().unwrap().to_string();
+    let bytes = std::fs::read(&small[0]).unwrap();
+    let response = backend
+        .http
+        .put(&url)
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let part = &presigned["files"][1]["parts"][0];
+    let part_size = presigned["files"][1]["partSize"].as_u64().unwrap() as usize;
+    let big_bytes = std::fs::read(&big[0]).unwrap();
+    let response = backend
+        .http
+        .put(part["url"].as_str().unwrap())
+        .body(big_bytes[..part_size].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let storage = backend.dir.path().join("storage");
+    let stored = |root: &Path| -> usize { walk(root).into_iter().filter(|p| p.is_file()).count() };
+    assert_eq!(stored(&storage), 2);
+
+    // Someone else cannot abandon it; its owner can, once.
+    let path = format!("/uploads/{upload_id}");
+    let (status, _) = backend
+        .call(reqwest::Method::DELETE, &path, Some(&token("bo")), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = backend
+        .call(reqwest::Method::DELETE, &path, Some(&token("ana")), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(stored(&storage), 0, "nothing it sent is left in storage");
+    let (status, _) = backend
+        .call(reqwest::Method::DELETE, &path, Some(&token("ana")), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Its URLs and processing are refused, and no dataset appears.
+    let response = backend.http.put(&url).body(bytes).send().await.unwrap();
+    assert!(response.status().is_client_error(), "{}", response.status());
+    let (status, _) = backend
+        .post(
+            "/process",
+            "ana",
+            json!({"uploadId": upload_id, "mode": "create"}),
+        )
+        .await;
+    assert!(status.is_client_error(), "{status}");
+    assert_eq!(stored(&storage), 0);
+    let (_, page) = backend.get("/datasets", "ana").await;
+    assert_eq!(page["datasets"].as_array().unwrap().len(), 0);
+
+    // A processed upload is a version: abandoning it is refused.
+    let (status, _) = backend.upload("ana", "t", &small, "create").await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, presigned) = backend
+        .post(
+            "/presign",
+            "ana",
+            json!({"name": "t2", "files": [spec(&small[0])]}),
+        )
+        .await;
+    let id = presigned["uploadId"].as_str().unwrap();
+    let body = std::fs::read(&small[0]).unwrap();
+    let put = presigned["files"][0]["url"].as_str().unwrap();
+    assert!(
+        backend
+            .http
+            .put(put)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    let (status, _) = backend
+        .post("/process", "ana", json!({"uploadId": id, "mode": "create"}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = backend
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/uploads/{id}"),
+            Some(&token("ana")),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
 
 #[tokio::test]

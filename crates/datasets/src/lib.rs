@@ -722,6 +722,27 @@ impl Datasets {
         Ok(())
     }
 
+    /// Abandons one of the caller's unprocessed uploads (the user cancelled it): forgets it, so that
+    /// its URLs and a later `process` are refused, then deletes what storage already received.
+    pub async fn abort(&self, owner: &str, upload_id: &str) -> Result<()> {
+        let upload = self
+            .store
+            .delete_upload(owner, upload_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no upload {upload_id:?}")))?;
+        for file in &upload.files {
+            self.storage
+                .delete_object(&file.key, file.multipart_id.as_deref())
+                .await?;
+        }
+        tracing::info!(
+            upload = upload_id,
+            files = upload.files.len(),
+            "aborted upload"
+        );
+        Ok(())
+    }
+
     /// Shares one of the caller's datasets (again: the same token) and returns its snippet.
     pub async fn share(&self, owner: &str, id: &str) -> Result<ShareResponse> {
         let salt = ids::random_hex(32);

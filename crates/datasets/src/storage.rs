@@ -453,6 +453,54 @@ impl Storage {
         }
     }
 
+    /// Deletes one object and, if it was going up in parts, the parts (aborting the multipart
+    /// upload). What is not there is not an error.
+    pub async fn delete_object(&self, key: &str, multipart_id: Option<&str>) -> Result<()> {
+        match self {
+            Storage::Local { .. } => {
+                let mut paths = vec![self.path(key)];
+                if let Some(id) = multipart_id {
+                    paths.push(self.path(&format!(".uploads/{id}")));
+                }
+                for path in paths {
+                    let removed = if path.is_dir() {
+                        tokio::fs::remove_dir_all(&path).await
+                    } else {
+                        tokio::fs::remove_file(&path).await
+                    };
+                    match removed {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(io_error(&path, e));
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(())
+            }
+            Storage::S3 { .. } => {
+                let (client, bucket) = self.s3();
+                if let Some(id) = multipart_id {
+                    // An upload that is completed or gone already answers NoSuchUpload: nothing to do.
+                    let _ = client
+                        .abort_multipart_upload()
+                        .bucket(bucket)
+                        .key(self.s3_key(key))
+                        .upload_id(id)
+                        .send()
+                        .await;
+                }
+                client
+                    .delete_object()
+                    .bucket(bucket)
+                    .key(self.s3_key(key))
+                    .send()
+                    .await
+                    .map_err(|e| storage_error("deleting an object", e))?;
+                Ok(())
+            }
+        }
+    }
+
     /// Deletes every object under `prefix` (a dataset's directory).
     pub async fn delete_prefix(&self, prefix: &str) -> Result<()> {
         match self {

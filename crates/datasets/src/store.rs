@@ -376,6 +376,38 @@ impl Store {
         }))
     }
 
+    /// Forgets one of the owner's unprocessed uploads and returns it (to delete what it stored).
+    /// `Ok(None)` when there is no such upload of the owner's; `Err(Conflict)` once it is processed.
+    pub async fn delete_upload(&self, owner: &str, upload_id: &str) -> Result<Option<Upload>> {
+        let Some(upload) = self.upload(upload_id).await? else {
+            return Ok(None);
+        };
+        if upload.owner != owner {
+            return Ok(None);
+        }
+        let mut tx = self.pool.begin().await?;
+        // Only while unprocessed: a commit claims the row in its own transaction, so exactly one wins.
+        let deleted = sqlx::query(
+            "DELETE FROM uploads WHERE id = $1 AND owner = $2 AND committed_version IS NULL",
+        )
+        .bind(upload_id)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if deleted == 0 {
+            return Err(Error::Conflict(format!(
+                "upload {upload_id:?} is already processed; delete the dataset version instead"
+            )));
+        }
+        sqlx::query("DELETE FROM upload_files WHERE upload_id = $1")
+            .bind(upload_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(upload))
+    }
+
     /// Commits a version: the rows change and `write_log` runs inside one transaction, so the version
     /// exists in the store exactly when its log entry was written.
     pub async fn commit<F>(&self, plan: &CommitPlan, write_log: F) -> Result<()>

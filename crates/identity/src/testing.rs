@@ -17,10 +17,17 @@ pub const PROJECT: &str = "demo-delta-bridge";
 /// The key id the certificate server publishes.
 pub const KID: &str = "key-1";
 
-/// A fixture file's text (`google-key.pem`, `google-cert.pem`, `attacker-key.pem`, ...).
+/// A fixture file's text (`google-key.pem`, `google-cert.pem`, `attacker-key.pem`,
+/// `attacker-cert.pem`), built in: a compiled test helper never depends on where the source was.
 pub fn fixture(name: &str) -> String {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    match name {
+        "google-key.pem" => include_str!("../tests/fixtures/google-key.pem"),
+        "google-cert.pem" => include_str!("../tests/fixtures/google-cert.pem"),
+        "attacker-key.pem" => include_str!("../tests/fixtures/attacker-key.pem"),
+        "attacker-cert.pem" => include_str!("../tests/fixtures/attacker-cert.pem"),
+        other => panic!("no fixture {other:?}"),
+    }
+    .to_string()
 }
 
 /// Serves `{"key-1": <google-cert.pem>}` with a one-hour max-age on a loopback port. Answers its URL

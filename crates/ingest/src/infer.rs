@@ -122,7 +122,11 @@ pub fn parse_int(text: &str) -> Option<i64> {
         }
         value = value.checked_mul(10)?.checked_sub(i64::from(digit))?;
     }
-    if negative { Some(value) } else { value.checked_neg() }
+    if negative {
+        Some(value)
+    } else {
+        value.checked_neg()
+    }
 }
 
 /// Parses a float64 the way inference accepts it.
@@ -258,7 +262,11 @@ fn date_parts(text: &str, order: DateOrder) -> Option<(i32, u32, u32)> {
         // The ISO form, without the general loop.
         let digit = |b: u8| (b.wrapping_sub(b'0') < 10).then(|| u32::from(b - b'0'));
         let year = digit(y1)? * 1000 + digit(y2)? * 100 + digit(y3)? * 10 + digit(y4)?;
-        return Some((year as i32, digit(m1)? * 10 + digit(m2)?, digit(d1)? * 10 + digit(d2)?));
+        return Some((
+            year as i32,
+            digit(m1)? * 10 + digit(m2)?,
+            digit(d1)? * 10 + digit(d2)?,
+        ));
     }
     let (a, b, c, year_first) = date_fields(text)?;
     match (order, year_first) {
@@ -382,7 +390,8 @@ fn parse_iso_fast(b: &[u8]) -> Option<i64> {
         }
         _ => return None,
     };
-    let seconds = i64::from(days) * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_seconds;
+    let seconds =
+        i64::from(days) * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_seconds;
     Some(seconds * 1_000_000 + i64::from(micros))
 }
 
@@ -513,7 +522,11 @@ mod tests {
                 for day in 0..=32 {
                     let want = NaiveDate::from_ymd_opt(year, month, day)
                         .map(|d| chrono::Datelike::num_days_from_ce(&d) - 719_163);
-                    assert_eq!(days_from_civil(year, month, day), want, "{year}-{month}-{day}");
+                    assert_eq!(
+                        days_from_civil(year, month, day),
+                        want,
+                        "{year}-{month}-{day}"
+                    );
                 }
             }
         }
@@ -521,9 +534,25 @@ mod tests {
         assert_eq!(parse_date_days("31/12/1969", DateOrder::Dmy), Some(-1));
         assert_eq!(parse_date_days("2023-02-29", DateOrder::Ymd), None);
         for text in [
-            "0.1", "1234.56", "-0.0", "+2.5", ".5", "5.", "9007199254740.993", "123456789012345.6",
-            "0.000000000000000000001", "1.7976931348623157", "3.14159265358979", "1e3", "-1.5E-3",
-            "00.5", "1.2.3", ".", "-", "1e", "12a",
+            "0.1",
+            "1234.56",
+            "-0.0",
+            "+2.5",
+            ".5",
+            "5.",
+            "9007199254740.993",
+            "123456789012345.6",
+            "0.000000000000000000001",
+            "1.7976931348623157",
+            "3.14159265358979",
+            "1e3",
+            "-1.5E-3",
+            "00.5",
+            "1.2.3",
+            ".",
+            "-",
+            "1e",
+            "12a",
         ] {
             let general = if text.starts_with("00") || text == "." || text == "-" {
                 None
@@ -536,7 +565,13 @@ mod tests {
                 "{text}"
             );
         }
-        for text in ["0", "-0", "+7", "9223372036854775807", "-9223372036854775808"] {
+        for text in [
+            "0",
+            "-0",
+            "+7",
+            "9223372036854775807",
+            "-9223372036854775808",
+        ] {
             assert_eq!(parse_int(text), text.parse().ok(), "{text}");
         }
         for text in ["007", "9223372036854775808", "1_000", "", "-", "1.0", " 1"] {

@@ -158,6 +158,19 @@ impl Backend {
         Ok(())
     }
 
+    /// `DELETE /uploads/{id}`: abandons an unprocessed upload and what storage received of it.
+    pub async fn abort_upload(&self, token: &Secret, upload_id: &str) -> Result<()> {
+        let _: serde_json::Value = self
+            .call::<(), _>(
+                Method::DELETE,
+                &format!("/uploads/{}", encode(upload_id)),
+                token,
+                None,
+            )
+            .await?;
+        Ok(())
+    }
+
     /// `POST /share`.
     pub async fn share(&self, token: &Secret, id: &str) -> Result<ShareResponse> {
         self.call(

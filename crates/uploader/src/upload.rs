@@ -182,6 +182,14 @@ impl Client {
                 if !journal.keep_staging {
                     let _ = std::fs::remove_dir_all(&journal.staging);
                 }
+                // And tell the backend, which deletes what it already received. Best effort: the
+                // cancel has happened whether or not the backend can be reached.
+                if let Some(upload_id) = &journal.upload_id {
+                    let token = self.id_token().await.unwrap_or(token);
+                    if let Err(e) = self.backend().abort_upload(&token, upload_id).await {
+                        tracing::warn!("the backend could not abandon upload {upload_id}: {e}");
+                    }
+                }
                 return Err(Error::Cancelled);
             }
             Err(e) => return Err(e),
