@@ -7,15 +7,19 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use delta_bridge_api::{DatasetInfo, ShareResponse, UnshareResponse};
+use delta_bridge_api::{DatasetDetail, DatasetInfo, ShareResponse, UnshareResponse};
 use delta_bridge_uploader::{
     Account, AuthError, Client, Error, FirebaseSettings, Kind, Progress, Settings, UploadOptions,
     Uploaded,
 };
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
-use tauri::{Manager, State};
+use tauri::{AppHandle, Manager, State};
+use tauri_plugin_notification::NotificationExt;
 use tokio_util::sync::CancellationToken;
+
+/// Jobs at least this long end with a desktop notification (the user has likely looked away).
+const LONG_JOB: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What the Settings screen edits (nothing secret: the sign-in lives in the OS keyring).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -292,11 +296,20 @@ fn new_job(state: State<'_, AppState>) -> u64 {
 /// Converts and uploads; progress events stream over `on_progress`.
 #[tauri::command]
 async fn upload(
+    app: AppHandle,
     state: State<'_, AppState>,
     job: u64,
     request: UploadRequest,
     on_progress: Channel<Progress>,
 ) -> Answer<Uploaded> {
+    let started = std::time::Instant::now();
+    let name = request.name.clone().unwrap_or_else(|| {
+        request
+            .files
+            .first()
+            .map(|f| dataset_name_of(f))
+            .unwrap_or_default()
+    });
     let cancel = CancellationToken::new();
     state
         .jobs
@@ -316,7 +329,50 @@ async fn upload(
     });
     let result = state.client().upload(&options, progress, cancel).await;
     state.jobs.lock().expect("not poisoned").remove(&job);
-    Ok(result?)
+    let result = result.map_err(CommandError::from);
+    if let Some((title, body)) = finished_notice(&name, &result, started.elapsed()) {
+        // A notification that cannot be shown (no notification service) changes nothing else.
+        let _ = app.notification().builder().title(title).body(body).show();
+    }
+    result
+}
+
+/// What a desktop notification says when a job ends: only for long jobs, and not when the user
+/// cancelled it themselves.
+fn finished_notice(
+    name: &str,
+    result: &Answer<Uploaded>,
+    elapsed: std::time::Duration,
+) -> Option<(String, String)> {
+    if elapsed < LONG_JOB {
+        return None;
+    }
+    match result {
+        Ok(done) => Some((
+            format!("{name} is uploaded"),
+            format!(
+                "Version {} with {} rows{}.",
+                done.dataset.dataset.version,
+                done.dataset.dataset.rows,
+                if done.snippet.is_some() {
+                    ", shared: the snippet is ready to copy"
+                } else {
+                    ""
+                }
+            ),
+        )),
+        Err(e) if e.kind == "cancelled" => None,
+        Err(e) => Some((format!("{name} was not uploaded"), e.message.clone())),
+    }
+}
+
+/// The dataset name the uploader gives a file when none is chosen: its stem.
+fn dataset_name_of(file: &str) -> String {
+    std::path::Path::new(file)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("data")
+        .to_string()
 }
 
 #[tauri::command]
@@ -335,6 +391,14 @@ async fn datasets(state: State<'_, AppState>) -> Answer<Vec<DatasetInfo>> {
     let client = state.client();
     let token = client.id_token().await?;
     Ok(client.backend().all_datasets(&token).await?)
+}
+
+/// One dataset with its version history: what the app refreshes after an action on it.
+#[tauri::command]
+async fn dataset(state: State<'_, AppState>, id: String) -> Answer<DatasetDetail> {
+    let client = state.client();
+    let token = client.id_token().await?;
+    Ok(client.backend().dataset(&token, &id).await?)
 }
 
 #[tauri::command]
@@ -368,6 +432,7 @@ async fn delete(state: State<'_, AppState>, id: String) -> Answer<()> {
 /// Starts the app.
 pub fn run() {
     tauri::Builder::default()
+        .plugin(tauri_plugin_notification::init())
         .setup(|app| {
             let config = app.path().app_config_dir()?;
             let state_dir = app.path().app_local_data_dir()?;
@@ -386,6 +451,7 @@ pub fn run() {
             upload,
             cancel,
             datasets,
+            dataset,
             share,
             snippet,
             unshare,
@@ -420,6 +486,50 @@ mod tests {
         let settings = client_settings(&google, dir);
         assert_eq!(settings.firebase, FirebaseSettings::google("key"));
         assert_eq!(settings.backend_url, "http://b");
+    }
+
+    #[test]
+    fn long_jobs_end_with_a_notification_and_cancelled_ones_do_not() {
+        let long = LONG_JOB + std::time::Duration::from_secs(1);
+        let done: Answer<Uploaded> = Ok(Uploaded {
+            dataset: DatasetDetail {
+                dataset: DatasetInfo {
+                    id: "ds_1".into(),
+                    name: "sales".into(),
+                    version: 2,
+                    rows: 1200,
+                    bytes: 4096,
+                    schema: vec![],
+                    shared: true,
+                    created_at: String::new(),
+                    updated_at: String::new(),
+                },
+                versions: vec![],
+            },
+            snippet: None,
+            resumed: false,
+            bytes_sent: 4096,
+        });
+        assert_eq!(
+            finished_notice("sales", &done, long),
+            Some((
+                "sales is uploaded".into(),
+                "Version 2 with 1200 rows.".into()
+            ))
+        );
+        assert_eq!(
+            finished_notice("sales", &done, std::time::Duration::from_secs(2)),
+            None,
+            "a short job needs no notification: the user is watching"
+        );
+        let failed: Answer<Uploaded> =
+            Err(Error::Network("the backend is unreachable".into()).into());
+        let (title, body) = finished_notice("sales", &failed, long).unwrap();
+        assert_eq!(title, "sales was not uploaded");
+        assert!(body.contains("unreachable"), "{body}");
+        let cancelled: Answer<Uploaded> = Err(Error::Cancelled.into());
+        assert_eq!(finished_notice("sales", &cancelled, long), None);
+        assert_eq!(dataset_name_of("/home/ana/Q3 sales.csv"), "Q3 sales");
     }
 
     #[test]

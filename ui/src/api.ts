@@ -20,12 +20,14 @@ export interface Dataset {
   id: string; name: string; version: number; rows: number; bytes: number;
   schema: ColumnInfo[]; shared: boolean; createdAt: string; updatedAt: string;
 }
+export interface Version { version: number; operation: string; rows: number; bytes: number; filesAdded: number; rowsAdded: number; committedAt: string }
+export type DatasetDetail = Dataset & { versions: Version[] };
 export interface Snippet {
   datasetId: string; table: string; profile: Record<string, unknown>;
   install: string; python: string; spark: string;
 }
 export interface Progress { stage: "converting" | "uploading" | "committing" | "sharing"; bytesDone: number; bytesTotal: number }
-export interface Uploaded { dataset: Dataset & { versions: unknown[] }; snippet?: Snippet | null; resumed: boolean; bytesSent: number }
+export interface Uploaded { dataset: DatasetDetail; snippet?: Snippet | null; resumed: boolean; bytesSent: number }
 export interface CommandError { kind: "auth" | "input" | "network" | "cancelled" | "other"; message: string }
 
 export const api = {
@@ -44,6 +46,7 @@ export const api = {
   },
   cancel: (job: number) => invoke<boolean>("cancel", { job }),
   datasets: () => invoke<Dataset[]>("datasets"),
+  dataset: (id: string) => invoke<DatasetDetail>("dataset", { id }),
   share: (id: string) => invoke<{ shared: boolean; snippet: Snippet }>("share", { id }),
   snippet: (id: string) => invoke<{ shared: boolean; snippet: Snippet }>("snippet", { id }),
   unshare: (id: string) => invoke<{ datasetId: string; wasShared: boolean }>("unshare", { id }),

@@ -1,6 +1,6 @@
 // The desktop app's screens: sign in, add CSVs (drop or pick), preview, upload with progress, datasets,
 // the snippet dialog, settings. All work happens in Rust commands (./api.ts).
-import { api, type Dataset, type Preview, type ReadOverrides, type Snippet } from "./api";
+import { api, type Dataset, type DatasetDetail, type Preview, type ReadOverrides, type Snippet } from "./api";
 import { TYPES, bytes, datasetName, delimiterName, explain, fraction, progressText, setOverride, typeName } from "./format";
 
 interface Queued { path: string; name: string; mode: "create" | "append" | "overwrite"; read: ReadOverrides; preview?: Preview; error?: string }
@@ -15,6 +15,7 @@ export async function start(root: HTMLElement) {
       <button id="settings-open">Settings</button><button id="sign-out" hidden>Sign out</button></header>
     <main id="screen"></main>
     <dialog id="snippet-dialog" aria-label="Notebook snippet"></dialog>
+    <dialog id="history-dialog" aria-label="Version history"></dialog>
     <dialog id="settings-dialog" aria-label="Settings"></dialog>`;
   $("#settings-open").onclick = openSettings;
   $("#sign-out").onclick = async () => { await api.signOut(); showSignIn(); };
@@ -77,9 +78,9 @@ async function listenForDrops() {
   }
 }
 
-export async function addFiles(paths: string[]) {
+export async function addFiles(paths: string[], name?: string) {
   for (const path of paths) {
-    const item: Queued = { path, name: datasetName(path), mode: "create", read: { names: [], types: [] } };
+    const item: Queued = { path, name: name ?? datasetName(path), mode: "create", read: { names: [], types: [] } };
     if (state.datasets.some((d) => d.name === item.name)) item.mode = "append";
     state.queue.push(item);
     try { item.preview = await api.preview(path); } catch (e) { item.error = explain(e); }
@@ -140,7 +141,6 @@ async function upload(item: Queued, el: HTMLElement) {
   cancel.onclick = () => void api.cancel(job);
   $<HTMLButtonElement>(".upload", el).disabled = true;
   try {
-    const started = performance.now();
     const done = await api.upload(job, { files: [item.path], name: item.name, mode: item.mode, share: $<HTMLInputElement>(".share", el).checked, read: item.read }, (p) => {
       if (p.stage !== stage) { stage = p.stage; stageStart = performance.now(); }
       bar.value = fraction(p);
@@ -148,8 +148,9 @@ async function upload(item: Queued, el: HTMLElement) {
     });
     status.textContent = `Uploaded ${item.name}: version ${done.dataset.version}, ${done.dataset.rows} rows${done.resumed ? " (resumed)" : ""}.`;
     if (done.snippet) showSnippet(done.snippet);
-    if (performance.now() - started > 10_000) notify(`${item.name} is uploaded`);
-    await refreshDatasets();
+    // The answer holds the dataset as committed: no need to fetch the list again. (A long job ends
+    // with a desktop notification from the Rust side.)
+    upsert(done.dataset);
   } catch (e) {
     status.textContent = explain(e);
     status.className = "status error";
@@ -159,10 +160,7 @@ async function upload(item: Queued, el: HTMLElement) {
   }
 }
 
-function notify(text: string) {
-  if ("Notification" in window && Notification.permission === "granted") new Notification("Delta-Bridge", { body: text });
-}
-
+/** Fetches the whole list (on sign-in and with Refresh). */
 export async function refreshDatasets() {
   try {
     state.datasets = await api.datasets();
@@ -170,23 +168,72 @@ export async function refreshDatasets() {
     $("#datasets").innerHTML = `<p class="error">${esc(explain(e))}</p>`;
     return;
   }
+  renderDatasets();
+}
+
+/** Puts one dataset, as the backend just answered it, in its place (newest first when new). */
+function upsert(dataset: Dataset) {
+  const at = state.datasets.findIndex((d) => d.id === dataset.id);
+  const row: Dataset = { id: dataset.id, name: dataset.name, version: dataset.version, rows: dataset.rows, bytes: dataset.bytes, schema: dataset.schema, shared: dataset.shared, createdAt: dataset.createdAt, updatedAt: dataset.updatedAt };
+  if (at >= 0) state.datasets[at] = row; else state.datasets.unshift(row);
+  renderDatasets();
+}
+
+/** Fetches one dataset after an action on it, instead of the whole list. */
+async function refreshOne(id: string) {
+  try {
+    upsert(await api.dataset(id));
+  } catch (e) {
+    if ((e as { kind?: string }).kind === "input") {
+      // Gone (deleted elsewhere): the backend refuses the id.
+      state.datasets = state.datasets.filter((d) => d.id !== id);
+      renderDatasets();
+    } else {
+      alert(explain(e));
+    }
+  }
+}
+
+function renderDatasets() {
   $("#datasets").innerHTML = state.datasets.length === 0 ? `<p class="muted">No datasets yet.</p>` : `<table><thead><tr>
       <th>Name</th><th>Rows</th><th>Size</th><th>Version</th><th>Shared</th><th>Updated</th><th></th></tr></thead><tbody>
       ${state.datasets.map((d) => `<tr data-id="${esc(d.id)}"><td>${esc(d.name)}</td><td>${d.rows}</td><td>${bytes(d.bytes)}</td><td>${d.version}</td>
         <td>${d.shared ? "yes" : "no"}</td><td>${esc(new Date(d.updatedAt).toLocaleString())}</td>
         <td class="row">${d.shared ? `<button class="snippet">Snippet</button><button class="unshare">Unshare</button>` : `<button class="share">Share</button>`}
-        <button class="delete">Delete</button></td></tr>`).join("")}</tbody></table>`;
+        <button class="new-version">New version…</button><button class="history">History</button><button class="delete">Delete</button></td></tr>`).join("")}</tbody></table>`;
   document.querySelectorAll<HTMLElement>("#datasets tr[data-id]").forEach((row) => {
     const id = row.dataset.id!;
-    const act = (selector: string, action: () => Promise<unknown>) => {
+    const name = state.datasets.find((d) => d.id === id)?.name ?? "";
+    const act = (selector: string, action: () => Promise<unknown>, refresh = true) => {
       const button = row.querySelector<HTMLButtonElement>(selector);
-      if (button) button.onclick = async () => { try { await action(); } catch (e) { alert(explain(e)); } await refreshDatasets(); };
+      if (button) button.onclick = async () => {
+        try { await action(); } catch (e) { alert(explain(e)); }
+        if (refresh) await refreshOne(id);
+      };
     };
     act(".share", async () => showSnippet((await api.share(id)).snippet));
-    act(".snippet", async () => showSnippet((await api.snippet(id)).snippet));
+    act(".snippet", async () => showSnippet((await api.snippet(id)).snippet), false);
     act(".unshare", () => api.unshare(id));
-    act(".delete", async () => { if (confirm("Delete this dataset and stop sharing it?")) await api.remove(id); });
+    act(".history", async () => showHistory(await api.dataset(id)), false);
+    act(".new-version", async () => { const files = await api.pickFiles(); if (files.length) await addFiles(files, name); }, false);
+    act(".delete", async () => {
+      if (!confirm("Delete this dataset and stop sharing it?")) return;
+      await api.remove(id);
+      state.datasets = state.datasets.filter((d) => d.id !== id);
+      renderDatasets();
+    }, false);
   });
+}
+
+export function showHistory(detail: DatasetDetail) {
+  const dialog = $<HTMLDialogElement>("#history-dialog");
+  const versions = [...detail.versions].reverse();
+  dialog.innerHTML = `<h2>History of ${esc(detail.name)}</h2>
+    <table><thead><tr><th>Version</th><th>Change</th><th>Rows added</th><th>Rows</th><th>Size</th><th>When</th></tr></thead><tbody>
+    ${versions.map((v) => `<tr><td>${v.version}</td><td>${esc(v.operation)}</td><td>${v.rowsAdded}</td><td>${v.rows}</td><td>${bytes(v.bytes)}</td><td>${esc(new Date(v.committedAt).toLocaleString())}</td></tr>`).join("")}
+    </tbody></table><div class="row"><button id="history-close">Close</button></div>`;
+  $("#history-close", dialog).onclick = () => dialog.close();
+  if (!dialog.open) dialog.showModal?.();
 }
 
 export function showSnippet(snippet: Snippet) {

@@ -79,6 +79,57 @@ describe("the app", () => {
     expect((uploads[0] as { request: { read: unknown } }).request.read).toEqual({ names: [], types: [[0, "int64"]] });
   });
 
+  it("refreshes only the dataset acted on, shows its history, and queues a new version of it", async () => {
+    const shared = { ...dataset, shared: true, version: 1 };
+    const versions = [
+      { version: 0, operation: "create", rows: 3, bytes: 1422, filesAdded: 1, rowsAdded: 3, committedAt: "2026-01-01T00:00:00Z" },
+      { version: 1, operation: "append", rows: 5, bytes: 2844, filesAdded: 1, rowsAdded: 2, committedAt: "2026-01-02T00:00:00Z" },
+    ];
+    const other = { ...dataset, id: "ds_other", name: "costs" };
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args });
+      if (cmd === "restore_session") return { uid: "u1", email: "ana@example.com" };
+      if (cmd === "datasets") return [dataset, other];
+      if (cmd === "share") return { shared: true, snippet };
+      if (cmd === "dataset") return { ...shared, versions };
+      if (cmd === "pick_files") return ["/data/more sales.csv"];
+      if (cmd === "preview") return {
+        file: "/data/more sales.csv", file_size: 60, complete: true, sampled_rows: 1, warnings: [],
+        dialect: { encoding: "utf-8", delimiter: ",", quote: "\"", has_header: true, line_ending: "Lf" },
+        columns: [{ name: "n", header: "n", type: "int64", nullable: false, ambiguous_dates: false }], rows: [["1"]],
+      };
+      return null;
+    });
+    const { start } = await import("../src/main");
+    const root = document.createElement("div");
+    document.body.append(root);
+    await start(root);
+    await settle();
+    const row = () => root.querySelector(`#datasets tr[data-id="${dataset.id}"]`) as HTMLElement;
+    (row().querySelector(".share") as HTMLButtonElement).click();
+    await settle();
+    expect(calls.filter((c) => c.cmd === "datasets")).toHaveLength(1);
+    expect(calls.filter((c) => c.cmd === "dataset").map((c) => c.args)).toEqual([{ id: dataset.id }]);
+    expect(row().textContent).toContain("yes");
+    expect(row().querySelector(".unshare")).not.toBeNull();
+    expect(root.querySelector(`#datasets tr[data-id="ds_other"]`)?.textContent).toContain("costs");
+
+    (row().querySelector(".history") as HTMLButtonElement).click();
+    await settle();
+    const history = root.querySelector("#history-dialog") as HTMLElement;
+    expect(history.textContent).toContain("History of sales");
+    const lines = [...history.querySelectorAll("tbody tr")].map((tr) => tr.textContent);
+    expect(lines[0]).toContain("append");
+    expect(lines[1]).toContain("create");
+
+    (row().querySelector(".new-version") as HTMLButtonElement).click();
+    await settle();
+    const file = root.querySelector(".file") as HTMLElement;
+    expect((file.querySelector(".name") as HTMLInputElement).value).toBe("sales");
+    expect((file.querySelector(".mode") as HTMLSelectElement).value).toBe("append");
+    expect(calls.filter((c) => c.cmd === "datasets")).toHaveLength(1);
+  });
+
   it("copies the snippet of the chosen tab", async () => {
     let copied = "";
     Object.assign(navigator, { clipboard: { writeText: async (t: string) => { copied = t; } } });
