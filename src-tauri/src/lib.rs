@@ -14,7 +14,7 @@ use delta_bridge_uploader::{
 };
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
-use tauri::{AppHandle, Manager, State};
+use tauri::{AppHandle, Manager, Runtime, State};
 use tauri_plugin_notification::NotificationExt;
 use tokio_util::sync::CancellationToken;
 
@@ -295,8 +295,8 @@ fn new_job(state: State<'_, AppState>) -> u64 {
 
 /// Converts and uploads; progress events stream over `on_progress`.
 #[tauri::command]
-async fn upload(
-    app: AppHandle,
+async fn upload<R: Runtime>(
+    app: AppHandle<R>,
     state: State<'_, AppState>,
     job: u64,
     request: UploadRequest,
@@ -431,14 +431,21 @@ async fn delete(state: State<'_, AppState>, id: String) -> Answer<()> {
 
 /// Starts the app.
 pub fn run() {
-    tauri::Builder::default()
-        .plugin(tauri_plugin_notification::init())
+    with_commands(tauri::Builder::default())
         .setup(|app| {
             let config = app.path().app_config_dir()?;
             let state_dir = app.path().app_local_data_dir()?;
             app.manage(AppState::new(config, state_dir));
             Ok(())
         })
+        .run(tauri::generate_context!())
+        .expect("the app starts");
+}
+
+/// The plugins and commands, on any runtime (the real one, or the mock one in tests).
+fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+    builder
+        .plugin(tauri_plugin_notification::init())
         .invoke_handler(tauri::generate_handler![
             get_settings,
             save_settings,
@@ -457,8 +464,6 @@ pub fn run() {
             unshare,
             delete
         ])
-        .run(tauri::generate_context!())
-        .expect("the app starts");
 }
 
 #[cfg(test)]
@@ -587,5 +592,142 @@ mod tests {
         let state = AppState::new(dir.clone(), dir.join("state"));
         assert_eq!(*state.settings.lock().unwrap(), saved);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// The real commands, invoked over IPC as the UI invokes them, on Tauri's mock runtime.
+    mod through_ipc {
+        use super::*;
+        use serde_json::{Value, json};
+        use tauri::ipc::{CallbackFn, InvokeBody};
+        use tauri::test::{
+            INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets,
+        };
+        use tauri::webview::InvokeRequest;
+
+        struct Running {
+            _app: tauri::App<MockRuntime>,
+            window: tauri::WebviewWindow<MockRuntime>,
+        }
+
+        fn start(dir: &std::path::Path) -> Running {
+            let app = with_commands(mock_builder())
+                .build(mock_context(noop_assets()))
+                .expect("the app builds");
+            app.manage(AppState::new(dir.join("config"), dir.join("state")));
+            let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+                .build()
+                .expect("a window");
+            Running { _app: app, window }
+        }
+
+        fn invoke(running: &Running, command: &str, args: Value) -> Result<Value, Value> {
+            get_ipc_response(
+                &running.window,
+                InvokeRequest {
+                    cmd: command.into(),
+                    callback: CallbackFn(0),
+                    error: CallbackFn(1),
+                    url: "tauri://localhost".parse().unwrap(),
+                    body: InvokeBody::Json(args),
+                    headers: Default::default(),
+                    invoke_key: INVOKE_KEY.to_string(),
+                },
+            )
+            .map(|body| body.deserialize::<Value>().unwrap())
+        }
+
+        #[test]
+        fn settings_saved_from_the_ui_come_back_after_a_restart() {
+            let dir = tempfile::tempdir().unwrap();
+            let app = start(dir.path());
+            let first = invoke(&app, "get_settings", json!({})).unwrap();
+            assert_eq!(
+                first["backendUrl"],
+                json!(DesktopSettings::default().backend_url)
+            );
+            let chosen = json!({"backendUrl": "http://backend.test:8081", "firebaseApiKey": null, "firebaseEmulatorHost": "127.0.0.1:9099"});
+            invoke(&app, "save_settings", json!({"settings": chosen})).unwrap();
+            assert_eq!(invoke(&app, "get_settings", json!({})).unwrap(), chosen);
+            drop(app);
+            let again = start(dir.path());
+            assert_eq!(invoke(&again, "get_settings", json!({})).unwrap(), chosen);
+        }
+
+        #[test]
+        fn the_preview_reads_the_file_with_the_users_changes_and_bad_input_is_a_sentence() {
+            let dir = tempfile::tempdir().unwrap();
+            let app = start(dir.path());
+            let csv = dir.path().join("sales.csv");
+            std::fs::write(
+                &csv,
+                "zip;amount;day\n01234;1,5;2024-01-31\n98765;2,25;2024-02-01\n",
+            )
+            .unwrap();
+            let path = csv.to_str().unwrap();
+            let preview = invoke(
+                &app,
+                "preview",
+                json!({"path": path, "rows": 10, "read": null}),
+            )
+            .unwrap();
+            assert_eq!(preview["dialect"]["delimiter"], json!(";"));
+            let types: Vec<&str> = preview["columns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["type"].as_str().unwrap())
+                .collect();
+            assert_eq!(types, ["string", "float64", "date"], "{preview}");
+            assert_eq!(preview["rows"][0][0], json!("01234"));
+
+            let read = json!({"names": [[0, "postcode"]], "types": [[2, "string"]]});
+            let changed = invoke(
+                &app,
+                "preview",
+                json!({"path": path, "rows": 10, "read": read}),
+            )
+            .unwrap();
+            assert_eq!(changed["columns"][0]["name"], json!("postcode"));
+            assert_eq!(changed["columns"][2]["type"], json!("string"));
+
+            let unknown = json!({"names": [], "types": [[1, "money"]]});
+            let error = invoke(
+                &app,
+                "preview",
+                json!({"path": path, "rows": 10, "read": unknown}),
+            )
+            .unwrap_err();
+            assert_eq!(error["kind"], json!("input"), "{error}");
+            assert!(
+                error["message"].as_str().unwrap().contains("money"),
+                "{error}"
+            );
+
+            let missing = dir.path().join("missing.csv");
+            let error = invoke(
+                &app,
+                "preview",
+                json!({"path": missing, "rows": 10, "read": null}),
+            )
+            .unwrap_err();
+            assert_eq!(error["kind"], json!("input"), "{error}");
+            assert!(
+                error["message"].as_str().unwrap().contains("missing.csv"),
+                "{error}"
+            );
+        }
+
+        #[test]
+        fn jobs_have_their_own_ids_and_cancelling_an_unknown_one_does_nothing() {
+            let dir = tempfile::tempdir().unwrap();
+            let app = start(dir.path());
+            let first = invoke(&app, "new_job", json!({})).unwrap();
+            let second = invoke(&app, "new_job", json!({})).unwrap();
+            assert_ne!(first, second);
+            assert_eq!(
+                invoke(&app, "cancel", json!({"job": 12345})).unwrap(),
+                json!(false)
+            );
+        }
     }
 }
