@@ -5,7 +5,7 @@ import { TYPES, bytes, datasetName, delimiterName, explain, fraction, progressTe
 
 interface Queued { path: string; name: string; mode: "create" | "append" | "overwrite"; read: ReadOverrides; preview?: Preview; error?: string }
 
-const state = { queue: [] as Queued[], datasets: [] as Dataset[], email: "" };
+const state = { queue: [] as Queued[], datasets: [] as Dataset[], email: "", uploading: new Map<string, number>() };
 
 const $ = <T extends HTMLElement>(selector: string, root: ParentNode = document) => root.querySelector(selector) as T;
 const esc = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -140,6 +140,9 @@ async function upload(item: Queued, el: HTMLElement) {
   cancel.hidden = false;
   cancel.onclick = () => void api.cancel(job);
   $<HTMLButtonElement>(".upload", el).disabled = true;
+  const name = item.name;
+  state.uploading.set(name, (state.uploading.get(name) ?? 0) + 1);
+  renderDatasets();
   try {
     const done = await api.upload(job, { files: [item.path], name: item.name, mode: item.mode, share: $<HTMLInputElement>(".share", el).checked, read: item.read }, (p) => {
       if (p.stage !== stage) { stage = p.stage; stageStart = performance.now(); }
@@ -157,7 +160,15 @@ async function upload(item: Queued, el: HTMLElement) {
   } finally {
     cancel.hidden = true;
     $<HTMLButtonElement>(".upload", el).disabled = false;
+    const left = (state.uploading.get(name) ?? 1) - 1;
+    if (left > 0) state.uploading.set(name, left); else state.uploading.delete(name);
+    renderDatasets();
   }
+}
+
+/** What the Status column says: a new version is on its way, or the dataset is as listed. */
+function statusOf(d: Dataset) {
+  return state.uploading.has(d.name) ? "new version uploading…" : "ready";
 }
 
 /** Fetches the whole list (on sign-in and with Refresh). */
@@ -196,8 +207,8 @@ async function refreshOne(id: string) {
 
 function renderDatasets() {
   $("#datasets").innerHTML = state.datasets.length === 0 ? `<p class="muted">No datasets yet.</p>` : `<table><thead><tr>
-      <th>Name</th><th>Rows</th><th>Size</th><th>Version</th><th>Shared</th><th>Updated</th><th></th></tr></thead><tbody>
-      ${state.datasets.map((d) => `<tr data-id="${esc(d.id)}"><td>${esc(d.name)}</td><td>${d.rows}</td><td>${bytes(d.bytes)}</td><td>${d.version}</td>
+      <th>Name</th><th>Rows</th><th>Size</th><th>Version</th><th>Status</th><th>Shared</th><th>Updated</th><th></th></tr></thead><tbody>
+      ${state.datasets.map((d) => `<tr data-id="${esc(d.id)}"><td>${esc(d.name)}</td><td>${d.rows}</td><td>${bytes(d.bytes)}</td><td>${d.version}</td><td>${statusOf(d)}</td>
         <td>${d.shared ? "yes" : "no"}</td><td>${esc(new Date(d.updatedAt).toLocaleString())}</td>
         <td class="row">${d.shared ? `<button class="snippet">Snippet</button><button class="unshare">Unshare</button>` : `<button class="share">Share</button>`}
         <button class="new-version">New version…</button><button class="history">History</button><button class="delete">Delete</button></td></tr>`).join("")}</tbody></table>`;

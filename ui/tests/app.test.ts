@@ -42,10 +42,11 @@ describe("the app", () => {
   it("previews an added file with its inferred types, lets types be changed, and suggests append for an existing name", async () => {
     const previews: unknown[] = [];
     const uploads: unknown[] = [];
+    let finish = () => {};
     mockIPC((cmd, args) => {
       if (cmd === "preview") previews.push(args);
       if (cmd === "new_job") return 1;
-      if (cmd === "upload") { uploads.push(args); return { dataset: { ...dataset, versions: [] }, resumed: false, bytesSent: 1 }; }
+      if (cmd === "upload") { uploads.push(args); return new Promise((done) => { finish = () => done({ dataset: { ...dataset, version: 1, rows: 5, versions: [] }, resumed: false, bytesSent: 1 }); }); }
       if (cmd === "restore_session") return { uid: "u1", email: "ana@example.com" };
       if (cmd === "datasets") return [dataset];
       if (cmd === "preview") return {
@@ -77,6 +78,14 @@ describe("the app", () => {
     (root.querySelector("#queue .upload") as HTMLButtonElement).click();
     await settle();
     expect((uploads[0] as { request: { read: unknown } }).request.read).toEqual({ names: [], types: [[0, "int64"]] });
+    // While it goes up, the dataset's row says so; once committed, the row shows the new version.
+    const row = () => root.querySelector(`#datasets tr[data-id="${dataset.id}"]`)!.textContent;
+    expect(row()).toContain("new version uploading");
+    finish();
+    await settle();
+    expect(row()).toContain("ready");
+    const cells = [...root.querySelectorAll(`#datasets tr[data-id="${dataset.id}"] td`)].map((td) => td.textContent);
+    expect([cells[1], cells[3]]).toEqual(["5", "1"]);
   });
 
   it("refreshes only the dataset acted on, shows its history, and queues a new version of it", async () => {
