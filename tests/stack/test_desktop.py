@@ -144,4 +144,7 @@ def test_sign_up_drop_preview_upload_share_copy_and_read(desktop, tmp_path):
 
     app.click("#close")
     app.find("#datasets tr[data-id]")
+    # The row comes from the upload's answer, without fetching the list: shared, and ready.
+    cells = app.run("return [...document.querySelector('#datasets tr[data-id]').cells].map(c => c.innerText.trim());")
+    assert cells[0] == "awkward" and cells[4] == "ready" and cells[5] == "yes", cells
     app.screenshot("4-datasets")

@@ -209,7 +209,7 @@ impl Client {
             .map(|(name, s)| (name.clone(), s.parts.values().cloned().collect()))
             .collect();
         let token = self.id_token().await?;
-        let dataset = self
+        let mut dataset = self
             .backend()
             .process(
                 &token,
@@ -238,6 +238,8 @@ impl Client {
             });
             let token = self.id_token().await?;
             let shared = self.backend().share(&token, &dataset.dataset.id).await?;
+            // The answer describes the dataset as it is now: shared.
+            dataset.dataset.shared = true;
             Some(shared.snippet)
         } else {
             None
