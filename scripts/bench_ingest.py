@@ -98,11 +98,11 @@ def main():
         print(f"running {name} ...", file=sys.stderr)
         try:
             seconds, peak = measure(command)
-            best = results.get(name)
-            if best is None or best[0] is None or seconds < best[0]:
-                results[name] = (seconds, max(peak, best[1] if best and best[1] else 0), zip_type(out))
+            # Over rounds: the best time and the highest peak memory.
+            best, highest, _ = results.get(name, (None, None, None))
+            results[name] = (min(seconds, best or seconds), max(peak, highest or 0), zip_type(out))
         except Exception as e:  # a peer that is not installed or fails is reported, not fatal
-            results[name] = (None, None, f"failed: {str(e).splitlines()[-1][:80]}")
+            results.setdefault(name, (None, None, f"failed: {str(e).splitlines()[-1][:80]}"))
         shutil.rmtree(out, ignore_errors=True)
     peers = [r[0] for n, r in results.items() if n != "delta-bridge" and r[0] is not None]
     fastest = min(peers) if peers else None

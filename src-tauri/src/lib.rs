@@ -303,13 +303,6 @@ async fn upload<R: Runtime>(
     on_progress: Channel<Progress>,
 ) -> Answer<Uploaded> {
     let started = std::time::Instant::now();
-    let name = request.name.clone().unwrap_or_else(|| {
-        request
-            .files
-            .first()
-            .map(|f| dataset_name_of(f))
-            .unwrap_or_default()
-    });
     let cancel = CancellationToken::new();
     state
         .jobs
@@ -330,7 +323,9 @@ async fn upload<R: Runtime>(
     let result = state.client().upload(&options, progress, cancel).await;
     state.jobs.lock().expect("not poisoned").remove(&job);
     let result = result.map_err(CommandError::from);
-    if let Some((title, body)) = finished_notice(&name, &result, started.elapsed()) {
+    if let Some((title, body)) =
+        finished_notice(&options.dataset_name(), &result, started.elapsed())
+    {
         // A notification that cannot be shown (no notification service) changes nothing else.
         let _ = app.notification().builder().title(title).body(body).show();
     }
@@ -364,15 +359,6 @@ fn finished_notice(
         Err(e) if e.kind == "cancelled" => None,
         Err(e) => Some((format!("{name} was not uploaded"), e.message.clone())),
     }
-}
-
-/// The dataset name the uploader gives a file when none is chosen: its stem.
-fn dataset_name_of(file: &str) -> String {
-    std::path::Path::new(file)
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("data")
-        .to_string()
 }
 
 #[tauri::command]
@@ -534,7 +520,6 @@ mod tests {
         assert!(body.contains("unreachable"), "{body}");
         let cancelled: Answer<Uploaded> = Err(Error::Cancelled.into());
         assert_eq!(finished_notice("sales", &cancelled, long), None);
-        assert_eq!(dataset_name_of("/home/ana/Q3 sales.csv"), "Q3 sales");
     }
 
     #[test]

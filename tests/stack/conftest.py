@@ -142,6 +142,9 @@ class Stack:
         self.dir = directory
         self.emulator = emulator
         self.s3_log = s3["log"] if s3 else None
+        # Everything storage holds (s3s-fs keeps multipart parts beside the bucket), and where keys live.
+        self.storage_root = s3["root"] if s3 else directory / "storage"
+        self.storage_dir = s3["root"] / BUCKET / storage.removeprefix(f"s3://{BUCKET}/") if s3 else directory / "storage"
         sharing_port = free_port()
         env = {"DELTA_BRIDGE_LOG": "info", "NO_COLOR": "1"}
         s3_args = []

@@ -188,13 +188,14 @@ def test_a_killed_upload_resumes_without_sending_a_part_twice(stack, tmp_path):
         assert all(n == 1 for n in seen.values()), {k: n for k, n in seen.items() if n != 1}
 
 
-def test_cancelling_an_upload_leaves_nothing_behind(local_stack, tmp_path):
-    cli = Cli(local_stack, tmp_path / "cli")
+def test_cancelling_an_upload_leaves_nothing_behind(stack, tmp_path):
+    cli = Cli(stack, tmp_path / "cli")
     email = f"{uuid.uuid4().hex[:10]}@example.com"
-    token = local_stack.emulator.sign_up(email, PASSWORD)
+    token = stack.emulator.sign_up(email, PASSWORD)
     cli.run("login", "--email", email, stdin=PASSWORD + "\n")
     csv = tmp_path / "big.csv"
     big_csv(csv, megabytes=150)
+    before = {p for p in stack.storage_root.rglob("*") if p.is_file()}
     upload = cli.spawn("upload", csv, "--name", "cancelled", "--concurrency", "1", "--json")
     journals = cli.state / "uploads"
 
@@ -218,8 +219,9 @@ def test_cancelling_an_upload_leaves_nothing_behind(local_stack, tmp_path):
     assert not list((cli.state / "staging").glob("*")), "no converted copy is left"
     assert cli.json("datasets") == []
     # The backend was told: what it had received is deleted, and the upload cannot be committed.
-    storage = local_stack.dir / "storage"
+    storage = stack.storage_dir
     assert not [p for p in (storage / "datasets" / seen["dataset_id"]).rglob("*") if p.is_file()]
     assert not [p for p in storage.rglob("*") if seen["upload_id"] in p.name]
-    response = local_stack.call("POST", "/process", token, json={"uploadId": seen["upload_id"], "mode": "create"})
+    assert {p for p in stack.storage_root.rglob("*") if p.is_file()} == before, "storage holds what it held before"
+    response = stack.call("POST", "/process", token, json={"uploadId": seen["upload_id"], "mode": "create"})
     assert response.status_code == 404, response.text

@@ -185,8 +185,7 @@ export async function refreshDatasets() {
 /** Puts one dataset, as the backend just answered it, in its place (newest first when new). */
 function upsert(dataset: Dataset) {
   const at = state.datasets.findIndex((d) => d.id === dataset.id);
-  const row: Dataset = { id: dataset.id, name: dataset.name, version: dataset.version, rows: dataset.rows, bytes: dataset.bytes, schema: dataset.schema, shared: dataset.shared, createdAt: dataset.createdAt, updatedAt: dataset.updatedAt };
-  if (at >= 0) state.datasets[at] = row; else state.datasets.unshift(row);
+  if (at >= 0) state.datasets[at] = dataset; else state.datasets.unshift(dataset);
   renderDatasets();
 }
 

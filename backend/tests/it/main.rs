@@ -617,7 +617,7 @@ async fn a_cancelled_upload_is_forgotten_and_what_it_sent_deleted() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let storage = backend.dir.path().join("storage");
-    let stored = |root: &Path| -> usize { walk(root).into_iter().filter(|p| p.is_file()).count() };
+    let stored = |root: &Path| files_under(root).len();
     assert_eq!(stored(&storage), 2);
 
     // Someone else cannot abandon it; its owner can, once.
@@ -651,7 +651,7 @@ async fn a_cancelled_upload_is_forgotten_and_what_it_sent_deleted() {
     let (_, page) = backend.get("/datasets", "ana").await;
     assert_eq!(page["datasets"].as_array().unwrap().len(), 0);
 
-    // A processed upload is a version: abandoning it is refused.
+    // The name is free again; and a processed upload is a version: abandoning it is refused.
     let (status, _) = backend.upload("ana", "t", &small, "create").await;
     assert_eq!(status, StatusCode::OK);
     let (_, presigned) = backend
@@ -690,12 +690,13 @@ async fn a_cancelled_upload_is_forgotten_and_what_it_sent_deleted() {
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
+/// Every file below `dir`.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = entry.path();
         if path.is_dir() {
-            out.extend(walk(&path));
+            out.extend(files_under(&path));
         } else {
             out.push(path);
         }

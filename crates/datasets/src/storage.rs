@@ -458,36 +458,36 @@ impl Storage {
     pub async fn delete_object(&self, key: &str, multipart_id: Option<&str>) -> Result<()> {
         match self {
             Storage::Local { .. } => {
-                let mut paths = vec![self.path(key)];
-                if let Some(id) = multipart_id {
-                    paths.push(self.path(&format!(".uploads/{id}")));
-                }
-                for path in paths {
-                    let removed = if path.is_dir() {
-                        tokio::fs::remove_dir_all(&path).await
-                    } else {
-                        tokio::fs::remove_file(&path).await
-                    };
-                    match removed {
-                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                            return Err(io_error(&path, e));
-                        }
-                        _ => {}
+                let path = self.path(key);
+                match tokio::fs::remove_file(&path).await {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(io_error(&path, e));
                     }
+                    _ => {}
                 }
-                Ok(())
+                // Parts are received under .uploads/<multipart id>/<n>.
+                match multipart_id {
+                    Some(id) => self.delete_prefix(&format!(".uploads/{id}")).await,
+                    None => Ok(()),
+                }
             }
             Storage::S3 { .. } => {
                 let (client, bucket) = self.s3();
                 if let Some(id) = multipart_id {
-                    // An upload that is completed or gone already answers NoSuchUpload: nothing to do.
-                    let _ = client
+                    let aborted = client
                         .abort_multipart_upload()
                         .bucket(bucket)
                         .key(self.s3_key(key))
                         .upload_id(id)
                         .send()
                         .await;
+                    match aborted {
+                        // Completed or aborted already: nothing to do.
+                        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_upload()) => {}
+                        other => {
+                            other.map_err(|e| storage_error("aborting a multipart upload", e))?;
+                        }
+                    }
                 }
                 client
                     .delete_object()

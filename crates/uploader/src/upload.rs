@@ -40,6 +40,22 @@ pub struct UploadOptions {
     pub read: delta_bridge_ingest::Options,
 }
 
+impl UploadOptions {
+    /// The dataset's name: the one chosen, or the first file's name without extension.
+    pub fn dataset_name(&self) -> String {
+        match &self.name {
+            Some(name) => name.clone(),
+            None => self
+                .files
+                .first()
+                .and_then(|f| f.file_stem())
+                .and_then(|s| s.to_str())
+                .unwrap_or("data")
+                .to_string(),
+        }
+    }
+}
+
 /// Where an upload is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -103,14 +119,7 @@ impl Client {
                 options.mode
             )));
         }
-        let name = match &options.name {
-            Some(n) => n.clone(),
-            None => options.files[0]
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("data")
-                .to_string(),
-        };
+        let name = options.dataset_name();
         let token = self.id_token().await?;
         let account = self.account().await?;
         // Other read options make another conversion, so another journal.
@@ -779,4 +788,27 @@ fn journal_key(
         hasher.update(format!("\0{}\0{modified}\0", metadata.len()).as_bytes());
     }
     Ok(hex::encode(&hasher.finalize()[..12]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dataset_is_named_after_its_first_file_unless_a_name_is_chosen() {
+        let mut options = UploadOptions {
+            files: vec![
+                PathBuf::from("/home/ana/Q3 sales.csv"),
+                PathBuf::from("b.csv"),
+            ],
+            name: None,
+            mode: "create".into(),
+            share: false,
+            concurrency: 1,
+            read: Default::default(),
+        };
+        assert_eq!(options.dataset_name(), "Q3 sales");
+        options.name = Some("sales".into());
+        assert_eq!(options.dataset_name(), "sales");
+    }
 }
