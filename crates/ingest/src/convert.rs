@@ -506,24 +506,16 @@ fn split(
             // A \r at the end of the buffer may be the first half of \r\n: look at it next time.
             end -= 1;
         }
-        // Jump from one quote or line break to the next; everything between them is plain field text.
-        let mut i = scanned;
-        while let Some(offset) = memchr::memchr3(quote, b'\n', b'\r', &buffer[i..end]) {
-            i += offset;
-            if buffer[i] == quote {
-                if !in_quotes {
-                    quote_line = line + lines_scanned;
-                }
-                in_quotes = !in_quotes;
-            } else if is_line_break(&buffer, i) {
-                lines_scanned += 1;
-                if !in_quotes {
-                    boundary = Some(i + 1);
-                    lines_at_boundary = lines_scanned;
-                }
-            }
-            i += 1;
+        let scan = Scan::of(&buffer[scanned..end], quote, in_quotes);
+        if let Some((at, lines_after)) = scan.boundary {
+            boundary = Some(scanned + at);
+            lines_at_boundary = lines_scanned + scan.lines - lines_after;
         }
+        if let Some(lines_before) = scan.open_quote_lines {
+            quote_line = line + lines_scanned + lines_before;
+        }
+        lines_scanned += scan.lines;
+        in_quotes = scan.in_quotes;
         scanned = scanned.max(end);
         let cut = if eof { Some(buffer.len()) } else { boundary };
         if eof && in_quotes {
@@ -573,7 +565,7 @@ fn split(
                 } else {
                     lines_at_boundary
                 };
-                scanned = buffer.len();
+                scanned -= cut; // a `\r` held back at the end is still to be looked at
                 line += lines_in_cut;
                 lines_scanned -= lines_in_cut;
             }
@@ -585,6 +577,97 @@ fn split(
         if eof {
             return Ok(());
         }
+    }
+}
+
+/// What the reader needs to know of newly read bytes. Every quote character toggles between inside
+/// and outside quotes (a doubled quote toggles twice).
+#[derive(Debug, PartialEq)]
+struct Scan {
+    /// Line breaks in the bytes.
+    lines: u64,
+    /// Whether the bytes end inside quotes.
+    in_quotes: bool,
+    /// Just past the last line break outside quotes, and the line breaks after it.
+    boundary: Option<(usize, u64)>,
+    /// If the bytes end inside quotes opened among them: the line breaks before that quote.
+    open_quote_lines: Option<u64>,
+}
+
+impl Scan {
+    fn of(bytes: &[u8], quote: u8, in_quotes_before: bool) -> Scan {
+        Scan::counted(bytes, quote, in_quotes_before)
+            .unwrap_or_else(|| Scan::visited(bytes, quote, in_quotes_before))
+    }
+
+    /// Jumping from one quote or line break to the next: any line endings.
+    fn visited(bytes: &[u8], quote: u8, in_quotes_before: bool) -> Scan {
+        let mut scan = Scan {
+            lines: 0,
+            in_quotes: in_quotes_before,
+            boundary: None,
+            open_quote_lines: None,
+        };
+        let mut lines_at_boundary = 0;
+        let mut i = 0;
+        while let Some(offset) = memchr::memchr3(quote, b'\n', b'\r', &bytes[i..]) {
+            i += offset;
+            if bytes[i] == quote {
+                if !scan.in_quotes {
+                    scan.open_quote_lines = Some(scan.lines);
+                }
+                scan.in_quotes = !scan.in_quotes;
+            } else if is_line_break(bytes, i) {
+                scan.lines += 1;
+                if !scan.in_quotes {
+                    scan.boundary = Some((i + 1, 0));
+                    lines_at_boundary = scan.lines;
+                }
+            }
+            i += 1;
+        }
+        if let Some((_, after)) = &mut scan.boundary {
+            *after = scan.lines - lines_at_boundary;
+        }
+        if !scan.in_quotes {
+            scan.open_quote_lines = None;
+        }
+        scan
+    }
+
+    /// When the bytes hold no `\r` (every line ends with `\n`): by counting bytes with vector
+    /// instructions instead of stopping at every line.
+    fn counted(bytes: &[u8], quote: u8, in_quotes_before: bool) -> Option<Scan> {
+        if memchr::memchr(b'\r', bytes).is_some() {
+            return None;
+        }
+        let count = |bytes: &[u8], b: u8| memchr::memchr_iter(b, bytes).count() as u64;
+        let lines = count(bytes, b'\n');
+        let in_quotes = in_quotes_before ^ (count(bytes, quote) % 2 == 1);
+        // Walk back over the line breaks: the state at each is the state at the end, toggled by
+        // the quotes after it.
+        let mut boundary = None;
+        let (mut end, mut state, mut lines_after) = (bytes.len(), in_quotes, 0);
+        while let Some(at) = memchr::memrchr(b'\n', &bytes[..end]) {
+            state ^= count(&bytes[at + 1..end], quote) % 2 == 1;
+            if !state {
+                boundary = Some((at + 1, lines_after));
+                break;
+            }
+            lines_after += 1;
+            end = at;
+        }
+        // Inside quotes at the end: the last quote opened them, if it is among these bytes.
+        let open_quote_lines = in_quotes
+            .then(|| memchr::memrchr(quote, bytes))
+            .flatten()
+            .map(|at| count(&bytes[..at], b'\n'));
+        Some(Scan {
+            lines,
+            in_quotes,
+            boundary,
+            open_quote_lines,
+        })
     }
 }
 
@@ -610,7 +693,7 @@ fn work(
     const BATCH_ROWS: usize = 64 * 1024;
     let mut builders: Vec<ColumnBuilder> = columns
         .iter()
-        .map(|c| ColumnBuilder::new(&c.column_type, BATCH_ROWS))
+        .map(|c| ColumnBuilder::new(&c.column_type, BATCH_ROWS, BATCH_ROWS * 16))
         .collect();
     let mut rows_in_batch = 0usize;
     let mut output: Option<OpenFile> = None;
@@ -699,7 +782,8 @@ enum ColumnBuilder {
 }
 
 impl ColumnBuilder {
-    fn new(column_type: &ColumnType, capacity: usize) -> Self {
+    /// Room for `capacity` values (and `text_bytes` of text).
+    fn new(column_type: &ColumnType, capacity: usize, text_bytes: usize) -> Self {
         match column_type {
             ColumnType::Int64 => ColumnBuilder::Int(Int64Builder::with_capacity(capacity)),
             ColumnType::Float64 { decimal_comma } => {
@@ -713,7 +797,7 @@ impl ColumnBuilder {
                 TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC"),
             ),
             ColumnType::String => {
-                ColumnBuilder::Text(StringBuilder::with_capacity(capacity, capacity * 16))
+                ColumnBuilder::Text(StringBuilder::with_capacity(capacity, text_bytes))
             }
         }
     }
@@ -763,14 +847,46 @@ impl ColumnBuilder {
         }
     }
 
+    /// The values so far, as an array. The builder starts again with room for as many (Arrow's
+    /// `finish` would leave it empty, to grow and copy its buffers again batch after batch).
     fn finish(&mut self) -> ArrayRef {
+        let capacity = self.len();
+        let next = match self {
+            ColumnBuilder::Int(_) => ColumnBuilder::Int(Int64Builder::with_capacity(capacity)),
+            ColumnBuilder::Float(_, comma) => {
+                ColumnBuilder::Float(Float64Builder::with_capacity(capacity), *comma)
+            }
+            ColumnBuilder::Bool(_) => ColumnBuilder::Bool(BooleanBuilder::with_capacity(capacity)),
+            ColumnBuilder::Date(_, order) => {
+                ColumnBuilder::Date(Date32Builder::with_capacity(capacity), *order)
+            }
+            ColumnBuilder::Timestamp(_) => ColumnBuilder::Timestamp(
+                TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC"),
+            ),
+            ColumnBuilder::Text(b) => ColumnBuilder::Text(StringBuilder::with_capacity(
+                capacity,
+                b.values_slice().len(),
+            )),
+        };
+        match std::mem::replace(self, next) {
+            ColumnBuilder::Int(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::Float(mut b, _) => Arc::new(b.finish()),
+            ColumnBuilder::Bool(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::Date(mut b, _) => Arc::new(b.finish()),
+            ColumnBuilder::Timestamp(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::Text(mut b) => Arc::new(b.finish()),
+        }
+    }
+
+    fn len(&self) -> usize {
+        use deltalake::arrow::array::ArrayBuilder;
         match self {
-            ColumnBuilder::Int(b) => Arc::new(b.finish()),
-            ColumnBuilder::Float(b, _) => Arc::new(b.finish()),
-            ColumnBuilder::Bool(b) => Arc::new(b.finish()),
-            ColumnBuilder::Date(b, _) => Arc::new(b.finish()),
-            ColumnBuilder::Timestamp(b) => Arc::new(b.finish()),
-            ColumnBuilder::Text(b) => Arc::new(b.finish()),
+            ColumnBuilder::Int(b) => b.len(),
+            ColumnBuilder::Float(b, _) => b.len(),
+            ColumnBuilder::Bool(b) => b.len(),
+            ColumnBuilder::Date(b, _) => b.len(),
+            ColumnBuilder::Timestamp(b) => b.len(),
+            ColumnBuilder::Text(b) => b.len(),
         }
     }
 }
@@ -920,4 +1036,32 @@ fn parquet_error(path: &Path, error: deltalake::parquet::errors::ParquetError) -
         file: path.to_path_buf(),
         source: std::io::Error::other(error.to_string()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Scan;
+
+    #[test]
+    fn counting_agrees_with_visiting() {
+        let mut seed = 11u64;
+        let mut next = move |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        };
+        for _ in 0..5000 {
+            let bytes: Vec<u8> = (0..next(60)).map(|_| b"ab,\"\n"[next(5)]).collect();
+            for before in [false, true] {
+                let counted = Scan::counted(&bytes, b'"', before).expect("no \\r");
+                assert_eq!(
+                    counted,
+                    Scan::visited(&bytes, b'"', before),
+                    "{bytes:?} {before}"
+                );
+            }
+        }
+        assert_eq!(Scan::counted(b"a\r\nb", b'"', false), None);
+    }
 }

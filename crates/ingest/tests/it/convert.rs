@@ -228,6 +228,38 @@ fn values_that_do_not_fit_fail_with_row_column_and_value_when_strict() {
 }
 
 #[test]
+fn rows_are_named_by_their_line_whatever_the_line_endings_and_block_boundaries() {
+    // Records of 16 bytes and a header padded by 0 to 15 bytes: with every line ending, some
+    // block of the reader ends on each byte of a record (a `\r` included), and a quoted field
+    // holds a line break. The bad value's line must come out the same every time.
+    let dir = tempfile::tempdir().unwrap();
+    for ending in ["\n", "\r\n", "\r"] {
+        for pad in 0..16 {
+            let mut text = format!("n,label{}{ending}", "_".repeat(pad));
+            text.push_str(&format!("1,\"two{ending}lines\"{ending}"));
+            for i in 0..20_000 {
+                text.push_str(&format!("{},abcdefgh{ending}", 100_000 + i));
+            }
+            text.push_str(&format!("2.5,late{ending}"));
+            let file = csv_file(dir.path(), "endings.csv", text.as_bytes());
+            let table = dir.path().join("t");
+            let options = ConvertOptions {
+                on_mismatch: OnMismatch::Fail,
+                block_bytes: 64 << 10,
+                ..Default::default()
+            };
+            let err = run(&file, &table, &options).unwrap_err();
+            // Line 1 is the header, lines 2 and 3 the quoted field, then 20,000 records.
+            assert!(
+                matches!(err, Error::ValueDoesNotFit { row: 20_004, .. }),
+                "{ending:?} pad {pad}: {err}"
+            );
+            assert!(!table.exists());
+        }
+    }
+}
+
+#[test]
 fn bad_rows_after_the_preview_head_name_their_line_and_leave_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut bytes = late_surprise("1");
