@@ -20,14 +20,19 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
+use deltalake::arrow::array::AsArray;
 use deltalake::arrow::array::{
     ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, RecordBatch,
     StringBuilder, TimestampMicrosecondBuilder,
 };
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use deltalake::parquet::arrow::ArrowWriter;
+use deltalake::parquet::arrow::arrow_writer::{
+    ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves,
+};
 use deltalake::parquet::basic::{Compression, Encoding as ParquetEncoding};
 use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use deltalake::parquet::file::writer::SerializedFileWriter;
 use deltalake::parquet::schema::types::ColumnPath;
 use serde::Serialize;
 
@@ -37,6 +42,7 @@ use crate::infer::{
 };
 use crate::preview::{Column, Options, preview};
 use crate::sniff::{Dialect, Encoding};
+use crate::stats::TextBounds;
 use crate::tokenize::Records;
 use crate::{Error, Result};
 
@@ -913,14 +919,37 @@ fn arrow_schema(columns: &[Column]) -> SchemaRef {
 }
 
 /// A Parquet file being written by one worker.
+///
+/// Written through Parquet's column writers rather than `ArrowWriter`, for one reason: the
+/// minimum and maximum of text columns. `ArrowWriter` finds them by comparing every value
+/// through `memcmp` (9% of a whole conversion, measured); [`TextBounds`] compares an eight-byte
+/// prefix first, and the result goes into each column chunk's statistics, where readers (and
+/// [`crate::read_footer`]) find it as they would `ArrowWriter`'s.
 struct OpenFile {
     name: String,
     path: PathBuf,
-    writer: ArrowWriter<File>,
+    writer: SerializedFileWriter<File>,
+    factory: ArrowRowGroupWriterFactory,
+    schema: SchemaRef,
+    text_columns: Vec<bool>,
+    group: Option<RowGroup>,
+    groups: usize,
     rows: u64,
 }
 
+/// The row group being written: a writer per column, and the bounds of the text columns.
+struct RowGroup {
+    writers: Vec<ArrowColumnWriter>,
+    text: Vec<Option<TextBounds>>,
+    rows: usize,
+}
+
 static FILE_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Rows per row group.
+const GROUP_ROWS: usize = 256 * 1024;
+/// A row group in progress never grows past this (bounded memory).
+const GROUP_BYTES: usize = 64 << 20;
 
 impl OpenFile {
     fn new(
@@ -946,7 +975,8 @@ impl OpenFile {
             stats: String::new(),
         });
         // Dictionaries pay off for text (names, categories); for numbers and times they cost more
-        // than they save. Row-group statistics are all the Delta log needs.
+        // than they save. Row-group statistics are all the Delta log needs; for text columns
+        // they come from `TextBounds`.
         let mut builder = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_dictionary_enabled(false)
@@ -954,6 +984,15 @@ impl OpenFile {
         for column in columns.iter().filter(|c| c.repetitive) {
             builder =
                 builder.set_column_dictionary_enabled(ColumnPath::from(column.name.as_str()), true);
+        }
+        for column in columns
+            .iter()
+            .filter(|c| c.column_type == ColumnType::String)
+        {
+            builder = builder.set_column_statistics_enabled(
+                ColumnPath::from(column.name.as_str()),
+                EnabledStatistics::None,
+            );
         }
         // Whole numbers, dates and timestamps as deltas, bit-packed: a third of the plain size for
         // ids, counts and times, and less left for Snappy to compress.
@@ -970,43 +1009,111 @@ impl OpenFile {
         }
         // Values go to the column writers 8192 at a time (not 1024): fewer page-size checks per row,
         // measured 3% faster end to end.
-        let properties = builder
-            .set_write_batch_size(8192)
-            .set_max_row_group_row_count(Some(256 * 1024))
-            .build();
-        let writer = ArrowWriter::try_new(file, schema, Some(properties))
+        let properties = builder.set_write_batch_size(8192).build();
+        // `ArrowWriter` sets the file up (the Arrow schema in the footer); its parts do the rest.
+        let (writer, factory) = ArrowWriter::try_new(file, schema.clone(), Some(properties))
+            .and_then(ArrowWriter::into_serialized_writer)
             .map_err(|e| parquet_error(&path, e))?;
         Ok(OpenFile {
             name,
             path,
             writer,
+            factory,
+            schema,
+            text_columns: columns
+                .iter()
+                .map(|c| c.column_type == ColumnType::String)
+                .collect(),
+            group: None,
+            groups: 0,
             rows: 0,
         })
     }
 
     fn write(&mut self, batch: &RecordBatch) -> std::result::Result<(), PassError> {
-        self.writer
-            .write(batch)
-            .map_err(|e| parquet_error(&self.path, e))?;
+        let failed = |e| parquet_error(&self.path, e);
+        let group = match &mut self.group {
+            Some(group) => group,
+            None => self.group.insert(RowGroup {
+                writers: self
+                    .factory
+                    .create_column_writers(self.groups)
+                    .map_err(failed)?,
+                text: self
+                    .text_columns
+                    .iter()
+                    .map(|&text| text.then(TextBounds::default))
+                    .collect(),
+                rows: 0,
+            }),
+        };
+        for (i, (writer, field)) in group
+            .writers
+            .iter_mut()
+            .zip(self.schema.fields())
+            .enumerate()
+        {
+            let column = batch.column(i);
+            for leaf in compute_leaves(field, column).map_err(failed)? {
+                writer.write(&leaf).map_err(failed)?;
+            }
+            if let Some(bounds) = &mut group.text[i] {
+                bounds.add(column.as_string::<i32>());
+            }
+        }
+        group.rows += batch.num_rows();
         self.rows += batch.num_rows() as u64;
-        // Bound memory: a row group in progress never grows past 64 MiB.
-        if self.writer.in_progress_size() > 64 << 20 {
-            self.writer
-                .flush()
-                .map_err(|e| parquet_error(&self.path, e))?;
+        if group.rows >= GROUP_ROWS || self.group_bytes() > GROUP_BYTES {
+            self.close_group()?;
         }
         Ok(())
     }
 
+    fn group_bytes(&self) -> usize {
+        self.group.as_ref().map_or(0, |group| {
+            group
+                .writers
+                .iter()
+                .map(ArrowColumnWriter::get_estimated_total_bytes)
+                .sum()
+        })
+    }
+
+    fn close_group(&mut self) -> std::result::Result<(), PassError> {
+        let Some(group) = self.group.take() else {
+            return Ok(());
+        };
+        let failed = |e| parquet_error(&self.path, e);
+        let mut row_group = self.writer.next_row_group().map_err(failed)?;
+        for (writer, bounds) in group.writers.into_iter().zip(group.text) {
+            let mut chunk = writer.close().map_err(failed)?;
+            if let Some(bounds) = bounds {
+                let close = chunk.close_mut();
+                close.metadata = close
+                    .metadata
+                    .clone()
+                    .into_builder()
+                    .set_statistics(bounds.statistics())
+                    .build()
+                    .map_err(failed)?;
+            }
+            chunk.append_to_row_group(&mut row_group).map_err(failed)?;
+        }
+        row_group.close().map_err(failed)?;
+        self.groups += 1;
+        Ok(())
+    }
+
     fn size(&self) -> usize {
-        self.writer.bytes_written() + self.writer.in_progress_size()
+        self.writer.bytes_written() + self.group_bytes()
     }
 
     fn close(
-        self,
+        mut self,
         tracker: &Mutex<Vec<WrittenFile>>,
         columns: &[Column],
     ) -> std::result::Result<(), PassError> {
+        self.close_group()?;
         let metadata = self
             .writer
             .close()

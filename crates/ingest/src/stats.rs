@@ -4,8 +4,10 @@
 //! string maximum longer than 32 characters (its prefix would be below the true maximum), NaN.
 
 use chrono::{DateTime, NaiveDate};
+use deltalake::arrow::array::{Array, StringArray};
+use deltalake::parquet::data_type::ByteArray;
 use deltalake::parquet::file::metadata::ParquetMetaData;
-use deltalake::parquet::file::statistics::Statistics;
+use deltalake::parquet::file::statistics::{Statistics, ValueStatistics};
 use serde_json::{Map, Value, json};
 
 use crate::infer::ColumnType;
@@ -13,6 +15,82 @@ use crate::preview::Column;
 
 /// Longest string statistic kept; a longer max is left out (a prefix would be below the true max).
 const STRING_STAT_CHARS: usize = 32;
+
+/// Longest text bound kept in a Parquet column chunk's statistics (Parquet's own default): a longer
+/// minimum is cut to a prefix (still a lower bound), a longer maximum is left out.
+const PARQUET_STAT_BYTES: usize = 64;
+
+/// The smallest and largest value and the null count of a text column, as the writer sees its
+/// batches. Values are compared by their first eight bytes as one number, and byte by byte only
+/// when those are equal: the order is the same (bytes, as Parquet orders UTF-8) and most values
+/// are settled without a call to `memcmp`.
+#[derive(Debug, Default)]
+pub(crate) struct TextBounds {
+    min: Option<String>,
+    max: Option<String>,
+    nulls: u64,
+}
+
+impl TextBounds {
+    pub(crate) fn add(&mut self, values: &StringArray) {
+        self.nulls += values.null_count() as u64;
+        let mut present = values.iter().flatten();
+        let Some(first) = present.next() else {
+            return;
+        };
+        let (mut min, mut max) = (first, first);
+        let (mut min_key, mut max_key) = (prefix(first), prefix(first));
+        for value in present {
+            let key = prefix(value);
+            if key < min_key || (key == min_key && value < min) {
+                (min, min_key) = (value, key);
+            }
+            if key > max_key || (key == max_key && value > max) {
+                (max, max_key) = (value, key);
+            }
+        }
+        if self.min.as_deref().is_none_or(|m| min < m) {
+            self.min = Some(min.to_string());
+        }
+        if self.max.as_deref().is_none_or(|m| max > m) {
+            self.max = Some(max.to_string());
+        }
+    }
+
+    /// The Parquet statistics of the column chunk.
+    pub(crate) fn statistics(&self) -> Statistics {
+        let min = self.min.as_deref().map(|m| {
+            let mut end = m.len().min(PARQUET_STAT_BYTES);
+            while !m.is_char_boundary(end) {
+                end -= 1;
+            }
+            (ByteArray::from(&m.as_bytes()[..end]), end == m.len())
+        });
+        let max = self
+            .max
+            .as_deref()
+            .filter(|m| m.len() <= PARQUET_STAT_BYTES)
+            .map(|m| ByteArray::from(m.as_bytes()));
+        let exact_min = min.as_ref().is_some_and(|(_, exact)| *exact);
+        Statistics::ByteArray(
+            ValueStatistics::new(min.map(|(m, _)| m), max, None, Some(self.nulls), false)
+                .with_min_is_exact(exact_min),
+        )
+    }
+}
+
+/// The first eight bytes of `value` as a big-endian number, zeros after a shorter value: if one
+/// value's number is smaller, so is the value.
+#[inline]
+fn prefix(value: &str) -> u64 {
+    match value.as_bytes().first_chunk::<8>() {
+        Some(head) => u64::from_be_bytes(*head),
+        None => value
+            .bytes()
+            .enumerate()
+            .fold(0, |key, (i, b)| key | u64::from(b) << (56 - 8 * i)),
+    }
+}
 
 /// The Delta `stats` JSON of a file, from its Parquet column statistics.
 pub(crate) fn file_stats(metadata: &ParquetMetaData, columns: &[Column], rows: u64) -> String {
@@ -113,5 +191,81 @@ fn stat_values(
             (text(s.min_opt()), text(s.max_opt()))
         }
         _ => (None, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_bounds_order_values_as_bytes() {
+        let values = [
+            "b",
+            "ab",
+            "a",
+            "abcdefgh",
+            "abcdefgha",
+            "abcdefg",
+            "abcdefgh\u{0}",
+            "é",
+            "z",
+            "Z",
+            "",
+            "\u{0}",
+            "zzzzzzzzzzz",
+            "zzzzzzzzzz",
+        ];
+        let mut bounds = TextBounds::default();
+        // In two batches, with nulls, in every rotation of the order.
+        for turn in 0..values.len() {
+            let mut rotated = values.to_vec();
+            rotated.rotate_left(turn);
+            let (a, b) = rotated.split_at(5);
+            let mut one = TextBounds::default();
+            for batch in [a, b] {
+                let array: StringArray = batch.iter().map(|v| Some(*v)).chain([None]).collect();
+                one.add(&array);
+            }
+            assert_eq!(one.min.as_deref(), Some(""));
+            assert_eq!(one.max.as_deref(), Some("é"));
+            assert_eq!(one.nulls, 2);
+            bounds = one;
+        }
+        let Statistics::ByteArray(s) = bounds.statistics() else {
+            panic!("byte array statistics");
+        };
+        assert_eq!(s.min_opt().map(|b| b.data()), Some(&b""[..]));
+        assert_eq!(s.max_opt().map(|b| b.data()), Some("é".as_bytes()));
+        assert_eq!(s.null_count_opt(), Some(2));
+        for (a, b) in values.iter().zip(values.iter().skip(1)) {
+            assert_eq!(
+                prefix(a).cmp(&prefix(b)).then(a.cmp(b)),
+                a.cmp(b),
+                "{a:?} {b:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn long_text_bounds_are_cut_or_left_out() {
+        let mut bounds = TextBounds::default();
+        let long_min = format!("a{}", "é".repeat(40));
+        let long_max = format!("z{}", "x".repeat(80));
+        bounds.add(&StringArray::from(vec![
+            long_min.as_str(),
+            long_max.as_str(),
+        ]));
+        let Statistics::ByteArray(s) = bounds.statistics() else {
+            panic!("byte array statistics");
+        };
+        let min = s
+            .min_opt()
+            .expect("a minimum")
+            .as_utf8()
+            .expect("whole characters");
+        assert!(min.len() <= 64 && long_min.starts_with(min));
+        assert!(!s.min_is_exact());
+        assert!(s.max_opt().is_none());
     }
 }

@@ -422,7 +422,7 @@ fn add_actions_carry_statistics() {
     let file = csv_file(
         dir.path(),
         "s.csv",
-        b"n,s,t\n5,b,2024-01-01T00:00:00Z\n,a,\n9,c,2024-01-02T00:00:00.123456Z\n",
+        b"n,s,t,u\n5,b,2024-01-01T00:00:00Z,y\n,a,,\n9,c,2024-01-02T00:00:00.123456Z,x\n",
     );
     let table = dir.path().join("t");
     run(&file, &table, &ConvertOptions::default()).unwrap();
@@ -442,6 +442,23 @@ fn add_actions_carry_statistics() {
     assert_eq!(stats["nullCount"]["n"], 1);
     assert_eq!(stats["minValues"]["s"], "a");
     assert_eq!(stats["maxValues"]["t"], "2024-01-02T00:00:00.123Z");
+    assert_eq!(
+        (
+            &stats["minValues"]["u"],
+            &stats["maxValues"]["u"],
+            &stats["nullCount"]["u"]
+        ),
+        (&"x".into(), &"y".into(), &1.into())
+    );
+    assert_eq!(
+        (&stats["maxValues"]["s"], &stats["nullCount"]["s"]),
+        (&"c".into(), &0.into())
+    );
+    // The file's own footer says the same (the backend commits uploads from their footers).
+    let data = std::fs::read(table.join(add["add"]["path"].as_str().unwrap())).unwrap();
+    let footer = delta_bridge_ingest::read_footer(&data).unwrap();
+    let from_footer: serde_json::Value = serde_json::from_str(&footer.stats).unwrap();
+    assert_eq!(from_footer, stats);
 }
 
 #[test]
