@@ -34,21 +34,37 @@ pub(crate) struct TextBounds {
 impl TextBounds {
     pub(crate) fn add(&mut self, values: &StringArray) {
         self.nulls += values.null_count() as u64;
-        let mut present = values.iter().flatten();
-        let Some(first) = present.next() else {
+        let (data, offsets) = (values.value_data(), values.value_offsets());
+        let bytes = |i: usize| &data[offsets[i] as usize..offsets[i + 1] as usize];
+        // The key of value `i`, read straight from the array's buffer where eight bytes remain.
+        let key = |i: usize| {
+            let (start, len) = (offsets[i] as usize, (offsets[i + 1] - offsets[i]) as usize);
+            match data.get(start..start + 8) {
+                Some(word) if len >= 8 => u64::from_be_bytes(word.try_into().expect("eight bytes")),
+                Some(word) => {
+                    u64::from_be_bytes(word.try_into().expect("eight bytes"))
+                        & !(u64::MAX >> (8 * len))
+                }
+                None => prefix(bytes(i)),
+            }
+        };
+        let present = |i: &usize| values.is_valid(*i);
+        let mut indices = (0..values.len()).filter(present);
+        let Some(first) = indices.next() else {
             return;
         };
         let (mut min, mut max) = (first, first);
-        let (mut min_key, mut max_key) = (prefix(first), prefix(first));
-        for value in present {
-            let key = prefix(value);
-            if key < min_key || (key == min_key && value < min) {
-                (min, min_key) = (value, key);
+        let (mut min_key, mut max_key) = (key(first), key(first));
+        for i in indices {
+            let k = key(i);
+            if k < min_key || (k == min_key && bytes(i) < bytes(min)) {
+                (min, min_key) = (i, k);
             }
-            if key > max_key || (key == max_key && value > max) {
-                (max, max_key) = (value, key);
+            if k > max_key || (k == max_key && bytes(i) > bytes(max)) {
+                (max, max_key) = (i, k);
             }
         }
+        let (min, max) = (values.value(min), values.value(max));
         if self.min.as_deref().is_none_or(|m| min < m) {
             self.min = Some(min.to_string());
         }
@@ -81,14 +97,13 @@ impl TextBounds {
 
 /// The first eight bytes of `value` as a big-endian number, zeros after a shorter value: if one
 /// value's number is smaller, so is the value.
-#[inline]
-fn prefix(value: &str) -> u64 {
-    match value.as_bytes().first_chunk::<8>() {
+fn prefix(value: &[u8]) -> u64 {
+    match value.first_chunk::<8>() {
         Some(head) => u64::from_be_bytes(*head),
         None => value
-            .bytes()
+            .iter()
             .enumerate()
-            .fold(0, |key, (i, b)| key | u64::from(b) << (56 - 8 * i)),
+            .fold(0, |key, (i, &b)| key | u64::from(b) << (56 - 8 * i)),
     }
 }
 
@@ -238,12 +253,42 @@ mod tests {
         assert_eq!(s.min_opt().map(|b| b.data()), Some(&b""[..]));
         assert_eq!(s.max_opt().map(|b| b.data()), Some("é".as_bytes()));
         assert_eq!(s.null_count_opt(), Some(2));
-        for (a, b) in values.iter().zip(values.iter().skip(1)) {
-            assert_eq!(
-                prefix(a).cmp(&prefix(b)).then(a.cmp(b)),
-                a.cmp(b),
-                "{a:?} {b:?}"
-            );
+        for a in values {
+            for b in values {
+                let (x, y) = (a.as_bytes(), b.as_bytes());
+                assert_eq!(
+                    prefix(x).cmp(&prefix(y)).then(a.cmp(b)),
+                    a.cmp(b),
+                    "{a:?} {b:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn text_bounds_agree_with_sorting() {
+        let mut seed = 5u64;
+        let mut next = move |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        };
+        for _ in 0..2000 {
+            let values: Vec<Option<String>> = (0..1 + next(12))
+                .map(|_| {
+                    (next(8) > 0).then(|| {
+                        (0..next(12))
+                            .map(|_| ["a", "b", "é", "\u{0}", "ab"][next(5)])
+                            .collect()
+                    })
+                })
+                .collect();
+            let mut bounds = TextBounds::default();
+            bounds.add(&values.iter().map(|v| v.as_deref()).collect::<StringArray>());
+            let present = values.iter().flatten();
+            assert_eq!(bounds.min.as_ref(), present.clone().min(), "{values:?}");
+            assert_eq!(bounds.max.as_ref(), present.max(), "{values:?}");
         }
     }
 
