@@ -131,6 +131,16 @@ pub fn parse_int(text: &str) -> Option<i64> {
 
 /// Parses a float64 the way inference accepts it.
 pub fn parse_float(text: &str) -> Option<f64> {
+    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+    match short_decimal(unsigned.as_bytes()) {
+        Some(value) if text.starts_with('-') => Some(-value),
+        Some(value) => Some(value),
+        None => parse_float_general(text),
+    }
+}
+
+/// [`parse_float`] for every shape: sign, digits, point, exponent, checked byte by byte.
+fn parse_float_general(text: &str) -> Option<f64> {
     let (negative, unsigned) = match text.as_bytes().first()? {
         b'-' => (true, &text.as_bytes()[1..]),
         b'+' => (false, &text.as_bytes()[1..]),
@@ -185,6 +195,54 @@ pub fn parse_float(text: &str) -> Option<f64> {
     text.parse().ok()
 }
 
+/// A plain decimal of 4 to 8 characters with digits on both sides of the point (`631.07`), the
+/// usual shape of amounts; `None` for anything else, which the general loop then reads. Parsed as
+/// one word, without a branch on where the point is (a mispredicted branch per value costs more
+/// than the arithmetic); the result is the general loop's, bit for bit.
+#[inline]
+fn short_decimal(bytes: &[u8]) -> Option<f64> {
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    let n = bytes.len();
+    if !(4..=8).contains(&n) {
+        return None;
+    }
+    // Right-aligned in a word after '0's, from two overlapping four-byte reads.
+    let head = u64::from(u32::from_le_bytes(*bytes.first_chunk::<4>()?));
+    let tail = u64::from(u32::from_le_bytes(*bytes.last_chunk::<4>()?));
+    let pad = 8 * (8 - n) as u32;
+    let word = ((head << pad) & 0xFFFF_FFFF) | ((ZEROS & 0xFFFF_FFFF) >> (32 - pad)) | (tail << 32);
+    // The point: exactly one byte, neither the first character nor the last.
+    let x = word ^ 0x2E2E_2E2E_2E2E_2E2E;
+    let points =
+        !(((x & 0x7F7F_7F7F_7F7F_7F7F) + 0x7F7F_7F7F_7F7F_7F7F) | x | 0x7F7F_7F7F_7F7F_7F7F);
+    let at = points.trailing_zeros() / 8;
+    let first = 8 - n as u32;
+    if points.count_ones() != 1 || at <= first || at == 7 {
+        return None;
+    }
+    if bytes[0] == b'0' && at > first + 1 {
+        return None; // a code such as 007.5: the general loop says no
+    }
+    // Drop the point: the bytes before it move up one.
+    let below = word & ((1u64 << (8 * at)) - 1);
+    let above = word & !((1u64 << (8 * at + 8)) - 1);
+    let digits = (below << 8) | above | 0x30;
+    if !digits_at(digits, u64::MAX) {
+        return None;
+    }
+    // Eight digits to a number (most significant in byte 0), as fast_float does it.
+    let v = digits - ZEROS;
+    let v = v.wrapping_mul(10).wrapping_add(v >> 8);
+    let pairs = 0x0000_00FF_0000_00FF;
+    let mantissa = (v & pairs)
+        .wrapping_mul(0x000F_4240_0000_0064)
+        .wrapping_add(((v >> 16) & pairs).wrapping_mul(0x0000_2710_0000_0001))
+        >> 32;
+    // Below 10^8 and a power of ten up to 10^6: both exact, one correctly rounded division.
+    const POWERS: [f64; 8] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7];
+    Some(mantissa as f64 / POWERS[(7 - at) as usize])
+}
+
 /// Parses a float64 written with a decimal comma (`12,50`; no thousands separators).
 pub fn parse_float_comma(text: &str) -> Option<f64> {
     if text.contains('.') || text.matches(',').count() > 1 {
@@ -198,14 +256,39 @@ pub fn parse_float_comma(text: &str) -> Option<f64> {
 }
 
 /// Parses a boolean.
+#[inline]
 pub fn parse_bool(text: &str) -> Option<bool> {
-    if text.eq_ignore_ascii_case("true") {
-        Some(true)
-    } else if text.eq_ignore_ascii_case("false") {
-        Some(false)
-    } else {
-        None
-    }
+    // Without a branch on which of the two it is (half of them go each way, and a mispredicted
+    // branch costs more than the comparisons): ASCII letters compared with their case bit set.
+    let bytes = text.as_bytes();
+    let head = u32::from_le_bytes(*bytes.first_chunk::<4>()?) | 0x2020_2020;
+    let last = bytes[bytes.len() - 1] | 0x20;
+    let is_true = (bytes.len() == 4) & (head == u32::from_le_bytes(*b"true"));
+    let is_false = (bytes.len() == 5) & (head == u32::from_le_bytes(*b"fals")) & (last == b'e');
+    (is_true | is_false).then_some(is_true)
+}
+
+/// Eight bytes from `at` as one little-endian number (byte `k` in bits `8k..8k + 8`).
+#[inline]
+fn word_at(bytes: &[u8], at: usize) -> Option<u64> {
+    let word = bytes.get(at..)?.first_chunk::<8>()?;
+    Some(u64::from_le_bytes(*word))
+}
+
+/// Whether each byte of `word` that `mask` selects (`0xff` in that byte) is an ASCII digit.
+#[inline]
+fn digits_at(word: u64, mask: u64) -> bool {
+    let high = mask & 0xF0F0_F0F0_F0F0_F0F0;
+    let zeros = mask & 0x3030_3030_3030_3030;
+    // `0x30..=0x39`: the high half is 3, and adding 6 does not carry out of it. A byte that would
+    // carry into the next fails the first test already.
+    (word & high) == zeros && (word.wrapping_add(mask & 0x0606_0606_0606_0606) & high) == zeros
+}
+
+/// The digit in byte `k` of a word checked by [`digits_at`].
+#[inline]
+fn digit_at(word: u64, k: u32) -> u32 {
+    ((word >> (8 * k)) & 0x0F) as u32
 }
 
 fn date_fields(text: &str) -> Option<(u32, u32, u32, bool)> {
@@ -256,17 +339,24 @@ pub fn parse_date_days(text: &str, order: DateOrder) -> Option<i32> {
 }
 
 fn date_parts(text: &str, order: DateOrder) -> Option<(i32, u32, u32)> {
-    if let [y1, y2, y3, y4, b'-', m1, m2, b'-', d1, d2] = *text.as_bytes()
-        && order == DateOrder::Ymd
-    {
-        // The ISO form, without the general loop.
-        let digit = |b: u8| (b.wrapping_sub(b'0') < 10).then(|| u32::from(b - b'0'));
-        let year = digit(y1)? * 1000 + digit(y2)? * 100 + digit(y3)? * 10 + digit(y4)?;
-        return Some((
-            year as i32,
-            digit(m1)? * 10 + digit(m2)?,
-            digit(d1)? * 10 + digit(d2)?,
-        ));
+    let bytes = text.as_bytes();
+    if bytes.len() == 10 && order == DateOrder::Ymd {
+        // The ISO form `YYYY-MM-DD`, a word at a time: `YYYY-MM-` and `YY-MM-DD`.
+        let (head, tail) = (word_at(bytes, 0)?, word_at(bytes, 2)?);
+        if (head & 0xFF00_00FF_0000_0000) == 0x2D00_002D_0000_0000
+            && digits_at(head, 0x00FF_FF00_FFFF_FFFF)
+            && digits_at(tail, 0xFFFF_0000_0000_0000)
+        {
+            let year = digit_at(head, 0) * 1000
+                + digit_at(head, 1) * 100
+                + digit_at(head, 2) * 10
+                + digit_at(head, 3);
+            return Some((
+                year as i32,
+                digit_at(head, 5) * 10 + digit_at(head, 6),
+                digit_at(tail, 6) * 10 + digit_at(tail, 7),
+            ));
+        }
     }
     let (a, b, c, year_first) = date_fields(text)?;
     match (order, year_first) {
@@ -280,24 +370,23 @@ fn date_parts(text: &str, order: DateOrder) -> Option<(i32, u32, u32)> {
 /// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (years 0 to 9999), or `None`
 /// for a day the month does not have. Howard Hinnant's `days_from_civil`.
 fn days_from_civil(year: i32, month: u32, day: u32) -> Option<i32> {
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let length = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if !(0..=9999).contains(&year) || day == 0 || day > length {
+    // Without branches on the month or the year (months are random in real data, and a branch
+    // the processor mispredicts costs more than the arithmetic), and unsigned, so that dividing by
+    // a constant is a multiplication.
+    const LENGTHS: [u32; 13] = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let year = u32::try_from(year).ok().filter(|y| *y <= 9999)?;
+    let leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0));
+    let length = *LENGTHS.get(month as usize)? + u32::from((month == 2) & leap);
+    if day.wrapping_sub(1) >= length {
         return None;
     }
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let year_of_era = y - era * 400;
-    let m = month as i32;
-    let day_of_year = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i32 - 1;
+    // Years counted from March (February's length then does not matter), and 400 years later
+    // (one whole era, 146,097 days, taken off at the end) so that none is negative.
+    let y = year + 400 - u32::from(month <= 2);
+    let (era, year_of_era) = (y / 400, y % 400);
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    Some(era * 146_097 + day_of_era - 719_468)
+    Some((era * 146_097 + day_of_era) as i32 - 146_097 - 719_468)
 }
 
 /// Parses a timestamp to microseconds since the epoch (UTC); a plain ISO date is midnight.
@@ -345,16 +434,27 @@ fn parse_iso_fast(b: &[u8]) -> Option<i64> {
             d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0'))
         })
     }
-    if b.len() < 16
-        || b[4] != b'-'
-        || b[7] != b'-'
+    // `YYYY-MM-` and `DD?HH:MM`, a word each.
+    let (date, time) = (word_at(b, 0)?, word_at(b, 8)?);
+    if (date & 0xFF00_00FF_0000_0000) != 0x2D00_002D_0000_0000
+        || !digits_at(date, 0x00FF_FF00_FFFF_FFFF)
+        || !digits_at(time, 0xFFFF_00FF_FF00_FFFF)
         || !matches!(b[10], b'T' | b' ')
         || b[13] != b':'
     {
         return None;
     }
-    let days = days_from_civil(digits(b, 0, 4)? as i32, digits(b, 5, 2)?, digits(b, 8, 2)?)?;
-    let (hour, minute) = (digits(b, 11, 2)?, digits(b, 14, 2)?);
+    let year = digit_at(date, 0) * 1000
+        + digit_at(date, 1) * 100
+        + digit_at(date, 2) * 10
+        + digit_at(date, 3);
+    let days = days_from_civil(
+        year as i32,
+        digit_at(date, 5) * 10 + digit_at(date, 6),
+        digit_at(time, 0) * 10 + digit_at(time, 1),
+    )?;
+    let hour = digit_at(time, 3) * 10 + digit_at(time, 4);
+    let minute = digit_at(time, 6) * 10 + digit_at(time, 7);
     let mut at = 16;
     let mut second = 0;
     let mut micros = 0u32;
@@ -576,6 +676,98 @@ mod tests {
         }
         for text in ["007", "9223372036854775808", "1_000", "", "-", "1.0", " 1"] {
             assert_eq!(parse_int(text), None, "{text}");
+        }
+    }
+
+    /// Every string of `alphabet` with a length in `lengths`.
+    fn strings(alphabet: &[u8], lengths: std::ops::RangeInclusive<usize>) -> Vec<String> {
+        let mut all = Vec::new();
+        for n in lengths {
+            let mut index = vec![0usize; n];
+            loop {
+                all.push(index.iter().map(|&i| char::from(alphabet[i])).collect());
+                let Some(k) = (0..n).rev().find(|&k| index[k] + 1 < alphabet.len()) else {
+                    break;
+                };
+                index[k] += 1;
+                index[k + 1..].iter_mut().for_each(|i| *i = 0);
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn word_at_a_time_parsers_agree_with_the_byte_by_byte_ones() {
+        // Decimals: every string of these bytes up to 9 long, signed and not, bit for bit.
+        for text in strings(b"0159.-e", 1..=7)
+            .iter()
+            .chain(&strings(b"09.", 8..=9))
+        {
+            for signed in [text.clone(), format!("-{text}"), format!("+{text}")] {
+                assert_eq!(
+                    parse_float(&signed).map(f64::to_bits),
+                    parse_float_general(&signed).map(f64::to_bits),
+                    "{signed}"
+                );
+            }
+        }
+        assert_eq!(short_decimal(b"631.07"), Some(631.07));
+        assert_eq!(short_decimal(b"9999.999"), Some(9999.999));
+        assert_eq!(parse_float("-0.00"), Some(-0.0));
+        // Booleans: every case of the two words, and near misses.
+        for text in strings(b"tTrRuUeE", 4..=4)
+            .iter()
+            .chain(&strings(b"fFaAlLsSeE", 5..=5))
+        {
+            let want = if text.eq_ignore_ascii_case("true") {
+                Some(true)
+            } else if text.eq_ignore_ascii_case("false") {
+                Some(false)
+            } else {
+                None
+            };
+            assert_eq!(parse_bool(text), want, "{text}");
+        }
+        for text in [
+            "",
+            "t",
+            "tru",
+            "truee",
+            "false ",
+            "4rue",
+            "fals\u{e9}",
+            "TRUE\u{0}",
+        ] {
+            assert_eq!(parse_bool(text), None, "{text:?}");
+        }
+        // ISO dates and timestamps: each byte of a valid one replaced by each kind of byte.
+        let date = "2024-02-29";
+        let stamp = "2024-02-29T23:59:58";
+        for (good, index) in [(date, 0..10), (stamp, 0..19)] {
+            for at in index {
+                for b in [
+                    b'0', b'9', b'/', b':', b'-', b'T', b' ', b'a', b'\x7f', b'\xaa', 0u8,
+                ] {
+                    let mut bytes = good.as_bytes().to_vec();
+                    bytes[at] = b;
+                    let Ok(text) = String::from_utf8(bytes) else {
+                        continue;
+                    };
+                    if good == date {
+                        let general = date_fields(&text)
+                            .filter(|&(.., year_first)| year_first)
+                            .and_then(|(y, m, d, _)| days_from_civil(y as i32, m, d));
+                        assert_eq!(parse_date_days(&text, DateOrder::Ymd), general, "{text}");
+                    } else {
+                        let general = NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S")
+                            .or_else(|_| NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S"))
+                            .ok()
+                            .filter(|_| text.bytes().filter(u8::is_ascii_digit).count() == 14)
+                            .map(|t| t.and_utc().timestamp_micros());
+                        assert_eq!(parse_iso_fast(text.as_bytes()), general, "{text}");
+                    }
+                }
+            }
         }
     }
 
