@@ -87,8 +87,11 @@ def main():
     generate(csv_path, args.megabytes)
     size = os.path.getsize(csv_path)
     results = {}
+    rounds_seen = []  # per round: {name: seconds}
     runs = [("delta-bridge", None)] + list(CONTENDERS.items())
-    for name, code in [run for _ in range(args.repeat) for run in runs]:
+    for number, (name, code) in enumerate([run for _ in range(args.repeat) for run in runs]):
+        if number % len(runs) == 0:
+            rounds_seen.append({})
         out = os.path.join(args.workdir, "out-" + name.split()[0])
         shutil.rmtree(out, ignore_errors=True)
         if code is None:
@@ -98,6 +101,7 @@ def main():
         print(f"running {name} ...", file=sys.stderr)
         try:
             seconds, peak = measure(command)
+            rounds_seen[-1][name] = seconds
             # Over rounds: the best time and the highest peak memory.
             best, highest, _ = results.get(name, (None, None, None))
             results[name] = (min(seconds, best or seconds), max(peak, highest or 0), zip_type(out))
@@ -115,6 +119,14 @@ def main():
             continue
         ratio = f"{seconds / fastest:.2f} x" if fastest else "-"
         print(f"{name:22s} {seconds:7.2f}s {ratio:>16s} {peak / 1e6:9.0f} MB   {zip_column}")
+    # The same ratio within each round, so that the spread of a noisy machine shows.
+    per_round = []
+    for times in rounds_seen:
+        peer_times = [t for n, t in times.items() if n != "delta-bridge"]
+        if "delta-bridge" in times and peer_times:
+            per_round.append(f"{times['delta-bridge'] / min(peer_times):.2f}")
+    if len(per_round) > 1:
+        print(f"delta-bridge vs the fastest peer of the same round: {', '.join(per_round)}")
 
 
 if __name__ == "__main__":
