@@ -724,7 +724,6 @@ fn work(
         if stop.load(Ordering::Relaxed) || cancel.load(Ordering::Relaxed) {
             return Ok(());
         }
-        let mut fields = Vec::with_capacity(columns.len());
         // Chunks are UTF-8 already (validated or transcoded by the reader); checked once here.
         // Chunks end at line breaks, so a character is never cut in two: an error here is a bad byte.
         let text = simdutf8::compat::from_utf8(&chunk.bytes).map_err(|e| {
@@ -737,8 +736,8 @@ fn work(
                 encoding: Encoding::Utf8.name(),
             })
         })?;
-        let mut records = Records::new(text, dialect.delimiter, dialect.quote, chunk.first_line);
-        while let Some(line) = records.next_record(&mut fields) {
+        let records = Records::new(text, dialect.delimiter, dialect.quote, chunk.first_line);
+        records.for_each(|line, fields| {
             if fields.len() != columns.len() {
                 return Err(PassError::Fatal(Error::RaggedRow {
                     file: file.to_path_buf(),
@@ -752,7 +751,7 @@ fn work(
                     },
                 }));
             }
-            for (column, (builder, value)) in builders.iter_mut().zip(fields.iter()).enumerate() {
+            for (column, (builder, value)) in builders.iter_mut().zip(fields).enumerate() {
                 if !builder.push(value) {
                     return Err(PassError::Mismatch {
                         column,
@@ -766,7 +765,8 @@ fn work(
                 flush(&mut builders, &mut output)?;
                 rows_in_batch = 0;
             }
-        }
+            Ok(())
+        })?;
     }
     if rows_in_batch > 0 {
         flush(&mut builders, &mut output)?;
