@@ -36,20 +36,22 @@ impl TextBounds {
         self.nulls += values.null_count() as u64;
         let (data, offsets) = (values.value_data(), values.value_offsets());
         let bytes = |i: usize| &data[offsets[i] as usize..offsets[i + 1] as usize];
-        // The key of value `i`, read straight from the array's buffer where eight bytes remain.
+        // The order key of value `i`: its first eight bytes (read straight from the array's
+        // buffer where eight bytes remain) and its length up to 9. Values of up to eight bytes are
+        // ordered by the key alone; longer ones with equal keys are compared byte by byte.
         let key = |i: usize| {
             let (start, len) = (offsets[i] as usize, (offsets[i + 1] - offsets[i]) as usize);
-            match data.get(start..start + 8) {
+            let head = match data.get(start..start + 8) {
                 Some(word) if len >= 8 => u64::from_be_bytes(word.try_into().expect("eight bytes")),
                 Some(word) => {
                     u64::from_be_bytes(word.try_into().expect("eight bytes"))
                         & !(u64::MAX >> (8 * len))
                 }
                 None => prefix(bytes(i)),
-            }
+            };
+            (head, len.min(9))
         };
-        let present = |i: &usize| values.is_valid(*i);
-        let mut indices = (0..values.len()).filter(present);
+        let mut indices = (0..values.len()).filter(|&i| values.is_valid(i));
         let Some(first) = indices.next() else {
             return;
         };
@@ -57,10 +59,10 @@ impl TextBounds {
         let (mut min_key, mut max_key) = (key(first), key(first));
         for i in indices {
             let k = key(i);
-            if k < min_key || (k == min_key && bytes(i) < bytes(min)) {
+            if k < min_key || (k == min_key && k.1 > 8 && bytes(i) < bytes(min)) {
                 (min, min_key) = (i, k);
             }
-            if k > max_key || (k == max_key && bytes(i) > bytes(max)) {
+            if k > max_key || (k == max_key && k.1 > 8 && bytes(i) > bytes(max)) {
                 (max, max_key) = (i, k);
             }
         }
@@ -278,9 +280,12 @@ mod tests {
             let values: Vec<Option<String>> = (0..1 + next(12))
                 .map(|_| {
                     (next(8) > 0).then(|| {
-                        (0..next(12))
-                            .map(|_| ["a", "b", "é", "\u{0}", "ab"][next(5)])
-                            .collect()
+                        // Half share their first eight bytes, so that keys tie.
+                        let shared = ["", "abcdefgh"][next(2)];
+                        (0..next(12)).fold(shared.to_string(), |mut v, _| {
+                            v.push_str(["a", "b", "é", "\u{0}", "ab"][next(5)]);
+                            v
+                        })
                     })
                 })
                 .collect();
