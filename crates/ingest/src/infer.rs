@@ -113,6 +113,11 @@ pub fn parse_int(text: &str) -> Option<i64> {
     if digits.is_empty() || (digits.len() > 1 && digits[0] == b'0') {
         return None;
     }
+    // Four to eight digits (ids, amounts in cents, years): one word, no loop.
+    if let Some(value) = right_aligned(digits).map(eight_digits) {
+        let value = value? as i64;
+        return Some(if negative { -value } else { value });
+    }
     // Accumulated negatively, so that i64::MIN fits.
     let mut value: i64 = 0;
     for &b in digits {
@@ -201,16 +206,8 @@ fn parse_float_general(text: &str) -> Option<f64> {
 /// than the arithmetic); the result is the general loop's, bit for bit.
 #[inline]
 fn short_decimal(bytes: &[u8]) -> Option<f64> {
-    const ZEROS: u64 = 0x3030_3030_3030_3030;
     let n = bytes.len();
-    if !(4..=8).contains(&n) {
-        return None;
-    }
-    // Right-aligned in a word after '0's, from two overlapping four-byte reads.
-    let head = u64::from(u32::from_le_bytes(*bytes.first_chunk::<4>()?));
-    let tail = u64::from(u32::from_le_bytes(*bytes.last_chunk::<4>()?));
-    let pad = 8 * (8 - n) as u32;
-    let word = ((head << pad) & 0xFFFF_FFFF) | ((ZEROS & 0xFFFF_FFFF) >> (32 - pad)) | (tail << 32);
+    let word = right_aligned(bytes)?;
     // The point: exactly one byte, neither the first character nor the last.
     let x = word ^ 0x2E2E_2E2E_2E2E_2E2E;
     let points =
@@ -226,21 +223,42 @@ fn short_decimal(bytes: &[u8]) -> Option<f64> {
     // Drop the point: the bytes before it move up one.
     let below = word & ((1u64 << (8 * at)) - 1);
     let above = word & !((1u64 << (8 * at + 8)) - 1);
-    let digits = (below << 8) | above | 0x30;
-    if !digits_at(digits, u64::MAX) {
-        return None;
-    }
-    // Eight digits to a number (most significant in byte 0), as fast_float does it.
-    let v = digits - ZEROS;
-    let v = v.wrapping_mul(10).wrapping_add(v >> 8);
-    let pairs = 0x0000_00FF_0000_00FF;
-    let mantissa = (v & pairs)
-        .wrapping_mul(0x000F_4240_0000_0064)
-        .wrapping_add(((v >> 16) & pairs).wrapping_mul(0x0000_2710_0000_0001))
-        >> 32;
+    let mantissa = eight_digits((below << 8) | above | 0x30)?;
     // Below 10^8 and a power of ten up to 10^6: both exact, one correctly rounded division.
     const POWERS: [f64; 8] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7];
     Some(mantissa as f64 / POWERS[(7 - at) as usize])
+}
+
+/// 4 to 8 bytes right-aligned in a word after '0's (byte 7 holds the last), from two overlapping
+/// four-byte reads: no loop over the bytes, whatever their number.
+#[inline]
+fn right_aligned(bytes: &[u8]) -> Option<u64> {
+    let n = bytes.len();
+    if !(4..=8).contains(&n) {
+        return None;
+    }
+    let head = u64::from(u32::from_le_bytes(*bytes.first_chunk::<4>()?));
+    let tail = u64::from(u32::from_le_bytes(*bytes.last_chunk::<4>()?));
+    let pad = 8 * (8 - n) as u32;
+    Some(((head << pad) & 0xFFFF_FFFF) | (0x3030_3030 >> (32 - pad)) | (tail << 32))
+}
+
+/// The number eight ASCII digits spell (most significant in byte 0), as fast_float reads them;
+/// `None` if a byte is not a digit.
+#[inline]
+fn eight_digits(word: u64) -> Option<u64> {
+    if !digits_at(word, u64::MAX) {
+        return None;
+    }
+    let v = word - 0x3030_3030_3030_3030;
+    let v = v.wrapping_mul(10).wrapping_add(v >> 8);
+    let pairs = 0x0000_00FF_0000_00FF;
+    Some(
+        (v & pairs)
+            .wrapping_mul(0x000F_4240_0000_0064)
+            .wrapping_add(((v >> 16) & pairs).wrapping_mul(0x0000_2710_0000_0001))
+            >> 32,
+    )
 }
 
 /// Parses a float64 written with a decimal comma (`12,50`; no thousands separators).
@@ -711,6 +729,22 @@ mod tests {
                 );
             }
         }
+        // Whole numbers: every string of these bytes up to 7 long, and of digits up to 9.
+        for text in strings(b"019-+a", 1..=7)
+            .into_iter()
+            .chain(strings(b"09", 8..=9))
+        {
+            let digits = text.strip_prefix(['-', '+']).unwrap_or(&text);
+            let code = digits.len() > 1 && digits.starts_with('0');
+            let want = if code || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                None
+            } else {
+                text.parse::<i64>().ok()
+            };
+            assert_eq!(parse_int(&text), want, "{text}");
+        }
+        assert_eq!(parse_int("12345678"), Some(12_345_678));
+        assert_eq!(parse_int("-99999999"), Some(-99_999_999));
         assert_eq!(short_decimal(b"631.07"), Some(631.07));
         assert_eq!(short_decimal(b"9999.999"), Some(9999.999));
         assert_eq!(parse_float("-0.00"), Some(-0.0));

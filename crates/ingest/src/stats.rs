@@ -35,35 +35,26 @@ impl TextBounds {
     pub(crate) fn add(&mut self, values: &StringArray) {
         self.nulls += values.null_count() as u64;
         let (data, offsets) = (values.value_data(), values.value_offsets());
-        let bytes = |i: usize| &data[offsets[i] as usize..offsets[i + 1] as usize];
-        // The order key of value `i`: its first eight bytes (read straight from the array's
-        // buffer where eight bytes remain) and its length up to 9. Values of up to eight bytes are
-        // ordered by the key alone; longer ones with equal keys are compared byte by byte.
-        let key = |i: usize| {
-            let (start, len) = (offsets[i] as usize, (offsets[i + 1] - offsets[i]) as usize);
-            let head = match data.get(start..start + 8) {
-                Some(word) if len >= 8 => u64::from_be_bytes(word.try_into().expect("eight bytes")),
-                Some(word) => {
-                    u64::from_be_bytes(word.try_into().expect("eight bytes"))
-                        & !(u64::MAX >> (8 * len))
-                }
-                None => prefix(bytes(i)),
-            };
-            (head, len.min(9))
-        };
+        let value = |i: usize| &data[offsets[i] as usize..offsets[i + 1] as usize];
         let mut indices = (0..values.len()).filter(|&i| values.is_valid(i));
         let Some(first) = indices.next() else {
             return;
         };
         let (mut min, mut max) = (first, first);
-        let (mut min_key, mut max_key) = (key(first), key(first));
+        let (mut min_key, mut max_key) = (
+            order_key(data, offsets, first),
+            order_key(data, offsets, first),
+        );
         for i in indices {
-            let k = key(i);
-            if k < min_key || (k == min_key && k.1 > 8 && bytes(i) < bytes(min)) {
-                (min, min_key) = (i, k);
+            let key = order_key(data, offsets, i);
+            // Keys order values of up to eight bytes exactly (their length is in the key);
+            // longer ones with equal keys are compared byte by byte.
+            let long = key & 0xF > 8;
+            if key < min_key || (key == min_key && long && value(i) < value(min)) {
+                (min, min_key) = (i, key);
             }
-            if k > max_key || (k == max_key && k.1 > 8 && bytes(i) > bytes(max)) {
-                (max, max_key) = (i, k);
+            if key > max_key || (key == max_key && long && value(i) > value(max)) {
+                (max, max_key) = (i, key);
             }
         }
         let (min, max) = (values.value(min), values.value(max));
@@ -95,6 +86,21 @@ impl TextBounds {
                 .with_min_is_exact(exact_min),
         )
     }
+}
+
+/// The order key of value `i` of an array: its first eight bytes as a big-endian number (zeros
+/// after a shorter value), then its length up to 9 in the low bits. Read straight from the
+/// array's buffer where eight bytes remain.
+#[inline(always)]
+fn order_key(data: &[u8], offsets: &[i32], i: usize) -> u128 {
+    let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
+    let len = end - start;
+    let head = match data.get(start..).and_then(|rest| rest.first_chunk::<8>()) {
+        Some(word) if len >= 8 => u64::from_be_bytes(*word),
+        Some(word) => u64::from_be_bytes(*word) & !(u64::MAX >> (8 * len)),
+        None => prefix(&data[start..end]),
+    };
+    u128::from(head) << 8 | len.min(9) as u128
 }
 
 /// The first eight bytes of `value` as a big-endian number, zeros after a shorter value: if one
