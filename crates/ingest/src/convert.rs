@@ -394,6 +394,10 @@ fn write_pass(
                 }
             });
         }
+        // Only the workers hold the queue's receiving end: once they have all stopped (an error,
+        // a cancel), the reader's next hand-over fails at once instead of waiting forever for
+        // room in a full queue.
+        drop(receiver);
         if let Err(e) = split(file, dialect, options, sender, progress, &stop, cancel) {
             fail(e);
         }

@@ -328,6 +328,44 @@ fn header_only_and_empty_files_are_refused() {
 }
 
 #[test]
+fn an_early_bad_value_in_a_long_file_does_not_stall_the_reader() {
+    // The first chunk fails (a value that does not fit) while the reader still has many to
+    // hand over: the workers stop, and the reader must not wait for them forever.
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("n,label\n");
+    for i in 0..230_000 {
+        let n = if i == 30_000 {
+            "2.5".to_string()
+        } else {
+            i.to_string()
+        };
+        text.push_str(&format!("{n},row {i}\n"));
+    }
+    let file = csv_file(dir.path(), "early.csv", text.as_bytes());
+    for on_mismatch in [OnMismatch::Fail, OnMismatch::Widen] {
+        for round in 0..5 {
+            let table = dir.path().join(format!("t-{round}-{on_mismatch:?}"));
+            let options = ConvertOptions {
+                on_mismatch,
+                block_bytes: 64 << 10,
+                threads: Some(2),
+                ..Default::default()
+            };
+            let result = run(&file, &table, &options);
+            match on_mismatch {
+                OnMismatch::Fail => {
+                    assert!(matches!(
+                        result,
+                        Err(Error::ValueDoesNotFit { row: 30_002, .. })
+                    ));
+                }
+                OnMismatch::Widen => assert_eq!(result.unwrap().rows, 230_000),
+            }
+        }
+    }
+}
+
+#[test]
 fn cancelling_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
     let file = csv_file(dir.path(), "big.csv", &late_surprise("1").repeat(20));
