@@ -48,10 +48,12 @@ impl<'a> Records<'a> {
     /// Calls `each` with the line each record starts on and its fields, record after record;
     /// stops at the first error `each` returns.
     ///
-    /// The delimiters and line breaks of 64 bytes are found at once, as the bits of one number,
-    /// with vector instructions; an unquoted field then ends at the lowest bit left, and taking
-    /// it out is one instruction. Quoted fields are read byte by byte ([`Records::quoted`]), and
-    /// the bits are found again after them.
+    /// The delimiters, line breaks and quotes of 64 bytes are found at once, as the bits of
+    /// numbers, with vector instructions; an unquoted field then ends at the lowest bit left, and
+    /// taking it out is one instruction. A quoted field of the usual shape (closed in this block or
+    /// the next, right before a delimiter or line break, no quote or line break inside) comes from
+    /// the bits too; any other is read byte by byte ([`Records::quoted`]), and the bits are found
+    /// again after it.
     pub(crate) fn for_each<E>(
         mut self,
         mut each: impl FnMut(u64, &[Cow<'a, str>]) -> Result<(), E>,
