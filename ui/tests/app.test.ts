@@ -9,6 +9,16 @@ async function settle() {
   for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 0));
 }
 
+/** Starts the app in a fresh root element and waits for its first screen. */
+async function mount() {
+  const app = await import("../src/main");
+  const root = document.createElement("div");
+  document.body.append(root);
+  await app.start(root);
+  await settle();
+  return { app, root };
+}
+
 describe("the app", () => {
   let calls: { cmd: string; args: unknown }[];
   beforeEach(() => {
@@ -25,11 +35,7 @@ describe("the app", () => {
       if (cmd === "datasets") return [dataset];
       return null;
     });
-    const { start } = await import("../src/main");
-    const root = document.createElement("div");
-    document.body.append(root);
-    await start(root);
-    await settle();
+    const { root } = await mount();
     (root.querySelector("#email") as HTMLInputElement).value = "ana@example.com";
     (root.querySelector("#password") as HTMLInputElement).value = "secret123";
     (root.querySelector("#sign-in") as HTMLFormElement).requestSubmit();
@@ -57,12 +63,8 @@ describe("the app", () => {
       };
       return null;
     });
-    const { start, addFiles } = await import("../src/main");
-    const root = document.createElement("div");
-    document.body.append(root);
-    await start(root);
-    await settle();
-    await addFiles(["/tmp/sales.csv"]);
+    const { app, root } = await mount();
+    await app.addFiles(["/tmp/sales.csv"]);
     const queue = root.querySelector("#queue")!;
     expect((queue.querySelector(".delimiter") as HTMLSelectElement).value).toBe(";");
     expect((queue.querySelector(".col-name") as HTMLInputElement).value).toBe("zip");
@@ -109,11 +111,7 @@ describe("the app", () => {
       };
       return null;
     });
-    const { start } = await import("../src/main");
-    const root = document.createElement("div");
-    document.body.append(root);
-    await start(root);
-    await settle();
+    const { root } = await mount();
     const row = () => root.querySelector(`#datasets tr[data-id="${dataset.id}"]`) as HTMLElement;
     (row().querySelector(".share") as HTMLButtonElement).click();
     await settle();

@@ -95,6 +95,11 @@ impl Backend {
             .await
     }
 
+    async fn delete(&self, path: &str, user: &str) -> (StatusCode, Value) {
+        self.call(reqwest::Method::DELETE, path, Some(&token(user)), None)
+            .await
+    }
+
     /// Presigns, uploads and processes a table's data files; returns the process answer.
     async fn upload(
         &self,
@@ -403,14 +408,7 @@ async fn a_user_never_sees_or_changes_another_users_datasets() {
         backend
             .post("/unshare", "bob", json!({"datasetId": id}))
             .await,
-        backend
-            .call(
-                reqwest::Method::DELETE,
-                &format!("/datasets/{id}"),
-                Some(&token("bob")),
-                None,
-            )
-            .await,
+        backend.delete(&format!("/datasets/{id}"), "bob").await,
         backend
             .post(
                 "/presign",
@@ -443,14 +441,7 @@ async fn a_user_never_sees_or_changes_another_users_datasets() {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = backend
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/datasets/{id}"),
-            Some(&token("ana")),
-            None,
-        )
-        .await;
+    let (status, _) = backend.delete(&format!("/datasets/{id}"), "ana").await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert!(
         !backend
@@ -622,18 +613,12 @@ async fn a_cancelled_upload_is_forgotten_and_what_it_sent_deleted() {
 
     // Someone else cannot abandon it; its owner can, once.
     let path = format!("/uploads/{upload_id}");
-    let (status, _) = backend
-        .call(reqwest::Method::DELETE, &path, Some(&token("bo")), None)
-        .await;
+    let (status, _) = backend.delete(&path, "bo").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, body) = backend
-        .call(reqwest::Method::DELETE, &path, Some(&token("ana")), None)
-        .await;
+    let (status, body) = backend.delete(&path, "ana").await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     assert_eq!(stored(&storage), 0, "nothing it sent is left in storage");
-    let (status, _) = backend
-        .call(reqwest::Method::DELETE, &path, Some(&token("ana")), None)
-        .await;
+    let (status, _) = backend.delete(&path, "ana").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Its URLs and processing are refused, and no dataset appears.
@@ -679,14 +664,7 @@ async fn a_cancelled_upload_is_forgotten_and_what_it_sent_deleted() {
         .post("/process", "ana", json!({"uploadId": id, "mode": "create"}))
         .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = backend
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/uploads/{id}"),
-            Some(&token("ana")),
-            None,
-        )
-        .await;
+    let (status, body) = backend.delete(&format!("/uploads/{id}"), "ana").await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
 }
 

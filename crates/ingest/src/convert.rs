@@ -1155,13 +1155,7 @@ mod tests {
 
     #[test]
     fn counting_agrees_with_visiting() {
-        let mut seed = 11u64;
-        let mut next = move |n: usize| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as usize % n
-        };
+        let mut next = crate::testing::draws(11);
         for _ in 0..5000 {
             let bytes: Vec<u8> = (0..next(60)).map(|_| b"ab,\"\n"[next(5)]).collect();
             for before in [false, true] {

@@ -41,3 +41,17 @@ pub use footer::{DataFile, FOOTER_TRAILER, FooterError, read_footer};
 pub use infer::{ColumnType, DateOrder};
 pub use preview::{Column, Options, Preview, preview, preview_bytes};
 pub use sniff::{Dialect, Encoding, LineEnding, decode, sniff};
+
+/// What the crate's randomised unit tests share.
+#[cfg(test)]
+mod testing {
+    /// A reproducible stream of numbers below `n` (a 64-bit linear congruential generator).
+    pub(crate) fn draws(mut seed: u64) -> impl FnMut(usize) -> usize {
+        move |n| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        }
+    }
+}

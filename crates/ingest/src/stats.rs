@@ -275,13 +275,7 @@ mod tests {
 
     #[test]
     fn text_bounds_agree_with_sorting() {
-        let mut seed = 5u64;
-        let mut next = move |n: usize| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as usize % n
-        };
+        let mut next = crate::testing::draws(5);
         for _ in 0..2000 {
             let values: Vec<Option<String>> = (0..1 + next(12))
                 .map(|_| {

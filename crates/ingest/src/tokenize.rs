@@ -423,13 +423,7 @@ mod tests {
         let pieces = [
             "a", "é", "€", "😀", ";", "|", "\t", " ", "\u{7f}", "ÿ", "z9",
         ];
-        let mut seed = 7u64;
-        let mut next = move |n: usize| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as usize % n
-        };
+        let mut next = crate::testing::draws(7);
         for delimiter in [b',', b';', b'\t', b'|'] {
             let mut text = String::new();
             let mut want = Vec::new();
