@@ -32,9 +32,17 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let app = routes::router(Arc::new(state));
+    let state = Arc::new(state);
+    // Keeps share.yaml and storage agreeing with the store (revocations, deletions, vacuum).
+    let maintenance = {
+        let datasets = state.datasets.clone();
+        tokio::spawn(async move { datasets.maintain().await })
+    };
+    let app = routes::router(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
-        .context("serving")
+        .context("serving")?;
+    maintenance.abort();
+    Ok(())
 }

@@ -77,6 +77,33 @@ struct Args {
     /// Lifetime of upload URLs, in seconds.
     #[arg(long, default_value_t = 3600)]
     upload_expiry_seconds: u64,
+    /// How long files an overwrite replaced stay in storage for time travel, unless a share still
+    /// reaches them: a number with s, m, h or d (`0s` deletes them at once).
+    #[arg(long, env = "DELTA_BRIDGE_RETENTION", default_value = "7d", value_parser = parse_duration)]
+    retention: Duration,
+    /// How often share.yaml is checked against the store (rewritten when it lags) and due deletions run,
+    /// in seconds.
+    #[arg(long, default_value_t = 2)]
+    maintenance_interval_seconds: u64,
+}
+
+/// `30s`, `15m`, `12h`, `7d`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let invalid = || format!("{text:?} is not a duration such as 30s, 15m, 12h or 7d");
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(invalid)?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| invalid())?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(invalid()),
+    };
+    number
+        .checked_mul(seconds)
+        .map(Duration::from_secs)
+        .ok_or_else(invalid)
 }
 
 #[tokio::main]
@@ -143,6 +170,8 @@ async fn main() -> anyhow::Result<()> {
         multipart_threshold: args.multipart_threshold,
         part_size: args.part_size,
         upload_expiry: Duration::from_secs(args.upload_expiry_seconds),
+        retention: args.retention,
+        maintenance_interval: Duration::from_secs(args.maintenance_interval_seconds.max(1)),
     };
     let share_file = settings.share_file.clone();
     let datasets = Datasets::new(store, storage, settings)

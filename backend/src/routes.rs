@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
 use delta_bridge_datasets::UploadTarget;
-use delta_bridge_datasets::api::{PresignRequest, ProcessRequest, ShareRequest};
+use delta_bridge_datasets::api::{PresignRequest, ProcessRequest, Revocation, ShareRequest};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -43,12 +43,31 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/upload/{upload_id}/{index}", put(upload))
         .layer(DefaultBodyLimit::disable());
     Router::new()
-        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/healthz", get(health))
         .route("/openapi.json", get(openapi))
         .merge(api)
         .merge(upload)
         .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
         .with_state(state)
+}
+
+/// Whether `share.yaml` is as new as the store (a lagging file means a revocation not yet in force) and
+/// how much storage is left to delete; numbers only, no names.
+async fn health(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let health = state.datasets.health().await;
+    // 200 either way: a lagging share.yaml is for monitoring to see, not a reason to stop serving.
+    (
+        StatusCode::OK,
+        Json(json!({
+            "status": if health.ok { "ok" } else { "degraded" },
+            "shareFile": {
+                "generation": health.file_generation,
+                "storeGeneration": health.store_generation,
+                "lagging": health.share_file_lagging,
+            },
+            "pendingDeletions": health.pending_deletions,
+        })),
+    )
 }
 
 async fn openapi() -> impl IntoResponse {
@@ -150,8 +169,13 @@ async fn delete(
     User(user): User,
     Path(id): Path<String>,
 ) -> Answer {
-    state.datasets.delete(&user, &id).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    let removal = state.datasets.delete(&user, &id).await?;
+    if removal.revocation == Revocation::InForce && removal.storage_deleted {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        // Forgotten, and finished in the background: say what is left.
+        Ok((StatusCode::ACCEPTED, Json(removal)).into_response())
+    }
 }
 
 async fn abort(
@@ -169,7 +193,7 @@ async fn share(
     body: Result<Json<ShareRequest>, JsonRejection>,
 ) -> Answer {
     let Json(request) = body?;
-    Ok(Json(state.datasets.share(&user, &request.dataset_id).await?).into_response())
+    Ok(Json(state.datasets.share(&user, &request).await?).into_response())
 }
 
 async fn unshare(
@@ -178,7 +202,12 @@ async fn unshare(
     body: Result<Json<ShareRequest>, JsonRejection>,
 ) -> Answer {
     let Json(request) = body?;
-    Ok(Json(state.datasets.unshare(&user, &request.dataset_id).await?).into_response())
+    let answer = state.datasets.unshare(&user, &request.dataset_id).await?;
+    let status = match answer.revocation {
+        Revocation::InForce => StatusCode::OK,
+        Revocation::Pending => StatusCode::ACCEPTED,
+    };
+    Ok((status, Json(answer)).into_response())
 }
 
 #[derive(Deserialize)]

@@ -18,22 +18,62 @@ use delta_bridge_identity::testing::{
     KID, PROJECT, certificate_server, claims, now, sign, token, unsigned,
 };
 
+mod trust;
+
 struct Backend {
     url: String,
-    dir: tempfile::TempDir,
+    dir: Arc<tempfile::TempDir>,
+    database: String,
     http: reqwest::Client,
+}
+
+/// How a test backend is set up.
+#[derive(Clone)]
+struct Options {
+    multipart_threshold: i64,
+    part_size: i64,
+    /// How long overwritten files stay (0: vacuumed at once).
+    retention: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            multipart_threshold: 1 << 30,
+            part_size: 5 << 20,
+            retention: Duration::from_secs(0),
+        }
+    }
 }
 
 impl Backend {
     async fn start() -> Backend {
-        Self::start_with(1 << 30, 5 << 20).await
+        Self::launch(Options::default()).await
     }
 
     async fn start_with(multipart_threshold: i64, part_size: i64) -> Backend {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(&database_url(dir.path()).await)
-            .await
-            .unwrap();
+        Self::launch(Options {
+            multipart_threshold,
+            part_size,
+            ..Options::default()
+        })
+        .await
+    }
+
+    async fn launch(options: Options) -> Backend {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let database = database_url(dir.path()).await;
+        Self::serve_on(dir, database, options).await
+    }
+
+    /// A second backend process's worth (its own service, share.yaml writer and maintenance) on the
+    /// same store, storage and share.yaml, as a replica would be.
+    async fn replica(&self) -> Backend {
+        Self::serve_on(self.dir.clone(), self.database.clone(), Options::default()).await
+    }
+
+    async fn serve_on(dir: Arc<tempfile::TempDir>, database: String, options: Options) -> Backend {
+        let store = Store::connect(&database).await.unwrap();
         let storage = Storage::local(&dir.path().join("storage")).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -41,10 +81,12 @@ impl Backend {
             sharing_url: "http://sharing.example/delta-sharing".into(),
             public_url: url.clone(),
             share_file: dir.path().join("share.yaml"),
-            secret: Secret::generate(),
-            multipart_threshold,
-            part_size,
+            secret: Secret::from_material(&[7u8; 32]),
+            multipart_threshold: options.multipart_threshold,
+            part_size: options.part_size,
             upload_expiry: Duration::from_secs(600),
+            retention: options.retention,
+            maintenance_interval: Duration::from_secs(1),
         };
         let datasets = Datasets::new(store, storage, settings).await.unwrap();
         let verifier = Verifier::new(delta_bridge_identity::Settings {
@@ -61,6 +103,7 @@ impl Backend {
         Backend {
             url,
             dir,
+            database,
             http: reqwest::Client::new(),
         }
     }

@@ -201,6 +201,11 @@ pub struct ShareRequest {
     /// The dataset (`tableId` is accepted too, as the prototype named it).
     #[serde(alias = "tableId")]
     pub dataset_id: String,
+    /// `POST /share` only: also share the versions before the current one (time travel and the change
+    /// feed reach back to the first version still whole). Without it, recipients see the current
+    /// version and later ones only.
+    #[serde(default)]
+    pub with_history: bool,
 }
 
 /// The answer of `POST /share` and `GET /snippet`.
@@ -209,6 +214,12 @@ pub struct ShareRequest {
 pub struct ShareResponse {
     /// Whether it is shared (always true here).
     pub shared: bool,
+    /// The first version recipients can reach.
+    #[serde(default)]
+    pub start_version: i64,
+    /// Whether the versions before the one current when it was shared are shared too.
+    #[serde(default)]
+    pub history: bool,
     /// The snippet.
     pub snippet: Snippet,
 }
@@ -223,6 +234,31 @@ pub struct UnshareResponse {
     pub shared: bool,
     /// Whether this call stopped a share (false if it was not shared).
     pub was_shared: bool,
+    /// Whether the sharing configuration that refuses the token is written (`inForce`), or not yet
+    /// (`pending`: it lands by itself once the fault clears; asking again says where it stands).
+    #[serde(default)]
+    pub revocation: Revocation,
+}
+
+/// Where a revocation stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Revocation {
+    /// The sharing configuration without the share is written.
+    #[default]
+    InForce,
+    /// Not yet written; the backend keeps trying.
+    Pending,
+}
+
+/// The answer of `DELETE /datasets/{id}` when something is left to finish in the background (202).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Removal {
+    /// Whether the sharing configuration no longer serves the dataset.
+    pub revocation: Revocation,
+    /// Whether its storage is deleted (otherwise it is deleted once the revocation is in force).
+    pub storage_deleted: bool,
 }
 
 /// What the owner copies to a colleague. It holds the recipient token, so its `Debug` output hides it.

@@ -54,8 +54,11 @@ pub fn schema_string(columns: &[(String, ColumnType)]) -> String {
     json!({"type": "struct", "fields": fields}).to_string()
 }
 
-/// The newline-delimited JSON of a commit.
+/// The newline-delimited JSON of a commit. Its `commitInfo` names the upload it commits, so a later
+/// `process` can tell an entry left by a failed commit of its own upload (adopted) from another's.
+#[allow(clippy::too_many_arguments)]
 pub fn entry(
+    upload_id: &str,
     operation: Operation,
     table_name: &str,
     columns: &[(String, ColumnType)],
@@ -74,6 +77,7 @@ pub fn entry(
         "operationParameters": {"mode": mode},
         "isBlindAppend": operation != Operation::Overwrite,
         "engineInfo": concat!("delta-bridge-backend/", env!("CARGO_PKG_VERSION")),
+        "uploadId": upload_id,
     }})];
     if operation == Operation::Create {
         lines.push(json!({"protocol": {"minReaderVersion": 1, "minWriterVersion": 2}}));
@@ -116,6 +120,19 @@ pub fn entry(
     text
 }
 
+/// The upload a log entry commits (from its `commitInfo`), if it names one.
+pub fn upload_of(entry: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(entry).ok()?;
+    text.lines().find_map(|line| {
+        let value: Value = serde_json::from_str(line).ok()?;
+        value
+            .get("commitInfo")?
+            .get("uploadId")?
+            .as_str()
+            .map(str::to_string)
+    })
+}
+
 fn uuid_v4() -> String {
     let mut b = [0u8; 16];
     getrandom::fill(&mut b).expect("the operating system's random source works");
@@ -147,7 +164,8 @@ mod tests {
             size: 10,
             stats: "{\"numRecords\":1}".into(),
         }];
-        let text = entry(Operation::Create, "t", &columns, &added, &[], 5);
+        let text = entry("up1", Operation::Create, "t", &columns, &added, &[], 5);
+        assert_eq!(upload_of(text.as_bytes()).as_deref(), Some("up1"));
         let lines: Vec<Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
@@ -172,7 +190,7 @@ mod tests {
             size: 7,
             rows: 1,
         }];
-        let text = entry(Operation::Overwrite, "t", &[], &[], &removed, 5);
+        let text = entry("up2", Operation::Overwrite, "t", &[], &[], &removed, 5);
         assert!(text.contains("\"remove\""));
         assert!(!text.contains("metaData"));
     }

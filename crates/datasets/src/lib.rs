@@ -22,6 +22,7 @@ mod storage;
 mod store;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -33,14 +34,14 @@ pub use delta_bridge_api as api;
 pub use delta_bridge_api::Snippet;
 pub use error::{Error, Result};
 pub use secret::Secret;
-pub use share_file::{SCHEMA, ShareFile, table_key, table_name};
+pub use share_file::{SCHEMA, ShareFile, stamp, table_key, table_name};
 pub use snippet::snippet;
 pub use storage::{Presigned, Storage};
 pub use store::{Dataset, Store};
 
 use api::*;
 use delta_log::{Added, Operation};
-use store::{CommitPlan, FileRecord, Upload, UploadFile, VersionRecord};
+use store::{CommitPlan, FileRecord, RemovedFile, Upload, UploadFile, VersionRecord};
 
 /// Most files in one upload.
 pub const MAX_FILES: usize = 10_000;
@@ -50,6 +51,9 @@ pub const MAX_FILE_SIZE: i64 = 5 << 40;
 pub const MAX_NAME_CHARS: usize = 200;
 /// Most datasets on one page.
 pub const MAX_PAGE: i64 = 500;
+/// How long a commit may take from starting to write its log entry to committing it in the store. Its
+/// entry is another upload's to remove only after twice this.
+pub const COMMIT_LEASE: Duration = Duration::from_secs(60);
 
 /// How the service behaves.
 #[derive(Debug, Clone)]
@@ -69,14 +73,19 @@ pub struct Settings {
     pub part_size: i64,
     /// Lifetime of upload URLs.
     pub upload_expiry: Duration,
+    /// How long files an overwrite removed stay in storage (time travel within it), unless a share
+    /// still reaches a version that holds them.
+    pub retention: Duration,
+    /// How often [`Datasets::maintain`] checks `share.yaml` against the store and deletes what is due.
+    pub maintenance_interval: Duration,
 }
 
-/// The service.
-#[derive(Debug)]
+/// The service (cheap to clone: background tasks hold their own).
+#[derive(Debug, Clone)]
 pub struct Datasets {
     store: Store,
     storage: Storage,
-    share_file: ShareFile,
+    share_file: Arc<ShareFile>,
     settings: Settings,
 }
 
@@ -95,22 +104,183 @@ fn not_found(id: &str) -> Error {
 }
 
 impl Datasets {
-    /// The service over a store and storage; writes `share.yaml` once so it matches the store.
+    /// The service over a store and storage; brings `share.yaml` up to the store once (if that fails,
+    /// [`Datasets::maintain`] keeps trying, and `/healthz` says the file lags).
     pub async fn new(store: Store, storage: Storage, settings: Settings) -> Result<Datasets> {
-        let share_file = ShareFile::new(&settings.share_file);
+        let share_file = Arc::new(ShareFile::new(&settings.share_file));
         let datasets = Datasets {
             store,
             storage,
             share_file,
             settings,
         };
-        datasets.regenerate().await?;
+        if let Err(e) = datasets.regenerate().await {
+            tracing::error!(
+                error = %e,
+                detail = e.detail().unwrap_or_default(),
+                "share.yaml could not be written at start; retrying in the background"
+            );
+        }
         Ok(datasets)
     }
 
-    /// Rewrites `share.yaml` from the store.
-    pub async fn regenerate(&self) -> Result<()> {
-        self.share_file.regenerate(&self.store, &self.storage).await
+    /// Brings `share.yaml` up to the store; returns the generation it then has.
+    pub async fn regenerate(&self) -> Result<i64> {
+        self.spawn_regenerate()
+            .await
+            .map_err(|e| Error::ShareFile(std::io::Error::other(e)))?
+    }
+
+    /// The same in a task of its own, which a client going away cannot cancel.
+    fn spawn_regenerate(&self) -> tokio::task::JoinHandle<Result<i64>> {
+        let (store, storage, file) = (
+            self.store.clone(),
+            self.storage.clone(),
+            self.share_file.clone(),
+        );
+        tokio::spawn(async move { file.regenerate(&store, &storage).await })
+    }
+
+    /// Waits (a few seconds at most) for `share.yaml` to reach `generation`, regenerating it in a task
+    /// no client can cancel. Whether it did: if not, [`Datasets::maintain`] lands it once the fault clears.
+    async fn land(&self, generation: i64) -> bool {
+        let attempt = self.spawn_regenerate();
+        match tokio::time::timeout(Duration::from_secs(5), attempt).await {
+            Ok(Ok(Ok(written))) if written >= generation => true,
+            Ok(Ok(Err(e))) => {
+                tracing::error!(
+                    error = %e,
+                    detail = e.detail().unwrap_or_default(),
+                    "share.yaml could not be written; retrying in the background"
+                );
+                false
+            }
+            _ => self
+                .share_file
+                .written_generation()
+                .await
+                .is_some_and(|g| g >= generation),
+        }
+    }
+
+    /// Keeps storage and `share.yaml` agreeing with the store, until the process ends: rewrites the file
+    /// whenever its generation is behind the store's (retrying with backoff while that fails), deletes
+    /// what deleted datasets left once the file no longer serves them, and vacuums files overwrites
+    /// removed once nothing reachable needs them. Runs on every replica; each step is idempotent.
+    pub async fn maintain(&self) {
+        let mut delay = self.settings.maintenance_interval;
+        let mut last_vacuum = std::time::Instant::now() - Duration::from_secs(3600);
+        loop {
+            let healthy = match self.maintain_once(&mut last_vacuum).await {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(
+                        error = %e,
+                        detail = e.detail().unwrap_or_default(),
+                        "maintenance failed; retrying"
+                    );
+                    false
+                }
+            };
+            delay = if healthy {
+                self.settings.maintenance_interval
+            } else {
+                (delay * 2).min(Duration::from_secs(30))
+            };
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn maintain_once(&self, last_vacuum: &mut std::time::Instant) -> Result<()> {
+        let generation = self.store.share_generation().await?;
+        let mut written = self.share_file.written_generation().await;
+        if written.is_none_or(|w| w < generation) {
+            written = Some(self.spawn_regenerate().await.map_err(|e| {
+                Error::ShareFile(std::io::Error::other(e))
+            })??);
+            tracing::info!(generation, "share.yaml brought up to the store");
+        }
+        self.delete_due(written.unwrap_or(-1)).await?;
+        if last_vacuum.elapsed() >= self.settings.maintenance_interval * 15 {
+            *last_vacuum = std::time::Instant::now();
+            let before = now_ms() - self.settings.retention.as_millis() as i64;
+            for id in self.store.datasets_to_vacuum(before).await? {
+                self.vacuum(&id).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes the storage of deleted datasets whose removal `share.yaml` (at `written`) already shows.
+    async fn delete_due(&self, written: i64) -> Result<()> {
+        for deletion in self.store.deletions().await? {
+            if deletion.after_generation > written {
+                continue;
+            }
+            self.storage.delete_prefix(&deletion.prefix).await?;
+            if let Some((key, id)) = &deletion.multipart {
+                self.storage.delete_object(key, Some(id)).await?;
+            }
+            self.store.finish_deletion(&deletion.id).await?;
+            tracing::info!(prefix = deletion.prefix, "deleted");
+        }
+        Ok(())
+    }
+
+    /// Deletes the files overwrites removed from one dataset that no share reaches and whose retention
+    /// is over; returns how many.
+    pub async fn vacuum(&self, dataset_id: &str) -> Result<usize> {
+        let plan = self.store.vacuum_plan(dataset_id).await?;
+        let before = now_ms() - self.settings.retention.as_millis() as i64;
+        let table = table_key(dataset_id);
+        let doomed: Vec<RemovedFile> = plan
+            .removed
+            .into_iter()
+            .filter(|f| f.removed_at <= before)
+            // A share starting at or after the version that removed a file never reaches it.
+            .filter(|f| plan.shared_from.is_none_or(|start| start >= f.removed_version))
+            .filter(|f| !plan.current.contains(&f.path))
+            .collect();
+        for file in &doomed {
+            self.storage
+                .delete_object(&format!("{table}/{}", file.path), None)
+                .await?;
+        }
+        self.store.vacuumed(dataset_id, &doomed).await?;
+        if !doomed.is_empty() {
+            tracing::info!(dataset = dataset_id, files = doomed.len(), "vacuumed");
+        }
+        Ok(doomed.len())
+    }
+
+    /// Vacuums a dataset in the background (after an overwrite or an unshare); failures are logged and
+    /// the next maintenance pass tries again.
+    fn spawn_vacuum(&self, dataset_id: &str) {
+        let this = self.clone();
+        let id = dataset_id.to_string();
+        tokio::spawn(async move {
+            if let Err(e) = this.vacuum(&id).await {
+                tracing::warn!(dataset = id, error = %e, detail = e.detail().unwrap_or_default(), "vacuum failed");
+            }
+        });
+    }
+
+    /// Whether `share.yaml` is as new as the store, and what is left to delete: for `/healthz`.
+    pub async fn health(&self) -> Health {
+        let store = self.store.share_generation().await.ok();
+        let file = self.share_file.written_generation().await;
+        let pending_deletions = self.store.deletions().await.map(|d| d.len()).ok();
+        let lagging = match (store, file) {
+            (Some(s), Some(f)) => f < s,
+            _ => true,
+        };
+        Health {
+            ok: !lagging && pending_deletions.is_some(),
+            store_generation: store,
+            file_generation: file,
+            share_file_lagging: lagging,
+            pending_deletions,
+        }
     }
 
     /// Upload URLs for the files of a new version of the caller's dataset (by name, created on commit
@@ -532,6 +702,13 @@ impl Datasets {
                 Some(d.version),
             ),
         };
+        let attempt = Attempt::start();
+        match self.store.begin_commit(&upload.id, attempt.0).await {
+            Ok(()) => {}
+            // Processed meanwhile by another request: answer as if this one had done it.
+            Err(Error::Conflict(_)) => return self.dataset(owner, &upload.dataset_id).await,
+            Err(e) => return Err(e),
+        }
         let plan = CommitPlan {
             dataset: Dataset {
                 id: upload.dataset_id.clone(),
@@ -546,6 +723,7 @@ impl Datasets {
                 shared: existing.as_ref().is_some_and(|d| d.shared),
             },
             previous_version: previous,
+            attempt: attempt.0,
             record: VersionRecord {
                 version,
                 operation: operation.name().to_string(),
@@ -560,6 +738,7 @@ impl Datasets {
             upload_id: upload.id.clone(),
         };
         let entry = delta_log::entry(
+            &upload.id,
             operation,
             &table_name(&upload.dataset_name),
             &columns,
@@ -568,22 +747,115 @@ impl Datasets {
             now,
         );
         let key = delta_log::entry_key(&table, version);
-        let committed = self
-            .store
-            .commit(&plan, self.storage.put(&key, Bytes::from(entry)))
-            .await;
+        // No store transaction is open while storage is written: the entry first (put-if-absent, within
+        // the lease), then one short transaction that commits the version under the same lease.
+        let written = tokio::time::timeout(
+            COMMIT_LEASE / 2,
+            self.write_entry(&key, Bytes::from(entry), &upload.id),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(Error::Storage(format!(
+                "writing the log entry of version {version} took longer than {} s",
+                COMMIT_LEASE.as_secs() / 2
+            )))
+        });
+        if let Err(e) = written {
+            self.forget_entry(&key, &upload.id, attempt).await;
+            return Err(e);
+        }
+        let committed = if attempt.age() < COMMIT_LEASE {
+            self.store.commit(&plan).await
+        } else {
+            Err(Error::Storage(format!(
+                "committing version {version} took longer than {} s",
+                COMMIT_LEASE.as_secs()
+            )))
+        };
         match committed {
-            Ok(()) => {}
-            // Processed meanwhile by another request: answer as if this one had done it.
-            Err(Error::Conflict(_))
-                if self
-                    .store
-                    .upload(&upload.id)
-                    .await?
-                    .is_some_and(|u| u.committed_version.is_some()) => {}
-            Err(e) => return Err(e),
+            Ok(()) => {
+                if operation == Operation::Overwrite {
+                    self.spawn_vacuum(&upload.dataset_id);
+                }
+            }
+            Err(e) => {
+                // Committed after all (the answer to COMMIT was lost), or by another request of the
+                // same upload: answer as if this one had done it.
+                if matches!(self.store.commit_attempt(&upload.id).await, Ok(Some((_, true)))) {
+                    return self.dataset(owner, &upload.dataset_id).await;
+                }
+                self.forget_entry(&key, &upload.id, attempt).await;
+                return Err(e);
+            }
         }
         self.dataset(owner, &upload.dataset_id).await
+    }
+
+    /// Writes a version's log entry unless one is there. An entry already there is adopted when it
+    /// commits this same upload (a retry after a failure between the entry and the store's commit);
+    /// another upload's entry that the store does not know is removed once its commit's lease is long
+    /// over (it was left by a failure), and answered as a conflict while that commit may still land.
+    async fn write_entry(&self, key: &str, entry: Bytes, upload_id: &str) -> Result<()> {
+        for _ in 0..2 {
+            let outcome = self.storage.put_new(key, entry.clone()).await;
+            let existing = match outcome {
+                Ok(true) => return Ok(()),
+                Ok(false) => self.storage.get(key).await?,
+                // The write may have landed although its answer was lost: look before failing.
+                Err(e) => match self.storage.get(key).await {
+                    Ok(Some(found)) if found == entry => return Ok(()),
+                    _ => return Err(e),
+                },
+            };
+            let Some(existing) = existing else { continue };
+            let owner = delta_log::upload_of(&existing);
+            if owner.as_deref() == Some(upload_id) {
+                tracing::info!(upload = upload_id, key, "adopting the log entry of an earlier attempt");
+                return Ok(());
+            }
+            let state = match &owner {
+                Some(other) => self.store.commit_attempt(other).await?,
+                None => None,
+            };
+            match state {
+                Some((_, true)) => {
+                    return Err(Error::Conflict(
+                        "the dataset changed while this upload was processed; process it again".into(),
+                    ));
+                }
+                Some((Some(at), false)) if Attempt(at).age() < 2 * COMMIT_LEASE => {
+                    return Err(Error::Conflict(
+                        "another upload is being committed to this dataset; process this one again in a minute"
+                            .into(),
+                    ));
+                }
+                _ => {
+                    tracing::warn!(key, left_by = owner.as_deref().unwrap_or("unknown"), "removing a log entry a failed commit left");
+                    self.storage.delete_object(key, None).await?;
+                }
+            }
+        }
+        Err(Error::Conflict(
+            "the dataset changed while this upload was processed; process it again".into(),
+        ))
+    }
+
+    /// After a failed commit: removes the entry it wrote, unless another attempt of the same upload has
+    /// taken over or the upload was committed after all (best effort: a later `process` also removes it).
+    async fn forget_entry(&self, key: &str, upload_id: &str, attempt: Attempt) {
+        match self.store.commit_attempt(upload_id).await {
+            Ok(Some((Some(at), false))) if at == attempt.0 => {}
+            Ok(None) => {}
+            _ => return,
+        }
+        match self.storage.get(key).await {
+            Ok(Some(found)) if delta_log::upload_of(&found).as_deref() == Some(upload_id) => {
+                if let Err(e) = self.storage.delete_object(key, None).await {
+                    tracing::warn!(key, detail = e.detail().unwrap_or_default(), "could not remove the log entry of a failed commit; the next process of this dataset will");
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Checks one uploaded file and describes it from its footer.
@@ -706,20 +978,40 @@ impl Datasets {
         })
     }
 
-    /// Deletes one of the caller's datasets: unshared first, then forgotten, then its files removed.
-    pub async fn delete(&self, owner: &str, id: &str) -> Result<()> {
-        let was_shared = self
-            .store
-            .delete_dataset(owner, id)
+    /// Deletes one of the caller's datasets: forgotten, with the deletion of its storage recorded in the
+    /// same transaction (an outbox); then `share.yaml` stops serving it and its storage is deleted. If
+    /// either fails, [`Datasets::maintain`] finishes it by itself.
+    pub async fn delete(&self, owner: &str, id: &str) -> Result<Removal> {
+        if !ids::is_id(id, "ds") {
+            return Err(not_found(id));
+        }
+        self.store
+            .delete_dataset(owner, id, &table_key(id))
             .await?
             .ok_or_else(|| not_found(id))?;
-        if was_shared {
-            self.regenerate().await?;
+        let generation = self.store.share_generation().await?;
+        let revoked = self.land(generation).await;
+        let mut deleted = false;
+        if revoked {
+            let this = self.clone();
+            let task = tokio::spawn(async move { this.delete_due(generation).await });
+            deleted = match tokio::time::timeout(Duration::from_secs(10), task).await {
+                Ok(Ok(Ok(()))) => true,
+                Ok(Ok(Err(e))) => {
+                    tracing::warn!(dataset = id, error = %e, detail = e.detail().unwrap_or_default(), "storage deletion failed; retrying in the background");
+                    false
+                }
+                _ => false,
+            };
         }
-        if ids::is_id(id, "ds") {
-            self.storage.delete_prefix(&table_key(id)).await?;
-        }
-        Ok(())
+        Ok(Removal {
+            revocation: if revoked {
+                Revocation::InForce
+            } else {
+                Revocation::Pending
+            },
+            storage_deleted: deleted,
+        })
     }
 
     /// Abandons one of the caller's unprocessed uploads (the user cancelled it): forgets it, so that
@@ -735,6 +1027,17 @@ impl Datasets {
                 .delete_object(&file.key, file.multipart_id.as_deref())
                 .await?;
         }
+        // A commit of it that failed after writing its log entry left that entry: remove it too.
+        let next = match self.store.dataset(owner, &upload.dataset_id).await? {
+            Some(d) => d.version + 1,
+            None => 0,
+        };
+        let key = delta_log::entry_key(&table_key(&upload.dataset_id), next);
+        if let Some(found) = self.storage.get(&key).await?
+            && delta_log::upload_of(&found).as_deref() == Some(upload_id)
+        {
+            self.storage.delete_object(&key, None).await?;
+        }
         tracing::info!(
             upload = upload_id,
             files = upload.files.len(),
@@ -743,34 +1046,52 @@ impl Datasets {
         Ok(())
     }
 
-    /// Shares one of the caller's datasets (again: the same token) and returns its snippet.
-    pub async fn share(&self, owner: &str, id: &str) -> Result<ShareResponse> {
+    /// Shares one of the caller's datasets (again: the same token) and returns its snippet. Recipients
+    /// reach the version current now and later ones; with `history`, the versions before it too.
+    pub async fn share(&self, owner: &str, request: &ShareRequest) -> Result<ShareResponse> {
+        let id = request.dataset_id.as_str();
         let salt = ids::random_hex(32);
         let token = self.settings.secret.recipient_token(id, &salt);
         let share = self
             .store
-            .share(owner, id, &salt, &delta_bridge_shares::hash_token(&token))
+            .share(
+                owner,
+                id,
+                &salt,
+                &delta_bridge_shares::hash_token(&token),
+                request.with_history,
+            )
             .await?
             .ok_or_else(|| not_found(id))?;
         self.regenerate().await?;
+        if !share.history {
+            self.spawn_vacuum(id);
+        }
         Ok(self.share_response(&share))
     }
 
-    /// Stops sharing one of the caller's datasets; its token is refused once the sharing server has
-    /// reloaded `share.yaml` (within a second).
+    /// Stops sharing one of the caller's datasets. Answers once the `share.yaml` that revokes its token
+    /// is written (the sharing server reloads it within a second), or says the revocation is pending:
+    /// it then lands by itself once the fault clears. Asking again is safe and says where it stands.
     pub async fn unshare(&self, owner: &str, id: &str) -> Result<UnshareResponse> {
         self.store
             .dataset(owner, id)
             .await?
             .ok_or_else(|| not_found(id))?;
-        let was_shared = self.store.unshare(owner, id).await?;
+        let (was_shared, generation) = self.store.unshare(owner, id).await?;
+        let revocation = if self.land(generation).await {
+            Revocation::InForce
+        } else {
+            Revocation::Pending
+        };
         if was_shared {
-            self.regenerate().await?;
+            self.spawn_vacuum(id);
         }
         Ok(UnshareResponse {
             dataset_id: id.to_string(),
             shared: false,
             was_shared,
+            revocation,
         })
     }
 
@@ -797,6 +1118,8 @@ impl Datasets {
             .recipient_token(&share.dataset_id, &share.salt);
         ShareResponse {
             shared: true,
+            start_version: share.start_version,
+            history: share.history,
             snippet: snippet(
                 &share.dataset_id,
                 &share.dataset_name,
@@ -805,6 +1128,38 @@ impl Datasets {
             ),
         }
     }
+}
+
+/// One attempt to commit an upload: when it started (ms since the epoch, times 1000, plus a random
+/// number below 1000, so two attempts in the same millisecond differ).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Attempt(i64);
+
+impl Attempt {
+    fn start() -> Attempt {
+        let mut noise = [0u8; 2];
+        getrandom::fill(&mut noise).expect("the operating system's random source works");
+        Attempt(now_ms() * 1000 + i64::from(u16::from_le_bytes(noise) % 1000))
+    }
+
+    fn age(self) -> Duration {
+        Duration::from_millis((now_ms() - self.0 / 1000).max(0) as u64)
+    }
+}
+
+/// What `/healthz` reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    /// Nothing lags and the store answers.
+    pub ok: bool,
+    /// The store's share generation (`None` if the store did not answer).
+    pub store_generation: Option<i64>,
+    /// The generation `share.yaml` is stamped with (`None` if missing or unreadable).
+    pub file_generation: Option<i64>,
+    /// Whether `share.yaml` is behind the store (a revocation not yet in force).
+    pub share_file_lagging: bool,
+    /// Storage deletions not done yet (`None` if the store did not answer).
+    pub pending_deletions: Option<usize>,
 }
 
 /// Where a local upload URL points, as its route received it.

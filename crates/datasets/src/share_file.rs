@@ -1,8 +1,9 @@
 //! `share.yaml`, regenerated from the store (never from memory) and written atomically.
 //!
-//! Regenerations in this process take turns (a lock). Across replicas, each writer re-reads the share
-//! generation after writing and writes again if it moved, so the last file written always reflects the
-//! last change, and 50 concurrent shares end with all 50 in the file.
+//! The file carries the store's share generation (`generation:`). Writers in every process on one store
+//! take turns through a lock row in the store (held while the file is written), and none replaces a file
+//! stamped with a generation at least as new as the one it would write, so a revoked token never comes
+//! back. A reconciler ([`crate::Datasets::maintain`]) rewrites the file whenever it lags the store.
 
 use std::path::{Path, PathBuf};
 
@@ -54,34 +55,63 @@ impl ShareFile {
         &self.path
     }
 
-    /// Writes the file from what the store holds now.
-    pub async fn regenerate(&self, store: &Store, storage: &Storage) -> Result<()> {
+    /// The generation the file on disk is stamped with (`None` if it is missing, unreadable or has no
+    /// stamp).
+    pub async fn written_generation(&self) -> Option<i64> {
+        let path = self.path.clone();
+        let text = tokio::task::spawn_blocking(move || std::fs::read_to_string(path))
+            .await
+            .ok()?
+            .ok()?;
+        stamp(&text)
+    }
+
+    /// Brings the file up to what the store holds now; returns the generation the file then has.
+    /// Does nothing when the file is already stamped with that generation or a newer one.
+    pub async fn regenerate(&self, store: &Store, storage: &Storage) -> Result<i64> {
         let _turn = self.turn.lock().await;
-        loop {
-            let (generation, shares) = store.all_shares().await?;
-            let text = render(&shares, storage);
-            // Never write a file the sharing server would refuse.
-            if let Err(e) = ShareConfig::from_yaml(&text) {
-                return Err(Error::ShareFile(std::io::Error::other(e.to_string())));
-            }
-            let path = self.path.clone();
-            tokio::task::spawn_blocking(move || {
-                delta_bridge_shares::write_atomically(&path, &text)
+        let path = self.path.clone();
+        store
+            .with_share_file_lock(|generation, shares| async move {
+                let on_disk = {
+                    let path = path.clone();
+                    tokio::task::spawn_blocking(move || std::fs::read_to_string(path))
+                        .await
+                        .ok()
+                        .and_then(|r| r.ok())
+                        .and_then(|text| stamp(&text))
+                };
+                if on_disk.is_some_and(|g| g >= generation) {
+                    return Ok(());
+                }
+                let text = render(generation, &shares, storage);
+                // Never write a file the sharing server would refuse.
+                if let Err(e) = ShareConfig::from_yaml(&text) {
+                    return Err(Error::ShareFile(std::io::Error::other(e.to_string())));
+                }
+                tokio::task::spawn_blocking(move || {
+                    delta_bridge_shares::write_atomically(&path, &text)
+                })
+                .await
+                .map_err(std::io::Error::other)
+                .and_then(|r| r)
+                .map_err(Error::ShareFile)
             })
             .await
-            .map_err(std::io::Error::other)
-            .and_then(|r| r)
-            .map_err(Error::ShareFile)?;
-            if store.share_generation().await? == generation {
-                return Ok(());
-            }
-        }
     }
+}
+
+/// The `generation:` stamp of a `share.yaml` text, read without parsing the rest (the backend writes it
+/// as a top-level line).
+pub fn stamp(text: &str) -> Option<i64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix("generation:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// The YAML for a set of shares: one share per dataset (named by its id) holding one table, and one
 /// token per share that can read only it.
-pub fn render(shares: &[ShareRecord], storage: &Storage) -> String {
+pub fn render(generation: i64, shares: &[ShareRecord], storage: &Storage) -> String {
     let tokens: Vec<RawToken> = shares
         .iter()
         .map(|s| RawToken {
@@ -96,6 +126,7 @@ pub fn render(shares: &[ShareRecord], storage: &Storage) -> String {
     let bearer_token = tokens.is_empty().then(|| crate::ids::random_hex(32));
     let config = RawConfig {
         version: Some(1),
+        generation: Some(generation.max(0) as u64),
         shares: shares
             .iter()
             .map(|s| RawShare {
@@ -106,8 +137,10 @@ pub fn render(shares: &[ShareRecord], storage: &Storage) -> String {
                         name: Some(table_name(&s.dataset_name)),
                         location: Some(storage.location(&table_key(&s.dataset_id))),
                         id: Some(s.dataset_id.clone()),
+                        // Recipients reach the version current when it was shared, and later ones;
+                        // the history before it only when the owner chose to share it.
                         history_shared: Some(true),
-                        start_version: None,
+                        start_version: Some(s.start_version),
                     }],
                 }],
             })

@@ -453,6 +453,76 @@ impl Storage {
         }
     }
 
+    /// Writes a small object whole only if nothing is at `key` yet (a log entry: Delta log entries are
+    /// immutable). `Ok(false)` when something is there already; readers see all of it or nothing.
+    pub async fn put_new(&self, key: &str, bytes: Bytes) -> Result<bool> {
+        match self {
+            Storage::Local { .. } => {
+                let path = self.path(key);
+                let target = path.clone();
+                tokio::task::spawn_blocking(move || create_new_atomically(&target, &bytes))
+                    .await
+                    .map_err(std::io::Error::other)
+                    .and_then(|r| r)
+                    .map_err(|e| io_error(&path, e))
+            }
+            Storage::S3 { .. } => {
+                let (client, bucket) = self.s3();
+                let written = client
+                    .put_object()
+                    .bucket(bucket)
+                    .key(self.s3_key(key))
+                    .if_none_match("*")
+                    .body(ByteStream::from(bytes))
+                    .send()
+                    .await;
+                match written {
+                    Ok(_) => Ok(true),
+                    // 412: something is there; 409: another conditional write of it is under way.
+                    Err(e) if matches!(e.raw_response().map(|r| r.status().as_u16()), Some(412 | 409)) => {
+                        Ok(false)
+                    }
+                    Err(e) => Err(storage_error("writing an object", short(&e))),
+                }
+            }
+        }
+    }
+
+    /// A small object's bytes (a log entry), or `None` if it is not there.
+    pub async fn get(&self, key: &str) -> Result<Option<Bytes>> {
+        match self {
+            Storage::Local { .. } => {
+                let path = self.path(key);
+                match tokio::fs::read(&path).await {
+                    Ok(bytes) => Ok(Some(Bytes::from(bytes))),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(io_error(&path, e)),
+                }
+            }
+            Storage::S3 { .. } => {
+                let (client, bucket) = self.s3();
+                let output = client
+                    .get_object()
+                    .bucket(bucket)
+                    .key(self.s3_key(key))
+                    .send()
+                    .await;
+                match output {
+                    Ok(output) => {
+                        let body = output
+                            .body
+                            .collect()
+                            .await
+                            .map_err(|e| storage_error("reading an object", e))?;
+                        Ok(Some(body.into_bytes()))
+                    }
+                    Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+                    Err(e) => Err(storage_error("reading an object", short(&e))),
+                }
+            }
+        }
+    }
+
     /// Deletes one object and, if it was going up in parts, the parts (aborting the multipart
     /// upload). What is not there is not an error.
     pub async fn delete_object(&self, key: &str, multipart_id: Option<&str>) -> Result<()> {
@@ -611,6 +681,31 @@ impl Storage {
         }
         result
     }
+}
+
+/// Creates `path` with `contents` unless it exists: a temporary file beside it, flushed, then linked
+/// to the name (which fails if the name is taken), so readers never see a part of it.
+fn create_new_atomically(path: &Path, contents: &[u8]) -> std::io::Result<bool> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let temporary = dir.join(format!(
+        ".{}.{}.new",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("entry"),
+        crate::ids::random_hex(8)
+    ));
+    let result = (|| {
+        let mut file = std::fs::File::create_new(&temporary)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        match std::fs::hard_link(&temporary, path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e),
+        }
+    })();
+    let _ = std::fs::remove_file(&temporary);
+    result
 }
 
 fn presigning(expires_in: Duration) -> Result<PresigningConfig> {

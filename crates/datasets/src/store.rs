@@ -123,6 +123,35 @@ pub struct ShareRecord {
     pub token_hash: String,
     /// Salt the token is derived from.
     pub salt: String,
+    /// The first version recipients can reach (the version current when it was shared, or the first
+    /// one still whole when the owner shared the history).
+    pub start_version: i64,
+    /// Whether the owner chose to share the history.
+    pub history: bool,
+}
+
+/// A file an overwrite removed, kept until no share and no retention window needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovedFile {
+    /// Path relative to the table root.
+    pub path: String,
+    /// The version that removed it (versions before it, from the one that added it, hold it).
+    pub removed_version: i64,
+    /// When it was removed (ms since the epoch).
+    pub removed_at: i64,
+}
+
+/// Storage to delete once `share.yaml` no longer serves it (an outbox row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deletion {
+    /// Row id.
+    pub id: String,
+    /// Every object under this prefix goes.
+    pub prefix: String,
+    /// An S3 multipart upload to abort: its key and id.
+    pub multipart: Option<(String, String)>,
+    /// The share generation `share.yaml` must have reached first.
+    pub after_generation: i64,
 }
 
 /// What a commit changes.
@@ -132,6 +161,8 @@ pub struct CommitPlan {
     pub dataset: Dataset,
     /// The version it had before (`None` when the commit creates it).
     pub previous_version: Option<i64>,
+    /// When this commit's attempt started (its lease on the log entry, see [`Store::begin_commit`]).
+    pub attempt: i64,
     /// The version record.
     pub record: VersionRecord,
     /// Files added.
@@ -408,26 +439,62 @@ impl Store {
         Ok(Some(upload))
     }
 
-    /// Commits a version: the rows change and `write_log` runs inside one transaction, so the version
-    /// exists in the store exactly when its log entry was written.
-    pub async fn commit<F>(&self, plan: &CommitPlan, write_log: F) -> Result<()>
-    where
-        F: Future<Output = Result<()>>,
-    {
+    /// Starts an attempt to commit an unprocessed upload: records when (`attempt`), which is the lease
+    /// under which its log entry may be written. Returns the previous attempt's time, if any.
+    pub async fn begin_commit(&self, upload_id: &str, attempt: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE uploads SET committing_at = $1 WHERE id = $2 AND committed_version IS NULL",
+        )
+        .bind(attempt)
+        .bind(upload_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        if updated != 1 {
+            return Err(Error::Conflict(format!(
+                "upload {upload_id} was already processed"
+            )));
+        }
+        Ok(())
+    }
+
+    /// When an upload's commit last started, and whether it was committed (`None` if it is gone).
+    pub async fn commit_attempt(&self, upload_id: &str) -> Result<Option<(Option<i64>, bool)>> {
+        let row = sqlx::query("SELECT committing_at, committed_version FROM uploads WHERE id = $1")
+            .bind(upload_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok((
+                r.try_get::<Option<i64>, _>("committing_at")?,
+                r.try_get::<Option<i64>, _>("committed_version")?.is_some(),
+            ))
+        })
+        .transpose()
+    }
+
+    /// Commits a version whose log entry is already written, in one short transaction: the upload is
+    /// claimed only under the attempt that wrote the entry (a later attempt, or an upload that was
+    /// abandoned, makes this a conflict), and the version moves only from the one read.
+    pub async fn commit(&self, plan: &CommitPlan) -> Result<()> {
         let d = &plan.dataset;
         let mut tx = self.pool.begin().await?;
         // The upload first: a write that also claims it, so processing it twice commits once.
         let claimed = sqlx::query(
-            "UPDATE uploads SET committed_version = $1 WHERE id = $2 AND committed_version IS NULL",
+            "UPDATE uploads SET committed_version = $1 \
+             WHERE id = $2 AND committed_version IS NULL AND committing_at = $3",
         )
         .bind(d.version)
         .bind(&plan.upload_id)
+        .bind(plan.attempt)
         .execute(&mut *tx)
         .await?
         .rows_affected();
         if claimed != 1 {
             return Err(Error::Conflict(format!(
-                "upload {} was already processed",
+                "upload {} was already processed, abandoned, or is being processed by another request",
                 plan.upload_id
             )));
         }
@@ -496,6 +563,16 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if plan.replace_files {
+            // Remembered until a vacuum finds that nothing reachable needs them.
+            sqlx::query(
+                "INSERT INTO removed_files (dataset_id, path, size, added_version, removed_version, removed_at) \
+                 SELECT dataset_id, path, size, added_version, $1, $2 FROM files WHERE dataset_id = $3",
+            )
+            .bind(d.version)
+            .bind(d.updated_at)
+            .bind(&d.id)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query("DELETE FROM files WHERE dataset_id = $1")
                 .bind(&d.id)
                 .execute(&mut *tx)
@@ -503,23 +580,24 @@ impl Store {
         }
         for file in &plan.added {
             sqlx::query(
-                "INSERT INTO files (dataset_id, path, size, rows_count) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO files (dataset_id, path, size, rows_count, added_version) VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(&d.id)
             .bind(&file.path)
             .bind(file.size)
             .bind(file.rows)
+            .bind(d.version)
             .execute(&mut *tx)
             .await?;
         }
-        write_log.await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Deletes the owner's dataset with everything recorded about it; returns whether it existed and
-    /// whether it was shared.
-    pub async fn delete_dataset(&self, owner: &str, id: &str) -> Result<Option<bool>> {
+    /// Deletes the owner's dataset with everything recorded about it, and records in the same
+    /// transaction that its storage (and what its unprocessed uploads sent) must go once `share.yaml`
+    /// no longer serves it. Returns `None` if there was no such dataset, else whether it was shared.
+    pub async fn delete_dataset(&self, owner: &str, id: &str, prefix: &str) -> Result<Option<bool>> {
         let mut tx = self.pool.begin().await?;
         let deleted = sqlx::query("DELETE FROM datasets WHERE owner = $1 AND id = $2")
             .bind(owner)
@@ -535,73 +613,174 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        if unshared > 0 {
+            bump_generation(&mut tx).await?;
+        }
+        let after = generation(&mut tx).await?;
+        let now = now_ms();
+        // Multipart uploads of its unprocessed uploads: their parts live outside the dataset's prefix.
+        let pending = sqlx::query(
+            "SELECT f.object_key, f.multipart_id FROM upload_files f JOIN uploads u ON u.id = f.upload_id \
+             WHERE u.dataset_id = $1 AND u.committed_version IS NULL AND f.multipart_id IS NOT NULL",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &pending {
+            let key: String = row.try_get("object_key")?;
+            let multipart_id: String = row.try_get("multipart_id")?;
+            insert_deletion(
+                &mut tx,
+                &format!(".uploads/{multipart_id}"),
+                Some((&key, &multipart_id)),
+                after,
+                now,
+            )
+            .await?;
+        }
+        insert_deletion(&mut tx, prefix, None, after, now).await?;
         for statement in [
             "DELETE FROM versions WHERE dataset_id = $1",
             "DELETE FROM files WHERE dataset_id = $1",
+            "DELETE FROM removed_files WHERE dataset_id = $1",
             "DELETE FROM upload_files WHERE upload_id IN (SELECT id FROM uploads WHERE dataset_id = $1)",
             "DELETE FROM uploads WHERE dataset_id = $1",
         ] {
             sqlx::query(statement).bind(id).execute(&mut *tx).await?;
         }
-        if unshared > 0 {
-            bump_generation(&mut tx).await?;
-        }
         tx.commit().await?;
         Ok(Some(unshared > 0))
     }
 
-    /// Shares the owner's dataset with a new salt unless it is shared already; returns its share.
+    /// Storage deletions not done yet, oldest first.
+    pub async fn deletions(&self) -> Result<Vec<Deletion>> {
+        let rows = sqlx::query(
+            "SELECT id, prefix, multipart_key, multipart_id, after_generation FROM deletions \
+             ORDER BY created_at, id LIMIT 1000",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let key: Option<String> = r.try_get("multipart_key")?;
+                let id: Option<String> = r.try_get("multipart_id")?;
+                Ok(Deletion {
+                    id: r.try_get("id")?,
+                    prefix: r.try_get("prefix")?,
+                    multipart: key.zip(id),
+                    after_generation: r.try_get("after_generation")?,
+                })
+            })
+            .collect()
+    }
+
+    /// A deletion is done.
+    pub async fn finish_deletion(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM deletions WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Shares the owner's dataset unless it is shared already (then its salt, so its token, stays);
+    /// `history` chooses whether recipients reach the versions before the current one. Returns the
+    /// share, or `None` if the owner has no such dataset.
     pub async fn share(
         &self,
         owner: &str,
         dataset_id: &str,
         salt: &str,
         token_hash: &str,
+        history: bool,
     ) -> Result<Option<ShareRecord>> {
-        let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO shares (dataset_id, owner, salt, token_hash, created_at) \
-             SELECT id, owner, $1, $2, $3 FROM datasets WHERE id = $4 AND owner = $5 \
-             ON CONFLICT (dataset_id) DO NOTHING",
-        )
-        .bind(salt)
-        .bind(token_hash)
-        .bind(now_ms())
-        .bind(dataset_id)
-        .bind(owner)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted > 0 {
-            bump_generation(&mut tx).await?;
+        // An unshare may commit between this transaction's write and its read (Postgres reads what
+        // committed before each statement): then share again rather than answer "no dataset".
+        for _ in 0..8 {
+            let mut tx = self.pool.begin().await?;
+            // A write first, so SQLite takes its write lock now rather than failing to upgrade a read.
+            sqlx::query("UPDATE share_generation SET generation = generation WHERE id = 1")
+                .execute(&mut *tx)
+                .await?;
+            let Some(row) = sqlx::query(
+                "SELECT d.version, d.history_from, s.history, s.start_version FROM datasets d \
+                 LEFT JOIN shares s ON s.dataset_id = d.id WHERE d.id = $1 AND d.owner = $2",
+            )
+            .bind(dataset_id)
+            .bind(owner)
+            .fetch_optional(&mut *tx)
+            .await?
+            else {
+                return Ok(None);
+            };
+            let version: i64 = row.try_get("version")?;
+            let history_from: i64 = row.try_get("history_from")?;
+            let start = if history { history_from } else { version };
+            let shared: Option<i64> = row.try_get("history")?;
+            let changed = match shared {
+                None => {
+                    sqlx::query(
+                        "INSERT INTO shares (dataset_id, owner, salt, token_hash, created_at, start_version, history) \
+                         SELECT id, owner, $1, $2, $3, $4, $5 FROM datasets WHERE id = $6 AND owner = $7 \
+                         ON CONFLICT (dataset_id) DO NOTHING",
+                    )
+                    .bind(salt)
+                    .bind(token_hash)
+                    .bind(now_ms())
+                    .bind(start)
+                    .bind(history as i64)
+                    .bind(dataset_id)
+                    .bind(owner)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                }
+                // Shared already: the same token; the history choice changes only if asked otherwise.
+                Some(was) if (was != 0) != history => {
+                    sqlx::query(
+                        "UPDATE shares SET history = $1, start_version = $2 WHERE dataset_id = $3 AND owner = $4",
+                    )
+                    .bind(history as i64)
+                    .bind(start)
+                    .bind(dataset_id)
+                    .bind(owner)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                }
+                Some(_) => 0,
+            };
+            if changed > 0 {
+                bump_generation(&mut tx).await?;
+            }
+            let row = sqlx::query(&format!("{SHARE_SELECT} WHERE s.dataset_id = $1 AND s.owner = $2"))
+                .bind(dataset_id)
+                .bind(owner)
+                .fetch_optional(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            if let Some(row) = row {
+                return share_record(&row).map(Some);
+            }
         }
-        let row = sqlx::query(
-            "SELECT s.dataset_id, d.name, s.token_hash, s.salt FROM shares s \
-             JOIN datasets d ON d.id = s.dataset_id WHERE s.dataset_id = $1 AND s.owner = $2",
-        )
-        .bind(dataset_id)
-        .bind(owner)
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        row.map(|r| share_record(&r)).transpose()
+        Err(Error::Conflict(format!(
+            "dataset {dataset_id:?} was shared and unshared concurrently; share it again"
+        )))
     }
 
     /// The owner's share of a dataset, if it is shared.
     pub async fn share_of(&self, owner: &str, dataset_id: &str) -> Result<Option<ShareRecord>> {
-        let row = sqlx::query(
-            "SELECT s.dataset_id, d.name, s.token_hash, s.salt FROM shares s \
-             JOIN datasets d ON d.id = s.dataset_id WHERE s.dataset_id = $1 AND s.owner = $2",
-        )
-        .bind(dataset_id)
-        .bind(owner)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(&format!("{SHARE_SELECT} WHERE s.dataset_id = $1 AND s.owner = $2"))
+            .bind(dataset_id)
+            .bind(owner)
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|r| share_record(&r)).transpose()
     }
 
-    /// Stops sharing the owner's dataset; returns whether it was shared.
-    pub async fn unshare(&self, owner: &str, dataset_id: &str) -> Result<bool> {
+    /// Stops sharing the owner's dataset; returns whether it was shared, and the share generation
+    /// `share.yaml` must reach for the revocation to be in force.
+    pub async fn unshare(&self, owner: &str, dataset_id: &str) -> Result<(bool, i64)> {
         let mut tx = self.pool.begin().await?;
         let deleted = sqlx::query("DELETE FROM shares WHERE dataset_id = $1 AND owner = $2")
             .bind(dataset_id)
@@ -612,23 +791,36 @@ impl Store {
         if deleted > 0 {
             bump_generation(&mut tx).await?;
         }
+        let after = generation(&mut tx).await?;
         tx.commit().await?;
-        Ok(deleted > 0)
+        Ok((deleted > 0, after))
     }
 
-    /// Every share with the generation it belongs to, read in one transaction.
-    pub async fn all_shares(&self) -> Result<(i64, Vec<ShareRecord>)> {
+    /// Runs `write` with every share and the generation they belong to, as the one writer of
+    /// `share.yaml` across every process on this store: the lock row is held (SQLite's write lock, a row
+    /// lock on Postgres) until `write` has finished. `write` gets the generation the file holds now and
+    /// does nothing when that is not older.
+    pub async fn with_share_file_lock<F, Fut>(&self, write: F) -> Result<i64>
+    where
+        F: FnOnce(i64, Vec<ShareRecord>) -> Fut,
+        Fut: Future<Output = Result<()>>,
+    {
         let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE share_file SET written_generation = written_generation WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
         let generation = generation(&mut tx).await?;
-        let rows = sqlx::query(
-            "SELECT s.dataset_id, d.name, s.token_hash, s.salt FROM shares s \
-             JOIN datasets d ON d.id = s.dataset_id ORDER BY s.dataset_id",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        let rows = sqlx::query(&format!("{SHARE_SELECT} ORDER BY s.dataset_id"))
+            .fetch_all(&mut *tx)
+            .await?;
         let shares = rows.iter().map(share_record).collect::<Result<Vec<_>>>()?;
-        Ok((generation, shares))
+        write(generation, shares).await?;
+        sqlx::query("UPDATE share_file SET written_generation = $1 WHERE id = 1")
+            .bind(generation)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(generation)
     }
 
     /// The current share generation.
@@ -636,7 +828,134 @@ impl Store {
         let mut connection = self.pool.acquire().await?;
         generation(&mut connection).await
     }
+
+    /// Datasets with removed files older than `before` (ms since the epoch): what a vacuum looks at.
+    pub async fn datasets_to_vacuum(&self, before: i64) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT dataset_id FROM removed_files WHERE removed_at <= $1 ORDER BY dataset_id LIMIT 1000",
+        )
+        .bind(before)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get("dataset_id")?))
+            .collect()
+    }
+
+    /// What a vacuum of one dataset needs: its removed files, the first version any share of it
+    /// reaches, and every object key that must stay (current files, removed files, unprocessed
+    /// uploads' files), relative to the table root where they are data files.
+    pub async fn vacuum_plan(&self, dataset_id: &str) -> Result<VacuumPlan> {
+        let removed = sqlx::query(
+            "SELECT path, removed_version, removed_at FROM removed_files WHERE dataset_id = $1",
+        )
+        .bind(dataset_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(RemovedFile {
+                path: r.try_get("path")?,
+                removed_version: r.try_get("removed_version")?,
+                removed_at: r.try_get("removed_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+        let shared_from: Option<i64> = sqlx::query(
+            "SELECT MIN(start_version) AS start FROM shares WHERE dataset_id = $1",
+        )
+        .bind(dataset_id)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("start")?;
+        let current = sqlx::query("SELECT path FROM files WHERE dataset_id = $1")
+            .bind(dataset_id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok(r.try_get("path")?))
+            .collect::<Result<Vec<String>>>()?;
+        let uploading = sqlx::query(
+            "SELECT f.object_key FROM upload_files f JOIN uploads u ON u.id = f.upload_id \
+             WHERE u.dataset_id = $1 AND u.committed_version IS NULL",
+        )
+        .bind(dataset_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| Ok(r.try_get("object_key")?))
+        .collect::<Result<Vec<String>>>()?;
+        Ok(VacuumPlan {
+            removed,
+            shared_from,
+            current,
+            uploading,
+        })
+    }
+
+    /// Forgets removed files a vacuum deleted, and moves the dataset's first whole version past the
+    /// versions that needed them.
+    pub async fn vacuumed(&self, dataset_id: &str, files: &[RemovedFile]) -> Result<()> {
+        let Some(history_from) = files.iter().map(|f| f.removed_version).max() else {
+            return Ok(());
+        };
+        let mut tx = self.pool.begin().await?;
+        for file in files {
+            sqlx::query("DELETE FROM removed_files WHERE dataset_id = $1 AND path = $2")
+                .bind(dataset_id)
+                .bind(&file.path)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "UPDATE datasets SET history_from = $1 WHERE id = $2 AND history_from < $1",
+        )
+        .bind(history_from)
+        .bind(dataset_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
+
+/// What a vacuum of one dataset decides from (see [`Store::vacuum_plan`]).
+#[derive(Debug, Clone, Default)]
+pub struct VacuumPlan {
+    /// Files overwrites removed.
+    pub removed: Vec<RemovedFile>,
+    /// The first version a share reaches, if the dataset is shared.
+    pub shared_from: Option<i64>,
+    /// Paths (relative to the table root) of the current version's files.
+    pub current: Vec<String>,
+    /// Object keys of unprocessed uploads' files.
+    pub uploading: Vec<String>,
+}
+
+async fn insert_deletion(
+    connection: &mut sqlx::AnyConnection,
+    prefix: &str,
+    multipart: Option<(&str, &str)>,
+    after_generation: i64,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO deletions (id, prefix, multipart_key, multipart_id, after_generation, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(crate::ids::random_hex(16))
+    .bind(prefix)
+    .bind(multipart.map(|(k, _)| k.to_string()))
+    .bind(multipart.map(|(_, i)| i.to_string()))
+    .bind(after_generation)
+    .bind(now)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+const SHARE_SELECT: &str = "SELECT s.dataset_id, d.name, s.token_hash, s.salt, s.start_version, s.history \
+     FROM shares s JOIN datasets d ON d.id = s.dataset_id";
 
 async fn bump_generation(connection: &mut sqlx::AnyConnection) -> Result<()> {
     sqlx::query("UPDATE share_generation SET generation = generation + 1 WHERE id = 1")
@@ -679,5 +998,7 @@ fn share_record(row: &AnyRow) -> Result<ShareRecord> {
         dataset_name: row.try_get("name")?,
         token_hash: row.try_get("token_hash")?,
         salt: row.try_get("salt")?,
+        start_version: row.try_get("start_version")?,
+        history: row.try_get::<i64, _>("history")? != 0,
     })
 }

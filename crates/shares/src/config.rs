@@ -60,6 +60,10 @@ fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
 pub struct RawConfig {
     /// Format version; required, 1.
     pub version: Option<u32>,
+    /// The writer's share generation (an extension: the backend stamps the store's generation, so a
+    /// reader can tell which of two files is newer and whether the file lags the store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<u64>,
     /// Shares.
     #[serde(default)]
     pub shares: Vec<RawShare>,
