@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use delta_bridge_api::{DatasetInfo, ShareResponse, Snippet};
+use delta_bridge_api::{DatasetInfo, Revocation, ShareResponse, Snippet};
 use delta_bridge_uploader::{
     Client, Error, FirebaseSettings, Kind, Progress, Settings, Stage, UploadOptions,
 };
@@ -172,9 +172,14 @@ pub enum Remote {
         #[arg(long)]
         json: bool,
     },
-    /// Share a dataset (by id or name) and print the notebook snippet.
+    /// Share a dataset (by id or name) and print the notebook snippet. Recipients see the current
+    /// version and later ones, not what earlier versions held.
     Share {
         dataset: String,
+        /// Also share the versions before the current one (time travel and the change feed reach
+        /// them, including rows an overwrite replaced).
+        #[arg(long)]
+        with_history: bool,
         #[arg(long)]
         json: bool,
     },
@@ -376,10 +381,18 @@ async fn execute(client: &Client, command: Remote) -> Result<(), Error> {
                 emit(&render_datasets(&all));
             }
         }
-        Remote::Share { dataset, json } => {
+        Remote::Share {
+            dataset,
+            with_history,
+            json,
+        } => {
             let id = resolve(client, &dataset).await?;
             let token = client.id_token().await?;
-            show_snippet(&client.backend().share(&token, &id).await?, json);
+            let shared = client.backend().share(&token, &id, with_history).await?;
+            if !json {
+                eprintln!("{}", exposure(&shared));
+            }
+            show_snippet(&shared, json);
         }
         Remote::Snippet { dataset, json } => {
             let id = resolve(client, &dataset).await?;
@@ -392,12 +405,17 @@ async fn execute(client: &Client, command: Remote) -> Result<(), Error> {
             let answer = client.backend().unshare(&token, &id).await?;
             if json {
                 print_json(&answer);
+            } else if answer.revocation == Revocation::Pending {
+                emit(&format!(
+                    "{id} is no longer shared, but the sharing server's configuration could not be written yet; \
+                     the backend keeps trying, and its snippet stops working once it is (run unshare again to check)\n"
+                ));
             } else if answer.was_shared {
                 emit(&format!(
                     "{id} is no longer shared; its snippet stops working\n"
                 ));
             } else {
-                emit(&format!("{id} was not shared\n"));
+                emit(&format!("{id} is not shared\n"));
             }
         }
         Remote::Delete { dataset, json } => {
@@ -412,6 +430,21 @@ async fn execute(client: &Client, command: Remote) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// What recipients can reach, in words.
+fn exposure(shared: &ShareResponse) -> String {
+    if shared.history {
+        format!(
+            "shared with its history: recipients can read every version from {} on, including rows later versions replaced",
+            shared.start_version
+        )
+    } else {
+        format!(
+            "shared from version {}: recipients see it and later versions, never what earlier versions held",
+            shared.start_version
+        )
+    }
 }
 
 fn show_snippet(shared: &ShareResponse, json: bool) {

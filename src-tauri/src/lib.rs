@@ -388,10 +388,14 @@ async fn dataset(state: State<'_, AppState>, id: String) -> Answer<DatasetDetail
 }
 
 #[tauri::command]
-async fn share(state: State<'_, AppState>, id: String) -> Answer<ShareResponse> {
+async fn share(
+    state: State<'_, AppState>,
+    id: String,
+    with_history: bool,
+) -> Answer<ShareResponse> {
     let client = state.client();
     let token = client.id_token().await?;
-    Ok(client.backend().share(&token, &id).await?)
+    Ok(client.backend().share(&token, &id, with_history).await?)
 }
 
 #[tauri::command]

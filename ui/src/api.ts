@@ -47,8 +47,8 @@ export const api = {
   cancel: (job: number) => invoke<boolean>("cancel", { job }),
   datasets: () => invoke<Dataset[]>("datasets"),
   dataset: (id: string) => invoke<DatasetDetail>("dataset", { id }),
-  share: (id: string) => invoke<{ shared: boolean; snippet: Snippet }>("share", { id }),
+  share: (id: string, withHistory: boolean) => invoke<{ shared: boolean; startVersion: number; history: boolean; snippet: Snippet }>("share", { id, withHistory }),
   snippet: (id: string) => invoke<{ shared: boolean; snippet: Snippet }>("snippet", { id }),
-  unshare: (id: string) => invoke<{ datasetId: string; wasShared: boolean }>("unshare", { id }),
+  unshare: (id: string) => invoke<{ datasetId: string; wasShared: boolean; revocation: "inForce" | "pending" }>("unshare", { id }),
   remove: (id: string) => invoke<void>("delete", { id }),
 };

@@ -16,6 +16,7 @@ export async function start(root: HTMLElement) {
     <main id="screen"></main>
     <dialog id="snippet-dialog" aria-label="Notebook snippet"></dialog>
     <dialog id="history-dialog" aria-label="Version history"></dialog>
+    <dialog id="share-dialog" aria-label="Share"></dialog>
     <dialog id="settings-dialog" aria-label="Settings"></dialog>`;
   $("#settings-open").onclick = openSettings;
   $("#sign-out").onclick = async () => { await api.signOut(); showSignIn(); };
@@ -221,9 +222,17 @@ function renderDatasets() {
         if (refresh) await refreshOne(id);
       };
     };
-    act(".share", async () => showSnippet((await api.share(id)).snippet));
+    act(".share", async () => {
+      const dataset = state.datasets.find((d) => d.id === id);
+      const withHistory = await askShare(dataset?.name ?? "", dataset?.version ?? 0);
+      if (withHistory === null) return;
+      showSnippet((await api.share(id, withHistory)).snippet);
+    });
     act(".snippet", async () => showSnippet((await api.snippet(id)).snippet), false);
-    act(".unshare", () => api.unshare(id));
+    act(".unshare", async () => {
+      const answer = await api.unshare(id);
+      if (answer.revocation === "pending") alert("Unshared, but the sharing server could not be told yet. Delta-Bridge keeps trying by itself: the snippet stops working as soon as it can.");
+    });
     act(".history", async () => showHistory(await api.dataset(id)), false);
     act(".new-version", async () => { const files = await api.pickFiles(); if (files.length) await addFiles(files, name); }, false);
     act(".delete", async () => {
@@ -232,6 +241,21 @@ function renderDatasets() {
       state.datasets = state.datasets.filter((d) => d.id !== id);
       renderDatasets();
     }, false);
+  });
+}
+
+/// Asks what a share exposes: resolves to whether to share the history, or null if cancelled.
+export function askShare(name: string, version: number): Promise<boolean | null> {
+  const dialog = $<HTMLDialogElement>("#share-dialog");
+  dialog.innerHTML = `<h2>Share ${esc(name)}</h2>
+    <p>Recipients will read version ${version} (the current one) and every later version you upload.
+    ${version > 0 ? `Earlier versions stay private, including rows an overwrite replaced.` : ""}</p>
+    ${version > 0 ? `<label><input type="checkbox" id="share-history"> Also share the history: versions before ${version}, including rows an overwrite replaced (time travel and the change feed)</label>` : ""}
+    <div class="row"><button class="primary" id="share-confirm">Share</button><button id="share-cancel">Cancel</button></div>`;
+  return new Promise((resolve) => {
+    $("#share-confirm", dialog).onclick = () => { resolve(dialog.querySelector<HTMLInputElement>("#share-history")?.checked ?? false); dialog.close?.(); };
+    $("#share-cancel", dialog).onclick = () => { resolve(null); dialog.close?.(); };
+    if (!dialog.open) dialog.showModal?.();
   });
 }
 

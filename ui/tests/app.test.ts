@@ -115,6 +115,13 @@ describe("the app", () => {
     const row = () => root.querySelector(`#datasets tr[data-id="${dataset.id}"]`) as HTMLElement;
     (row().querySelector(".share") as HTMLButtonElement).click();
     await settle();
+    // The share dialog says what recipients will see, and sharing the history is a choice.
+    const ask = root.querySelector("#share-dialog") as HTMLElement;
+    expect(ask.textContent).toContain("Recipients will read version 0");
+    expect(ask.querySelector("#share-history")).toBeNull();
+    (ask.querySelector("#share-confirm") as HTMLButtonElement).click();
+    await settle();
+    expect(calls.filter((c) => c.cmd === "share").map((c) => c.args)).toEqual([{ id: dataset.id, withHistory: false }]);
     expect(calls.filter((c) => c.cmd === "datasets")).toHaveLength(1);
     expect(calls.filter((c) => c.cmd === "dataset").map((c) => c.args)).toEqual([{ id: dataset.id }]);
     expect(row().textContent).toContain("yes");
@@ -135,6 +142,39 @@ describe("the app", () => {
     expect((file.querySelector(".name") as HTMLInputElement).value).toBe("sales");
     expect((file.querySelector(".mode") as HTMLSelectElement).value).toBe("append");
     expect(calls.filter((c) => c.cmd === "datasets")).toHaveLength(1);
+  });
+
+  it("shares from the current version unless the owner ticks the history, and says when an unshare is pending", async () => {
+    const overwritten = { ...dataset, version: 2 };
+    const alerts: string[] = [];
+    window.alert = (m?: unknown) => { alerts.push(String(m)); };
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args });
+      if (cmd === "restore_session") return { uid: "u1", email: "ana@example.com" };
+      if (cmd === "datasets") return [overwritten];
+      if (cmd === "share") return { shared: true, startVersion: 0, history: true, snippet };
+      if (cmd === "unshare") return { datasetId: dataset.id, wasShared: true, revocation: "pending" };
+      if (cmd === "dataset") return { ...overwritten, shared: calls.filter((c) => c.cmd === "share").length > calls.filter((c) => c.cmd === "unshare").length, versions: [] };
+      return null;
+    });
+    const { root } = await mount();
+    const row = () => root.querySelector(`#datasets tr[data-id="${dataset.id}"]`) as HTMLElement;
+    (row().querySelector(".share") as HTMLButtonElement).click();
+    await settle();
+    const ask = root.querySelector("#share-dialog") as HTMLElement;
+    expect(ask.textContent).toContain("Earlier versions stay private");
+    (ask.querySelector("#share-cancel") as HTMLButtonElement).click();
+    await settle();
+    expect(calls.filter((c) => c.cmd === "share")).toHaveLength(0);
+    (row().querySelector(".share") as HTMLButtonElement).click();
+    await settle();
+    (ask.querySelector("#share-history") as HTMLInputElement).checked = true;
+    (ask.querySelector("#share-confirm") as HTMLButtonElement).click();
+    await settle();
+    expect(calls.filter((c) => c.cmd === "share").map((c) => c.args)).toEqual([{ id: dataset.id, withHistory: true }]);
+    (row().querySelector(".unshare") as HTMLButtonElement).click();
+    await settle();
+    expect(alerts.join()).toContain("keeps trying");
   });
 
   it("copies the snippet of the chosen tab", async () => {

@@ -145,7 +145,8 @@ impl Backend {
         .await
     }
 
-    /// `DELETE /datasets/{id}`.
+    /// `DELETE /datasets/{id}`: the dataset is forgotten at once; what is left (share.yaml, storage) the
+    /// backend finishes by itself.
     pub async fn delete(&self, token: &Secret, id: &str) -> Result<()> {
         let _: serde_json::Value = self
             .call::<(), _>(
@@ -171,13 +172,14 @@ impl Backend {
         Ok(())
     }
 
-    /// `POST /share`.
-    pub async fn share(&self, token: &Secret, id: &str) -> Result<ShareResponse> {
+    /// `POST /share`: recipients reach the current version and later ones; with `history`, the
+    /// versions before it too.
+    pub async fn share(&self, token: &Secret, id: &str, history: bool) -> Result<ShareResponse> {
         self.call(
             Method::POST,
             "/share",
             token,
-            Some(&json!({"datasetId": id})),
+            Some(&json!({"datasetId": id, "withHistory": history})),
         )
         .await
     }
