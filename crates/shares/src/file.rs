@@ -78,7 +78,10 @@ mod tests {
             written.starts_with("version: 1\ngeneration: 42\n"),
             "{written}"
         );
-        assert_eq!(ShareConfig::from_yaml(&written).unwrap().generation(), Some(42));
+        assert_eq!(
+            ShareConfig::from_yaml(&written).unwrap().generation(),
+            Some(42)
+        );
         let without = to_yaml(&config(1));
         assert!(!without.contains("generation"), "{without}");
         assert_eq!(ShareConfig::from_yaml(&without).unwrap().generation(), None);
