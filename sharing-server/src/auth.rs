@@ -1,5 +1,6 @@
-//! Layers of the API routes: bearer-token authentication, which turns the `Authorization` header into a
-//! [`Session`], and the request time limit (`requestTimeoutSeconds`).
+//! Layers of the API routes: failing closed while `share.yaml` is refused, bearer-token authentication,
+//! which turns the `Authorization` header into a [`Session`], and the request time limit
+//! (`requestTimeoutSeconds`).
 
 use std::sync::Arc;
 
@@ -11,6 +12,19 @@ use axum::response::Response;
 
 use crate::error::ApiError;
 use crate::state::{AppState, Session};
+
+/// Answers 503 `CONFIG_REFUSED` to every share request (files included) once a newer `share.yaml` has
+/// been refused for longer than the grace: the config in force may still accept a revoked token.
+pub async fn fail_closed(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if state.fails_closed(std::time::Instant::now()) {
+        return Err(ApiError::config_refused());
+    }
+    Ok(next.run(request).await)
+}
 
 pub async fn authenticate(
     State(state): State<Arc<AppState>>,

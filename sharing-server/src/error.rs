@@ -32,6 +32,16 @@ impl ApiError {
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST", message)
     }
+
+    /// The server refuses to answer from a config that may be missing a revocation.
+    pub fn config_refused() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "CONFIG_REFUSED",
+            "the server's configuration was refused: a newer share.yaml could not be loaded, so no share is \
+             served until an operator fixes share.yaml",
+        )
+    }
 }
 
 impl IntoResponse for ApiError {

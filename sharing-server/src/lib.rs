@@ -18,7 +18,7 @@ pub mod reload;
 mod routes;
 mod state;
 
-pub use state::{AppState, Generation};
+pub use state::{AppState, Generation, Refusal};
 
 /// Settings from the command line.
 #[derive(Debug, Clone)]
@@ -63,12 +63,12 @@ pub async fn serve(
         Store::new(signer, options.s3.clone()),
         config.settings.delta_table_cache_size,
     );
-    let state = Arc::new(AppState {
-        current: reload::first_generation(config, digest),
-        last_error: std::sync::Mutex::new(None),
+    let state = Arc::new(AppState::new(
+        config,
+        digest,
         tables,
-        default_page_size: options.default_page_size,
-    });
+        options.default_page_size,
+    ));
     let _watch = reload::watch(state.clone(), options.config_path.clone())?;
     let app = routes::router(state, &endpoint);
     tracing::info!(

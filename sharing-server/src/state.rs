@@ -1,6 +1,7 @@
 //! What every request shares: the config currently in force, the table cache and server settings.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
@@ -21,13 +22,26 @@ pub struct Generation {
     pub digest: [u8; 32],
 }
 
+/// A `share.yaml` that differs from the one in force and could not be loaded (unreadable, not YAML, an
+/// unknown key from a newer writer, ...): the config in force may be missing a revocation it holds.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// When the first refused file was seen; later refused files keep this time, so rewriting bad files
+    /// never extends the grace.
+    pub since: Instant,
+    /// Why the latest one was refused, for the log only (never shown to clients or `/healthz`).
+    pub reason: String,
+    /// Whether the log already said that requests are now refused.
+    pub announced: bool,
+}
+
 /// Shared state of the server.
 #[derive(Debug)]
 pub struct AppState {
     /// The config in force.
     pub current: ArcSwap<Generation>,
-    /// Why the last reload attempt failed, if it did (cleared by a successful one).
-    pub last_error: std::sync::Mutex<Option<String>>,
+    /// The refused newer file, if there is one (cleared when a valid file, or the one in force, is back).
+    pub refusal: Mutex<Option<Refusal>>,
     /// Snapshot cache and storage.
     pub tables: Tables,
     /// Page size of list endpoints when `maxResults` is absent.
@@ -35,6 +49,36 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// A server's state with `config` (read from bytes whose SHA-256 is `digest`) in force.
+    pub fn new(
+        config: ShareConfig,
+        digest: [u8; 32],
+        tables: Tables,
+        default_page_size: u32,
+    ) -> Self {
+        AppState {
+            current: ArcSwap::from_pointee(Generation {
+                config,
+                number: 1,
+                loaded_at: Utc::now(),
+                digest,
+            }),
+            refusal: Mutex::new(None),
+            tables,
+            default_page_size,
+        }
+    }
+
+    /// Whether share requests are refused at `now`: a newer file was refused longer ago than the
+    /// `staleConfigGraceSeconds` of the config in force.
+    pub fn fails_closed(&self, now: Instant) -> bool {
+        let refusal = self.refusal.lock().expect("refusal lock");
+        refusal.as_ref().is_some_and(|r| {
+            now.saturating_duration_since(r.since)
+                >= self.current.load().config.settings.stale_config_grace
+        })
+    }
+
     /// Options for table requests under a given config.
     pub fn serve_options(config: &ShareConfig) -> ServeOptions {
         let settings = &config.settings;

@@ -60,8 +60,8 @@ fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
 pub struct RawConfig {
     /// Format version; required, 1.
     pub version: Option<u32>,
-    /// The writer's share generation (an extension: the backend stamps the store's generation, so a
-    /// reader can tell which of two files is newer and whether the file lags the store).
+    /// The writer's share generation (extension): the backend stamps the store's share generation here,
+    /// so a reader can tell which of two files is newer and monitoring can see a server lag behind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation: Option<u64>,
     /// Shares.
@@ -119,6 +119,9 @@ pub struct RawConfig {
     /// Accepted for compatibility.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token_ttl_ms: Option<u64>,
+    /// How long a server keeps serving this config after refusing a newer file (extension; default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_config_grace_seconds: Option<u64>,
 }
 
 /// One `shares[]` item.
@@ -211,7 +214,12 @@ pub struct Settings {
     pub evaluate_json_predicate_hints_v2: bool,
     /// Request timeout (default 30 s; `None` for none).
     pub request_timeout: Option<Duration>,
+    /// How long this config keeps serving after a newer file was refused (default 10 s; 0 refuses at once).
+    pub stale_config_grace: Duration,
 }
+
+/// Default of `staleConfigGraceSeconds`.
+const DEFAULT_STALE_CONFIG_GRACE: Duration = Duration::from_secs(10);
 
 /// A validated `share.yaml`.
 #[derive(Debug)]
@@ -221,6 +229,7 @@ pub struct ShareConfig {
     /// Server-wide settings.
     pub settings: Settings,
     pub(crate) auth: Option<Authorization>,
+    generation: Option<u64>,
 }
 
 /// A share.
@@ -283,6 +292,11 @@ impl ShareConfig {
         now: DateTime<Utc>,
     ) -> Result<Recipient, crate::AuthError> {
         crate::auth::authenticate(self.auth.as_ref(), token, now)
+    }
+
+    /// The writer's share generation (`generation`), if the file carries one.
+    pub fn generation(&self) -> Option<u64> {
+        self.generation
     }
 
     /// Whether the file asks for no authentication at all (no `authorization` section).
@@ -462,11 +476,15 @@ impl TryFrom<RawConfig> for ShareConfig {
                 0 => None,
                 s => Some(Duration::from_secs(s)),
             },
+            stale_config_grace: raw
+                .stale_config_grace_seconds
+                .map_or(DEFAULT_STALE_CONFIG_GRACE, Duration::from_secs),
         };
         Ok(ShareConfig {
             shares,
             settings,
             auth,
+            generation: raw.generation,
         })
     }
 }
@@ -695,6 +713,29 @@ mod tests {
         let t = &config.shares[0].schemas[0].tables[0];
         assert!(!t.history_shared);
         assert_eq!(t.start_version, 0);
+    }
+
+    #[test]
+    fn generation_and_grace_are_read_with_their_defaults() {
+        let config = ShareConfig::from_yaml(&table_yaml("")).unwrap();
+        assert_eq!(config.generation(), None);
+        assert_eq!(config.settings.stale_config_grace, Duration::from_secs(10));
+        let config = ShareConfig::from_yaml(&table_yaml(
+            "generation: 18446744073709551615\nstaleConfigGraceSeconds: 0\n",
+        ))
+        .unwrap();
+        assert_eq!(config.generation(), Some(u64::MAX));
+        assert_eq!(config.settings.stale_config_grace, Duration::ZERO);
+        for (bad, key) in [
+            ("generation: -1\n", "generation"),
+            ("generation: many\n", "generation"),
+            ("staleConfigGraceSeconds: -5\n", "staleConfigGraceSeconds"),
+        ] {
+            let err = ShareConfig::from_yaml(&table_yaml(bad))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{bad:?} gave {err}");
+        }
     }
 
     #[test]

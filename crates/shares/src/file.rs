@@ -69,6 +69,25 @@ mod tests {
     }
 
     #[test]
+    fn the_generation_round_trips_and_comes_first() {
+        let written = to_yaml(&RawConfig {
+            generation: Some(42),
+            ..config(1)
+        });
+        assert!(
+            written.starts_with("version: 1\ngeneration: 42\n"),
+            "{written}"
+        );
+        assert_eq!(
+            ShareConfig::from_yaml(&written).unwrap().generation(),
+            Some(42)
+        );
+        let without = to_yaml(&config(1));
+        assert!(!without.contains("generation"), "{without}");
+        assert_eq!(ShareConfig::from_yaml(&without).unwrap().generation(), None);
+    }
+
+    #[test]
     fn readers_never_see_a_torn_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("share.yaml");

@@ -4,10 +4,13 @@
 //! `authorization.bearerToken`, `endpoint`, `preSignedUrlTimeoutSeconds`, ...), with the same defaults and
 //! `cdfEnabled` accepted as an alias of `historyShared`. It adds one thing users of the reference server
 //! asked for: per-recipient tokens, stored only as hashes, scoped to shares, with an optional expiry
-//! (`authorization.tokens[]`).
+//! (`authorization.tokens[]`); and two keys of its own: `generation` (the writer's share generation,
+//! [`ShareConfig::generation`]) and `staleConfigGraceSeconds` (how long a server keeps serving a config
+//! after refusing a newer file).
 //!
 //! Parsing never fails open. Unknown keys, duplicate names, unsupported table locations or malformed
-//! tokens make the whole file invalid; a server keeps serving its last good config instead.
+//! tokens make the whole file invalid; a server keeps serving its last good config for at most
+//! `staleConfigGraceSeconds`, then refuses every request until a valid file arrives.
 //!
 //! ```
 //! let yaml = "version: 1\nshares:\n- name: s\n  schemas:\n  - name: d\n    tables:\n    - name: t\n      location: file:///data/t\n";

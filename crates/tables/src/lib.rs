@@ -24,5 +24,5 @@ pub use error::{Error, Result};
 pub use location::{Location, is_inside, relative_file_path};
 pub use sharing::{ServeOptions, Tables};
 pub use signing::{EXPIRES_KEY, LocalSigner, SIGNATURE_KEY, SignatureError, SignedFile};
-pub use store::{LogEntry, S3Settings, Store, s3_client_from_env};
+pub use store::{EntryIdentity, LogEntry, S3Settings, Store, s3_client_from_env};
 pub use wire::{Capabilities, ChangesRequest, Format, QueryRequest, TableResponse};

@@ -4,12 +4,17 @@
 //! few snapshots. A query of an unchanged table lists the log directory (to notice new versions) and
 //! reads nothing else. A new version is applied on top of the newest cached snapshot; a historical one
 //! starts from the newest checkpoint at or before it.
+//!
+//! Log entries are immutable by the Delta protocol, but a writer that failed half-way may have replaced or
+//! removed one. Every listing is compared with what was cached: a parsed commit whose entry changed
+//! (size, modification time, ETag or inode) is read again, one that vanished is gone, and every snapshot
+//! that included either is dropped.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::log::{self, Action, FileAction, LogFileKind, Metadata, Protocol};
-use crate::store::Store;
+use crate::store::{EntryIdentity, Store};
 use crate::{Error, Location, Result};
 
 /// How many snapshots of one table stay cached (the latest and a few time-travel targets).
@@ -24,18 +29,28 @@ pub struct Snapshot {
     pub protocol: Arc<Protocol>,
     /// Metadata in force.
     pub metadata: Arc<Metadata>,
-    /// Active data files, in log order.
+    /// Active data files in log order: commits ascending, adds in order within a commit, a file added
+    /// again at the place of its latest add.
     pub files: Vec<Arc<FileAction>>,
+}
+
+/// One part of a checkpoint as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct CheckpointPart {
+    part: u32,
+    parts: u32,
+    name: String,
+    identity: EntryIdentity,
 }
 
 #[derive(Debug, Default)]
 struct Listing {
+    /// Commit version → identity of its file.
+    commits: BTreeMap<i64, EntryIdentity>,
     /// Commit version → commit time (epoch ms), made strictly increasing.
-    commits: BTreeMap<i64, i64>,
-    /// Checkpoint version → (part, parts, file name) of every part seen.
-    checkpoints: BTreeMap<i64, Vec<(u32, u32, String)>>,
-    /// Name of the last commit file seen, to list only newer ones next time.
-    last_commit_name: Option<String>,
+    times: BTreeMap<i64, i64>,
+    /// Checkpoint version → every part seen.
+    checkpoints: BTreeMap<i64, Vec<CheckpointPart>>,
     listed: bool,
 }
 
@@ -45,7 +60,8 @@ pub struct TableLog {
     name: String,
     location: Location,
     listing: Listing,
-    commits: HashMap<i64, Arc<Vec<Action>>>,
+    /// Parsed commits, with the identity their file had when listed before the read.
+    commits: HashMap<i64, (EntryIdentity, Arc<Vec<Action>>)>,
     snapshots: BTreeMap<i64, Arc<Snapshot>>,
 }
 
@@ -69,46 +85,87 @@ impl TableLog {
         }
     }
 
-    /// Lists new files of `_delta_log/`. With `force == false` a table listed before is not listed again.
+    /// Lists `_delta_log/` and drops what no longer matches it. With `force == false` a table listed
+    /// before is not listed again.
     pub async fn refresh(&mut self, store: &Store, force: bool) -> Result<()> {
         if self.listing.listed && !force {
             return Ok(());
         }
-        let entries = store
-            .list_log(&self.location, self.listing.last_commit_name.as_deref())
-            .await?;
-        let mut changed = false;
+        let entries = store.list_log(&self.location).await?;
+        let mut commits = BTreeMap::new();
+        let mut times = BTreeMap::new();
+        let mut checkpoints: BTreeMap<i64, Vec<CheckpointPart>> = BTreeMap::new();
         for entry in entries {
             match log::classify(&entry.name) {
                 LogFileKind::Commit(version) => {
-                    self.listing.commits.insert(version, entry.last_modified_ms);
-                    self.listing.last_commit_name = Some(entry.name);
-                    changed = true;
+                    commits.insert(version, entry.identity);
+                    times.insert(version, entry.last_modified_ms);
                 }
                 LogFileKind::Checkpoint {
                     version,
                     part,
                     parts,
                 } => {
-                    let parts_seen = self.listing.checkpoints.entry(version).or_default();
-                    if !parts_seen.iter().any(|(p, n, _)| *p == part && *n == parts) {
-                        parts_seen.push((part, parts, entry.name));
+                    let parts_seen = checkpoints.entry(version).or_default();
+                    if !parts_seen
+                        .iter()
+                        .any(|p| p.part == part && p.parts == parts)
+                    {
+                        parts_seen.push(CheckpointPart {
+                            part,
+                            parts,
+                            name: entry.name,
+                            identity: entry.identity,
+                        });
                     }
                 }
                 LogFileKind::Other => {}
             }
         }
-        if changed {
-            // Commit times are file modification times, made strictly increasing as the reference server does.
-            let mut previous = i64::MIN;
-            for time in self.listing.commits.values_mut() {
-                if *time <= previous {
-                    *time = previous + 1;
-                }
-                previous = *time;
+        // Commit times are file modification times, made strictly increasing as the reference server does.
+        let mut previous = i64::MIN;
+        for time in times.values_mut() {
+            if *time <= previous {
+                *time = previous + 1;
+            }
+            previous = *time;
+        }
+        // The first version whose cached state no longer matches its entry: a parsed commit replaced or
+        // removed, or a checkpoint part that was seen before and is now different or gone.
+        let mut stale_from: Option<i64> = None;
+        let mut stale = |version: i64| {
+            stale_from = Some(stale_from.map_or(version, |v| v.min(version)));
+        };
+        self.commits.retain(|version, (identity, _)| {
+            let unchanged = commits.get(version) == Some(&*identity);
+            if !unchanged {
+                stale(*version);
+            }
+            unchanged
+        });
+        for (version, parts) in &self.listing.checkpoints {
+            let now = checkpoints.get(version);
+            if parts
+                .iter()
+                .any(|part| now.is_none_or(|now| !now.contains(part)))
+            {
+                stale(*version);
             }
         }
-        self.listing.listed = true;
+        if let Some(version) = stale_from {
+            tracing::warn!(
+                table = %self.name,
+                version,
+                "a log entry changed or vanished since it was read; versions from {version} on are read again"
+            );
+            self.snapshots.retain(|v, _| *v < version);
+        }
+        self.listing = Listing {
+            commits,
+            times,
+            checkpoints,
+            listed: true,
+        };
         if self.latest_version().is_none() {
             return Err(Error::TableNotFound {
                 table: self.name.clone(),
@@ -126,13 +183,13 @@ impl TableLog {
 
     /// Commit time (epoch ms) of a version, when its commit file is still in the log.
     pub fn commit_time(&self, version: i64) -> Option<i64> {
-        self.listing.commits.get(&version).copied()
+        self.listing.times.get(&version).copied()
     }
 
     /// The earliest version whose commit time is at or after `time_ms`.
     pub fn version_at_or_after(&self, time_ms: i64) -> Option<i64> {
         self.listing
-            .commits
+            .times
             .iter()
             .find(|(_, t)| **t >= time_ms)
             .map(|(v, _)| *v)
@@ -141,7 +198,7 @@ impl TableLog {
     /// The latest version whose commit time is at or before `time_ms`.
     pub fn version_at_or_before(&self, time_ms: i64) -> Option<i64> {
         self.listing
-            .commits
+            .times
             .iter()
             .rev()
             .find(|(_, t)| **t <= time_ms)
@@ -159,12 +216,12 @@ impl TableLog {
             .iter()
             .filter_map(|(version, parts)| {
                 // Pick a part count for which every part is present.
-                let counts: Vec<u32> = parts.iter().map(|(_, n, _)| *n).collect();
+                let counts: Vec<u32> = parts.iter().map(|p| p.parts).collect();
                 counts.into_iter().find_map(|n| {
                     let mut names: Vec<(u32, String)> = parts
                         .iter()
-                        .filter(|(_, count, _)| *count == n)
-                        .map(|(p, _, name)| (*p, name.clone()))
+                        .filter(|p| p.parts == n)
+                        .map(|p| (p.part, p.name.clone()))
                         .collect();
                     names.sort();
                     names.dedup_by_key(|(p, _)| *p);
@@ -174,12 +231,12 @@ impl TableLog {
             })
     }
 
-    /// The actions of one commit, parsed once.
+    /// The actions of one commit, parsed once (again only if its entry changed since).
     pub async fn commit(&mut self, store: &Store, version: i64) -> Result<Arc<Vec<Action>>> {
-        if let Some(actions) = self.commits.get(&version) {
+        if let Some((_, actions)) = self.commits.get(&version) {
             return Ok(actions.clone());
         }
-        if !self.listing.commits.contains_key(&version) {
+        let Some(identity) = self.listing.commits.get(&version).cloned() else {
             return Err(Error::InvalidParameter(format!(
                 "version {version} of table '{}' is no longer in its log (the earliest available is {})",
                 self.name,
@@ -187,11 +244,11 @@ impl TableLog {
                     .map(|v| v.to_string())
                     .unwrap_or_else(|| "none".into())
             )));
-        }
+        };
         let file = format!("{version:020}.json");
         let bytes = store.read_log_file(&self.location, &file).await?;
         let actions = Arc::new(log::parse_commit(&bytes).map_err(|e| self.corrupt(&file, e.0))?);
-        self.commits.insert(version, actions.clone());
+        self.commits.insert(version, (identity, actions.clone()));
         Ok(actions)
     }
 
@@ -211,8 +268,7 @@ impl TableLog {
             .last();
         let mut protocol = None;
         let mut metadata = None;
-        let mut files: HashMap<String, Arc<FileAction>> = HashMap::new();
-        let mut order: Vec<String> = Vec::new();
+        let mut files = Replay::default();
         let start = match (cached_base, checkpoint) {
             (Some((base_version, base)), checkpoint)
                 if checkpoint
@@ -222,9 +278,7 @@ impl TableLog {
                 protocol = Some(base.protocol.clone());
                 metadata = Some(base.metadata.clone());
                 for file in &base.files {
-                    let key = file.replay_key();
-                    order.push(key.clone());
-                    files.insert(key, file.clone());
+                    files.add(file.clone());
                 }
                 base_version + 1
             }
@@ -235,12 +289,7 @@ impl TableLog {
                         log::parse_checkpoint(bytes).map_err(|e| self.corrupt(&name, e.0))?;
                     for action in actions {
                         match action {
-                            Action::Add(add) => {
-                                let key = add.replay_key();
-                                if files.insert(key.clone(), add).is_none() {
-                                    order.push(key);
-                                }
-                            }
+                            Action::Add(add) => files.add(add),
                             Action::Metadata(m) => metadata = Some(m),
                             Action::Protocol(p) => protocol = Some(p),
                             Action::Remove(_) | Action::Cdc(_) => {}
@@ -255,15 +304,8 @@ impl TableLog {
             let actions = self.commit(store, v).await?;
             for action in actions.iter() {
                 match action {
-                    Action::Add(add) => {
-                        let key = add.replay_key();
-                        if files.insert(key.clone(), add.clone()).is_none() {
-                            order.push(key);
-                        }
-                    }
-                    Action::Remove(remove) => {
-                        files.remove(&remove.replay_key());
-                    }
+                    Action::Add(add) => files.add(add.clone()),
+                    Action::Remove(remove) => files.remove(remove),
                     Action::Metadata(m) => metadata = Some(m.clone()),
                     Action::Protocol(p) => protocol = Some(p.clone()),
                     Action::Cdc(_) => {}
@@ -275,10 +317,7 @@ impl TableLog {
             .ok_or_else(|| self.corrupt(&file, "no protocol action at or before this version"))?;
         let metadata = metadata
             .ok_or_else(|| self.corrupt(&file, "no metaData action at or before this version"))?;
-        let files = order
-            .into_iter()
-            .filter_map(|key| files.remove(&key))
-            .collect();
+        let files = files.into_files();
         let snapshot = Arc::new(Snapshot {
             version,
             protocol,
@@ -292,5 +331,71 @@ impl TableLog {
             self.snapshots.remove(&oldest);
         }
         Ok(snapshot)
+    }
+}
+
+/// The active files during a replay, each at the place of its latest `add`.
+#[derive(Debug, Default)]
+struct Replay {
+    files: HashMap<String, (u64, Arc<FileAction>)>,
+    next: u64,
+}
+
+impl Replay {
+    fn add(&mut self, file: Arc<FileAction>) {
+        self.files.insert(file.replay_key(), (self.next, file));
+        self.next += 1;
+    }
+
+    fn remove(&mut self, file: &FileAction) {
+        self.files.remove(&file.replay_key());
+    }
+
+    fn into_files(self) -> Vec<Arc<FileAction>> {
+        let mut files: Vec<(u64, Arc<FileAction>)> = self.files.into_values().collect();
+        files.sort_unstable_by_key(|(place, _)| *place);
+        files.into_iter().map(|(_, file)| file).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn replay(commits: &[&str]) -> Vec<String> {
+        let mut files = Replay::default();
+        for commit in commits {
+            for action in log::parse_commit(commit.as_bytes()).unwrap() {
+                match action {
+                    Action::Add(add) => files.add(add),
+                    Action::Remove(remove) => files.remove(&remove),
+                    _ => {}
+                }
+            }
+        }
+        files.into_files().iter().map(|f| f.path.clone()).collect()
+    }
+
+    fn add(path: &str) -> String {
+        format!(
+            r#"{{"add":{{"path":"{path}","partitionValues":{{}},"size":1,"modificationTime":1,"dataChange":true}}}}"#
+        )
+    }
+
+    fn remove(path: &str) -> String {
+        format!(r#"{{"remove":{{"path":"{path}","dataChange":true}}}}"#)
+    }
+
+    #[test]
+    fn files_keep_log_order_and_a_file_added_again_takes_its_later_place() {
+        let first = [add("a"), add("b"), add("c")].join("\n");
+        let second = [remove("a"), add("d"), add("a")].join("\n");
+        let third = [add("b"), add("e")].join("\n");
+        assert_eq!(replay(&[&first]), ["a", "b", "c"]);
+        assert_eq!(replay(&[&first, &second]), ["b", "c", "d", "a"]);
+        assert_eq!(
+            replay(&[&first, &second, &third]),
+            ["c", "d", "a", "b", "e"]
+        );
     }
 }

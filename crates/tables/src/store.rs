@@ -17,6 +17,20 @@ pub struct LogEntry {
     pub name: String,
     /// Last-modified time in epoch milliseconds.
     pub last_modified_ms: i64,
+    /// What the listing says about its content.
+    pub identity: EntryIdentity,
+}
+
+/// What a listing tells about one file's content without reading it. Log entries are immutable, so two
+/// listings giving the same identity mean the same content; a different one means the file was replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EntryIdentity {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time in epoch nanoseconds (local disk) or the S3 `LastModified` (milliseconds, as nanoseconds).
+    pub modified_ns: i128,
+    /// The S3 `ETag`, or the inode on local disk (a file renamed over another has a new one).
+    pub tag: Option<String>,
 }
 
 /// Storage access for every table: the local disk always, S3 when a client is configured.
@@ -44,12 +58,8 @@ impl Store {
         })
     }
 
-    /// Lists `_delta_log/`, only names sorting after `after` when given. An absent log gives an empty list.
-    pub async fn list_log(
-        &self,
-        location: &Location,
-        after: Option<&str>,
-    ) -> Result<Vec<LogEntry>> {
+    /// Lists `_delta_log/`, sorted by name. An absent log gives an empty list.
+    pub async fn list_log(&self, location: &Location) -> Result<Vec<LogEntry>> {
         match location {
             Location::Local(root) => {
                 let dir = root.join("_delta_log");
@@ -63,10 +73,12 @@ impl Store {
                     let Ok(name) = entry.file_name().into_string() else {
                         continue;
                     };
-                    if after.is_some_and(|a| name.as_str() <= a) {
-                        continue;
-                    }
-                    let meta = entry.metadata().await.map_err(Error::io)?;
+                    let meta = match entry.metadata().await {
+                        Ok(meta) => meta,
+                        // Removed between the directory read and the stat: not in the log any more.
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                        Err(e) => return Err(Error::io(e)),
+                    };
                     if !meta.is_file() {
                         continue;
                     }
@@ -74,6 +86,11 @@ impl Store {
                     entries.push(LogEntry {
                         name,
                         last_modified_ms: epoch_ms(modified),
+                        identity: EntryIdentity {
+                            size: meta.len(),
+                            modified_ns: epoch_ns(modified),
+                            tag: file_tag(&meta),
+                        },
                     });
                 }
                 entries.sort_by(|a, b| a.name.cmp(&b.name));
@@ -87,7 +104,6 @@ impl Store {
                     .list_objects_v2()
                     .bucket(bucket)
                     .prefix(&log_prefix)
-                    .set_start_after(after.map(|a| format!("{log_prefix}{a}")))
                     .into_paginator()
                     .send();
                 while let Some(page) = pages.next().await {
@@ -107,6 +123,11 @@ impl Store {
                         entries.push(LogEntry {
                             name: name.to_string(),
                             last_modified_ms: modified,
+                            identity: EntryIdentity {
+                                size: object.size().unwrap_or(0).max(0) as u64,
+                                modified_ns: i128::from(modified) * 1_000_000,
+                                tag: object.e_tag().map(str::to_string),
+                            },
                         });
                     }
                 }
@@ -170,6 +191,26 @@ impl Store {
                 Ok(request.uri().to_string())
             }
         }
+    }
+}
+
+#[cfg(unix)]
+fn file_tag(meta: &std::fs::Metadata) -> Option<String> {
+    Some(format!(
+        "inode {}",
+        std::os::unix::fs::MetadataExt::ino(meta)
+    ))
+}
+
+#[cfg(not(unix))]
+fn file_tag(_: &std::fs::Metadata) -> Option<String> {
+    None
+}
+
+fn epoch_ns(time: SystemTime) -> i128 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => after.as_nanos() as i128,
+        Err(before) => -(before.duration().as_nanos() as i128),
     }
 }
 

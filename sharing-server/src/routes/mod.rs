@@ -39,7 +39,12 @@ pub fn router(state: Arc<AppState>, prefix: &str) -> Router {
             crate::auth::time_limit,
         ))
         // Files carry their own credential (a signature in the URL), never a bearer token.
-        .route("/files/{id}", get(files::get_file));
+        .route("/files/{id}", get(files::get_file))
+        // Outermost, for every route above: a refused share.yaml stops all of them after the grace.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::fail_closed,
+        ));
     let api = if prefix.is_empty() {
         api
     } else {

@@ -150,38 +150,77 @@ async fn predicates_and_limits_skip_files_and_tokens_are_checked() {
     assert_eq!(body["errorCode"], "UNAUTHENTICATED");
 }
 
+fn file_ids(body: &str) -> Vec<Value> {
+    body.lines()
+        .skip(2)
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["file"]["id"].clone())
+        .collect()
+}
+
 #[tokio::test]
-async fn an_unchanged_table_is_not_read_again() {
+async fn an_unchanged_table_is_not_read_again_and_a_changed_entry_is() {
     let server = start().await;
-    let first = query(&server, serde_json::json!({}))
-        .await
-        .text()
-        .await
-        .unwrap();
-    // Commits are immutable, so the server parses each once. Garbage written over them now would break
-    // any reader that replays the log again; the cached snapshot answers instead.
+    let first = query(&server, serde_json::json!({})).await;
+    assert_eq!(first.headers()["delta-table-version"], "1");
+    let first = first.text().await.unwrap();
+    assert_eq!(file_ids(&first).len(), 2);
+
+    // Log entries are immutable, so the server parses each once: garbage of the same size written over
+    // them, with their modification times put back, would break any reader that read them again.
     let log = server._dir.path().join("t/_delta_log");
+    let commit = |version: i64| log.join(format!("{version:020}.json"));
     for version in 0..2 {
-        std::fs::write(log.join(format!("{version:020}.json")), b"not json").unwrap();
+        let path = commit(version);
+        let size = std::fs::metadata(&path).unwrap().len() as usize;
+        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+        std::fs::write(&path, vec![b'#'; size]).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
     }
     let again = query(&server, serde_json::json!({})).await;
     assert_eq!(again.status(), 200);
-    let again = again.text().await.unwrap();
-    let files = |body: &str| {
-        body.lines()
-            .skip(2)
-            .map(|l| serde_json::from_str::<Value>(l).unwrap()["file"]["id"].clone())
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(files(&first), files(&again));
+    assert_eq!(file_ids(&again.text().await.unwrap()), file_ids(&first));
+
+    // An entry rewritten in place (same version, new content: a writer that failed and tried again) is
+    // read again: version 1 now adds f3 instead of f2.
+    std::fs::write(server._dir.path().join("t/p=a/f3.parquet"), b"klmnopqrst").unwrap();
+    let commit1 = r#"{"add":{"path":"p%3Da/f3.parquet","partitionValues":{"p":"a"},"size":10,"modificationTime":5,"dataChange":true}}"#;
+    std::fs::write(commit(1), commit1).unwrap();
+    let rewritten = query(&server, serde_json::json!({})).await;
+    assert_eq!(rewritten.status(), 200, "version 0 is still cached");
+    assert_eq!(rewritten.headers()["delta-table-version"], "1");
+    let rewritten = rewritten.text().await.unwrap();
+    let (before, after) = (file_ids(&first), file_ids(&rewritten));
+    assert_eq!(after.len(), 2, "{rewritten}");
+    assert_eq!(after[0], before[0], "f1 from version 0");
+    assert_ne!(
+        after[1], before[1],
+        "f3 from the new version 1, not f2: {rewritten}"
+    );
+    let f3 = rewritten.lines().nth(3).unwrap();
+    assert!(
+        !f3.contains("stats"),
+        "the new entry's add has no stats: {f3}"
+    );
+
     // A new version is read (and only it).
     let add = r#"{"add":{"path":"p%3Da/f1.parquet","partitionValues":{"p":"a"},"size":10,"modificationTime":3,"dataChange":true}}"#;
     std::fs::write(
-        log.join(format!("{:020}.json", 2)),
-        format!("{{\"remove\":{{\"path\":\"p%3Da/f2.parquet\",\"dataChange\":true}}}}\n{add}"),
+        commit(2),
+        format!("{{\"remove\":{{\"path\":\"p%3Da/f3.parquet\",\"dataChange\":true}}}}\n{add}"),
     )
     .unwrap();
     let newer = query(&server, serde_json::json!({})).await;
     assert_eq!(newer.headers()["delta-table-version"], "2");
     assert_eq!(newer.text().await.unwrap().lines().count(), 3);
+
+    // An entry that vanished is not served: version 1 is the latest again, with its files.
+    std::fs::remove_file(commit(2)).unwrap();
+    let older = query(&server, serde_json::json!({})).await;
+    assert_eq!(older.headers()["delta-table-version"], "1");
+    assert_eq!(file_ids(&older.text().await.unwrap()), file_ids(&rewritten));
 }

@@ -61,12 +61,23 @@ def tables_dir():
 
 
 @pytest.fixture(scope="session")
-def s3(tables_dir, tmp_path_factory):
-    """s3s-fs on loopback with keys (it checks SigV4), holding a copy of every table."""
+def s3_root(tables_dir, tmp_path_factory):
+    """The directory s3s-fs serves. s3s-fs keeps objects as plain files: a bucket is a directory, so a
+    test can put or rewrite objects there directly."""
     root = tmp_path_factory.mktemp("s3root")
-    # s3s-fs keeps objects as plain files: a bucket is a directory. copytree keeps modification
-    # times, which become LastModified and so the commit timestamps the server derives.
+    # copytree keeps modification times, which become LastModified and so the commit timestamps the
+    # server derives.
     shutil.copytree(tables_dir, root / BUCKET)
+    return root
+
+
+S3_ENV = {"AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET, "AWS_REGION": "us-east-1"}
+
+
+@pytest.fixture(scope="session")
+def s3(s3_root):
+    """s3s-fs on loopback with keys (it checks SigV4), holding a copy of every table."""
+    root = s3_root
     port = free_port()
     log = open(root.parent / "s3s-fs.log", "w")
     proc = subprocess.Popen(
@@ -178,12 +189,11 @@ def local_server(tables_dir, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def s3_server(s3, tmp_path_factory):
-    env = {"AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET, "AWS_REGION": "us-east-1"}
     server = Server(
         tmp_path_factory.mktemp("s3"),
         share_yaml(lambda t: f"s3://{BUCKET}/{t}"),
         args=["--s3-endpoint", s3, "--s3-path-style"],
-        env=env,
+        env=S3_ENV,
     )
     yield server
     server.stop()
@@ -200,9 +210,9 @@ def fresh_server(tables_dir, tmp_path):
     """A server of the test's own, for tests that rewrite share.yaml."""
     servers = []
 
-    def start(config_text=None, args=()):
+    def start(config_text=None, args=(), env=None):
         text = config_text or share_yaml(lambda t: f"file://{tables_dir / t}")
-        s = Server(tmp_path / f"server{len(servers)}", text, args=args)
+        s = Server(tmp_path / f"server{len(servers)}", text, args=args, env=env)
         servers.append(s)
         return s
 
