@@ -18,6 +18,8 @@ use delta_bridge_identity::testing::{
     KID, PROJECT, certificate_server, claims, now, sign, token, unsigned,
 };
 
+mod footers;
+
 struct Backend {
     url: String,
     dir: tempfile::TempDir,
