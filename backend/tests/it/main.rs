@@ -19,6 +19,7 @@ use delta_bridge_identity::testing::{
 };
 
 mod trust;
+mod footers;
 
 struct Backend {
     url: String,

@@ -1,10 +1,19 @@
 //! What a data file written by [`crate::convert`] holds, read from its Parquet footer alone: the columns
 //! and their types, the row count and the Delta `stats` of its add action. A server that commits files
 //! it did not write (the backend) checks an upload this way without reading its data.
+//!
+//! A footer is held to what [`crate::convert`] writes: column names as [`crate::names`] makes them (not
+//! empty, no control characters, at most 255 characters, unique ignoring case), and statistics that
+//! fit their column (values of its type, minimum not above maximum, no more nulls than rows), because the
+//! Delta schema and the stats a sharing server skips files by are made from them.
 
+use std::cmp::Ordering;
+
+use chrono::{DateTime, NaiveDate};
 use deltalake::arrow::datatypes::{DataType, TimeUnit};
 use deltalake::parquet::arrow::parquet_to_arrow_schema;
-use deltalake::parquet::file::metadata::ParquetMetaDataReader;
+use deltalake::parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+use deltalake::parquet::file::statistics::Statistics;
 
 use crate::infer::{ColumnType, DateOrder};
 use crate::preview::Column;
@@ -44,6 +53,26 @@ pub enum FooterError {
         column: String,
         /// Its Arrow type.
         found: String,
+    },
+    /// A column name [`crate::names`] would not make.
+    #[error("column {position} ({name}): {reason}")]
+    BadName {
+        /// 1-based position of the column.
+        position: usize,
+        /// The name, quoted and escaped, cut when long.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Column statistics that do not fit the column.
+    #[error("column {column:?}: the statistics of row group {row_group} {reason}")]
+    BadStatistics {
+        /// Column name.
+        column: String,
+        /// 0-based row group.
+        row_group: usize,
+        /// What is wrong with them.
+        reason: String,
     },
 }
 
@@ -91,8 +120,10 @@ pub fn read_footer(tail: &[u8]) -> Result<DataFile, FooterError> {
             Ok((field.name().clone(), column_type))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    check_names(&columns)?;
     let rows = u64::try_from(file.num_rows())
         .map_err(|_| FooterError::Damaged("negative row count".into()))?;
+    check_statistics(&metadata, &columns)?;
     let described: Vec<Column> = columns
         .iter()
         .map(|(name, column_type)| Column {
@@ -110,6 +141,150 @@ pub fn read_footer(tail: &[u8]) -> Result<DataFile, FooterError> {
         rows,
         stats,
     })
+}
+
+/// The names must be ones [`crate::names`] could have made.
+fn check_names(columns: &[(String, ColumnType)]) -> Result<(), FooterError> {
+    use crate::names::{MAX_CHARS, Problem, check};
+    let Err((i, problem)) = check(columns.iter().map(|(name, _)| name.as_str())) else {
+        return Ok(());
+    };
+    let reason = match problem {
+        Problem::Empty => "the name is empty".to_string(),
+        Problem::Control => "the name holds a control character".to_string(),
+        Problem::TooLong => format!("the name is longer than {MAX_CHARS} characters"),
+        Problem::Repeats(j) => format!(
+            "the name equals that of column {} ({}) but for case, and Delta tells names apart ignoring case",
+            j + 1,
+            shown(&columns[j].0)
+        ),
+    };
+    Err(FooterError::BadName {
+        position: i + 1,
+        name: shown(&columns[i].0),
+        reason,
+    })
+}
+
+/// A name for a message: quoted, escaped, and cut after 64 characters.
+fn shown(name: &str) -> String {
+    match name.char_indices().nth(64) {
+        Some((end, _)) => format!("{:?}…", &name[..end]),
+        None => format!("{name:?}"),
+    }
+}
+
+/// Every row group's statistics must fit their column: no more nulls than rows, bounds that are
+/// values of the column's type (UTF-8 text, dates and timestamps in range), the minimum not above the
+/// maximum, and no bounds for a column chunk whose values are all null.
+fn check_statistics(
+    metadata: &ParquetMetaData,
+    columns: &[(String, ColumnType)],
+) -> Result<(), FooterError> {
+    for (g, group) in metadata.row_groups().iter().enumerate() {
+        let rows = u64::try_from(group.num_rows())
+            .map_err(|_| FooterError::Damaged(format!("row group {g} has a negative row count")))?;
+        for (i, (name, column_type)) in columns.iter().enumerate() {
+            let Some(statistics) = group.column(i).statistics() else {
+                continue;
+            };
+            let bad = |reason: String| FooterError::BadStatistics {
+                column: name.clone(),
+                row_group: g,
+                reason,
+            };
+            let nulls = statistics.null_count_opt();
+            if let Some(nulls) = nulls
+                && nulls > rows
+            {
+                return Err(bad(format!("count {nulls} nulls in {rows} rows")));
+            }
+            let bounded =
+                statistics.min_bytes_opt().is_some() || statistics.max_bytes_opt().is_some();
+            if bounded && nulls == Some(rows) {
+                return Err(bad(format!(
+                    "give a minimum or maximum, but all {rows} values are null"
+                )));
+            }
+            if bounds_order(statistics, column_type).map_err(bad)? == Some(Ordering::Greater) {
+                return Err(bad("have a minimum above their maximum".into()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How a chunk's minimum compares with its maximum (`None` when either is missing or they do not
+/// compare, as NaN), or why they are not values of the column's type.
+fn bounds_order(
+    statistics: &Statistics,
+    column_type: &ColumnType,
+) -> Result<Option<Ordering>, String> {
+    fn order<T: PartialOrd + ?Sized>(min: Option<&T>, max: Option<&T>) -> Option<Ordering> {
+        min.zip(max).and_then(|(min, max)| min.partial_cmp(max))
+    }
+    fn each<T>(
+        min: Option<&T>,
+        max: Option<&T>,
+        fits: impl Fn(&T) -> Result<(), String>,
+    ) -> Result<(), String> {
+        for (which, value) in [("minimum", min), ("maximum", max)] {
+            if let Some(value) = value {
+                fits(value).map_err(|why| format!("have a {which} that {why}"))?;
+            }
+        }
+        Ok(())
+    }
+    match (statistics, column_type) {
+        (Statistics::Int64(s), ColumnType::Int64) => Ok(order(s.min_opt(), s.max_opt())),
+        (Statistics::Double(s), ColumnType::Float64 { .. }) => Ok(order(s.min_opt(), s.max_opt())),
+        (Statistics::Boolean(s), ColumnType::Boolean) => Ok(order(s.min_opt(), s.max_opt())),
+        (Statistics::Int32(s), ColumnType::Date { .. }) => {
+            each(s.min_opt(), s.max_opt(), |days| match date(*days) {
+                Some(_) => Ok(()),
+                None => Err(format!("is not a date ({days} days from 1970-01-01)")),
+            })?;
+            Ok(order(s.min_opt(), s.max_opt()))
+        }
+        (Statistics::Int64(s), ColumnType::Timestamp) => {
+            each(
+                s.min_opt(),
+                s.max_opt(),
+                |micros| match DateTime::from_timestamp_micros(*micros) {
+                    Some(_) => Ok(()),
+                    None => Err(format!(
+                        "is not a timestamp ({micros} microseconds from 1970-01-01)"
+                    )),
+                },
+            )?;
+            Ok(order(s.min_opt(), s.max_opt()))
+        }
+        // Text bounds in the deprecated fields were ordered as signed bytes: they are not used.
+        (Statistics::ByteArray(_), ColumnType::String) if statistics.is_min_max_deprecated() => {
+            Ok(None)
+        }
+        (Statistics::ByteArray(s), ColumnType::String) => {
+            each(s.min_opt(), s.max_opt(), |text| match text.as_utf8() {
+                Ok(_) => Ok(()),
+                Err(_) => Err("is not UTF-8 text".into()),
+            })?;
+            Ok(order(
+                s.min_opt().map(|b| b.data()),
+                s.max_opt().map(|b| b.data()),
+            ))
+        }
+        _ => Err(format!(
+            "are of Parquet type {}, which a {} column is not",
+            statistics.physical_type(),
+            column_type.delta_name()
+        )),
+    }
+}
+
+/// The date `days` after 1970-01-01, if there is one.
+pub(crate) fn date(days: i32) -> Option<NaiveDate> {
+    days.checked_add(719_163)
+        .and_then(NaiveDate::from_num_days_from_ce_opt)
 }
 
 fn column_type(data_type: &DataType) -> Option<ColumnType> {
@@ -149,7 +324,284 @@ impl ColumnType {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use deltalake::arrow::array::{
+        ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+        TimestampMicrosecondArray,
+    };
+    use deltalake::arrow::datatypes::{Field, Schema};
+    use deltalake::parquet::arrow::ArrowWriter;
+    use deltalake::parquet::data_type::ByteArray;
+    use deltalake::parquet::file::metadata::ParquetMetaDataWriter;
+    use deltalake::parquet::file::statistics::ValueStatistics;
+
     use super::*;
+
+    /// A Parquet file of these columns, as `ArrowWriter` writes it (statistics from the values).
+    fn parquet(columns: Vec<(&str, ArrayRef)>) -> Vec<u8> {
+        let fields: Vec<Field> = columns
+            .iter()
+            .map(|(name, values)| Field::new(*name, values.data_type().clone(), true))
+            .collect();
+        let batch = RecordBatch::try_new(
+            Arc::new(Schema::new(fields)),
+            columns.into_iter().map(|(_, values)| values).collect(),
+        )
+        .unwrap();
+        let mut file = Vec::new();
+        let mut writer = ArrowWriter::try_new(&mut file, batch.schema(), None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        file
+    }
+
+    fn ints(name: &str) -> (&str, ArrayRef) {
+        (
+            name,
+            Arc::new(Int64Array::from(vec![Some(1), None, Some(3)])),
+        )
+    }
+
+    /// The footer of `file` with the statistics of column `column` replaced (as another writer
+    /// could have written them).
+    fn with_statistics(file: &[u8], column: usize, statistics: Statistics) -> Vec<u8> {
+        let length = u32::from_le_bytes(file[file.len() - 8..file.len() - 4].try_into().unwrap());
+        let start = file.len() - FOOTER_TRAILER - length as usize;
+        let metadata =
+            ParquetMetaDataReader::decode_metadata(&file[start..file.len() - FOOTER_TRAILER])
+                .unwrap();
+        let mut builder = metadata.into_builder();
+        let groups = builder
+            .take_row_groups()
+            .into_iter()
+            .map(|group| {
+                let chunks = group
+                    .columns()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, chunk)| match i == column {
+                        true => chunk
+                            .clone()
+                            .into_builder()
+                            .set_statistics(statistics.clone())
+                            .build()
+                            .unwrap(),
+                        false => chunk.clone(),
+                    })
+                    .collect();
+                group
+                    .into_builder()
+                    .set_column_metadata(chunks)
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        let metadata = builder.set_row_groups(groups).build();
+        let mut footer = b"PAR1".to_vec();
+        ParquetMetaDataWriter::new(&mut footer, &metadata)
+            .finish()
+            .unwrap();
+        footer
+    }
+
+    fn text(value: &[u8]) -> Option<ByteArray> {
+        Some(ByteArray::from(value.to_vec()))
+    }
+
+    #[test]
+    fn reads_what_a_plain_writer_writes() {
+        let file = parquet(vec![
+            ints("id"),
+            (
+                "price",
+                Arc::new(Float64Array::from(vec![Some(2.5), Some(-1.0), None])),
+            ),
+            (
+                "ok",
+                Arc::new(BooleanArray::from(vec![Some(true), None, Some(false)])),
+            ),
+            (
+                "day",
+                Arc::new(Date32Array::from(vec![Some(19_000), Some(0), None])),
+            ),
+            (
+                "at",
+                Arc::new(
+                    TimestampMicrosecondArray::from(vec![Some(1_000_000), None, None])
+                        .with_timezone("UTC"),
+                ),
+            ),
+            (
+                "Prénom",
+                Arc::new(StringArray::from(vec![Some("é"), Some("a"), None])),
+            ),
+        ]);
+        let described = read_footer(&file).unwrap();
+        assert_eq!(described.rows, 3);
+        let names: Vec<&str> = described.columns.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["id", "price", "ok", "day", "at", "Prénom"]);
+        let stats: serde_json::Value = serde_json::from_str(&described.stats).unwrap();
+        assert_eq!(stats["minValues"]["id"], 1);
+        assert_eq!(stats["maxValues"]["id"], 3);
+        assert_eq!(stats["minValues"]["day"], "1970-01-01");
+        assert_eq!(stats["maxValues"]["Prénom"], "é");
+        assert_eq!(stats["nullCount"]["at"], 2);
+    }
+
+    #[test]
+    fn refuses_names_the_column_rules_would_not_make() {
+        let cases: Vec<(Vec<&str>, &str)> = vec![
+            (vec!["a", ""], r#"column 2 (""): the name is empty"#),
+            (
+                vec!["amount", "x", "Amount"],
+                r#"column 3 ("Amount"): the name equals that of column 1 ("amount") but for case"#,
+            ),
+            (
+                vec!["a\nb"],
+                r#"column 1 ("a\nb"): the name holds a control character"#,
+            ),
+            (
+                vec!["tab\there"],
+                r#"column 1 ("tab\there"): the name holds a control character"#,
+            ),
+        ];
+        for (names, message) in cases {
+            let file = parquet(names.iter().map(|name| ints(name)).collect());
+            let error = read_footer(&file).unwrap_err();
+            assert!(matches!(error, FooterError::BadName { .. }), "{error:?}");
+            assert!(error.to_string().starts_with(message), "{error}");
+        }
+        // A long name is refused, and the message shows only its start.
+        let long = "x".repeat(100_000);
+        let file = parquet(vec![ints("ok"), ints(&long)]);
+        let message = read_footer(&file).unwrap_err().to_string();
+        assert!(message.starts_with("column 2 (\"xxxx"), "{message}");
+        assert!(
+            message.ends_with("the name is longer than 255 characters"),
+            "{message}"
+        );
+        assert!(message.len() < 200, "{message}");
+        // 255 characters of any script are fine.
+        let file = parquet(vec![ints(&"क".repeat(255))]);
+        assert!(read_footer(&file).is_ok());
+    }
+
+    #[test]
+    fn refuses_statistics_that_do_not_fit_their_column() {
+        let file = parquet(vec![
+            ints("id"),
+            (
+                "name",
+                Arc::new(StringArray::from(vec![Some("b"), Some("a"), None])),
+            ),
+            (
+                "day",
+                Arc::new(Date32Array::from(vec![Some(1), Some(2), None])),
+            ),
+            (
+                "at",
+                Arc::new(
+                    TimestampMicrosecondArray::from(vec![Some(1), None, None]).with_timezone("UTC"),
+                ),
+            ),
+            (
+                "price",
+                Arc::new(Float64Array::from(vec![Some(1.0), Some(2.0), None])),
+            ),
+        ]);
+        assert!(read_footer(&file).is_ok());
+        let cases = [
+            (
+                0,
+                Statistics::int64(Some(5), Some(3), None, Some(1), false),
+                "have a minimum above their maximum",
+            ),
+            (
+                0,
+                Statistics::int64(Some(1), Some(3), None, Some(4), false),
+                "count 4 nulls in 3 rows",
+            ),
+            (
+                0,
+                Statistics::int64(Some(1), Some(3), None, Some(3), false),
+                "give a minimum or maximum, but all 3 values are null",
+            ),
+            (
+                1,
+                Statistics::ByteArray(ValueStatistics::new(
+                    text(b"b"),
+                    text(b"a"),
+                    None,
+                    Some(1),
+                    false,
+                )),
+                "have a minimum above their maximum",
+            ),
+            (
+                1,
+                Statistics::ByteArray(ValueStatistics::new(
+                    text(b"a"),
+                    text(b"\xff"),
+                    None,
+                    Some(1),
+                    false,
+                )),
+                "have a maximum that is not UTF-8 text",
+            ),
+            (
+                2,
+                Statistics::int32(Some(i32::MAX), Some(i32::MAX), None, Some(1), false),
+                "have a minimum that is not a date (2147483647 days from 1970-01-01)",
+            ),
+            (
+                2,
+                Statistics::int32(Some(3), Some(1), None, Some(1), false),
+                "have a minimum above their maximum",
+            ),
+            (
+                3,
+                Statistics::int64(Some(0), Some(i64::MAX), None, Some(2), false),
+                "have a maximum that is not a timestamp",
+            ),
+            (
+                4,
+                Statistics::double(Some(2.0), Some(1.0), None, Some(1), false),
+                "have a minimum above their maximum",
+            ),
+        ];
+        let columns = ["id", "name", "day", "at", "price"];
+        for (column, statistics, reason) in cases {
+            let footer = with_statistics(&file, column, statistics);
+            let error = read_footer(&footer).unwrap_err();
+            let start = format!(
+                "column {:?}: the statistics of row group 0 {reason}",
+                columns[column]
+            );
+            assert!(error.to_string().starts_with(&start), "{error}");
+        }
+    }
+
+    #[test]
+    fn text_bounds_in_the_deprecated_fields_are_not_used() {
+        let file = parquet(vec![(
+            "name",
+            Arc::new(StringArray::from(vec![Some("é"), Some("a")])),
+        )]);
+        // Signed byte order puts "é" below "a".
+        let old = Statistics::ByteArray(ValueStatistics::new(
+            text("é".as_bytes()),
+            text(b"a"),
+            None,
+            Some(0),
+            true,
+        ));
+        let described = read_footer(&with_statistics(&file, 0, old)).unwrap();
+        let stats: serde_json::Value = serde_json::from_str(&described.stats).unwrap();
+        assert_eq!(stats["minValues"], serde_json::json!({}));
+        assert_eq!(stats["maxValues"], serde_json::json!({}));
+        assert_eq!(stats["nullCount"]["name"], 0);
+    }
 
     #[test]
     fn refuses_what_is_not_parquet() {

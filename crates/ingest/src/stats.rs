@@ -1,9 +1,10 @@
 //! Delta `stats` for a data file, from the column statistics its Parquet writer kept: `numRecords`, and
 //! per column `minValues`, `maxValues` and `nullCount`, in the forms Delta readers expect (dates as
 //! `YYYY-MM-DD`, timestamps as UTC milliseconds). A value that could mislead a reader is left out: a
-//! string maximum longer than 32 characters (its prefix would be below the true maximum), NaN.
+//! string maximum longer than 32 characters (its prefix would be below the true maximum), NaN, text bounds
+//! in Parquet's deprecated `min`/`max` fields (ordered as signed bytes by old writers).
 
-use chrono::{DateTime, NaiveDate};
+use chrono::DateTime;
 use deltalake::arrow::array::{Array, StringArray};
 use deltalake::parquet::data_type::ByteArray;
 use deltalake::parquet::file::metadata::ParquetMetaData;
@@ -193,7 +194,7 @@ fn stat_values(
         }
         (Statistics::Int32(s), ColumnType::Date { .. }) => {
             let date = |days: Option<&i32>| {
-                days.and_then(|d| NaiveDate::from_num_days_from_ce_opt(719_163 + d))
+                days.and_then(|d| crate::footer::date(*d))
                     .map(|d| json!(d.to_string()))
             };
             (date(s.min_opt()), date(s.max_opt()))
@@ -206,6 +207,10 @@ fn stat_values(
                     .map(|t| json!(t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()))
             };
             (time(s.min_opt()), time(s.max_opt()))
+        }
+        // Text bounds in the deprecated fields were ordered as signed bytes, wrongly for UTF-8.
+        (Statistics::ByteArray(_), ColumnType::String) if statistics.is_min_max_deprecated() => {
+            (None, None)
         }
         (Statistics::ByteArray(s), ColumnType::String) => {
             let text = |v: Option<&deltalake::parquet::data_type::ByteArray>| {
