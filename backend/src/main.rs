@@ -85,6 +85,10 @@ struct Args {
     /// in seconds.
     #[arg(long, default_value_t = 2)]
     maintenance_interval_seconds: u64,
+    /// How long a commit may take, in seconds, between writing its log entry and committing it in the
+    /// store; an entry a failed commit left is removed once twice this has passed.
+    #[arg(long, default_value_t = 60)]
+    commit_lease_seconds: u64,
 }
 
 /// `30s`, `15m`, `12h`, `7d`.
@@ -172,6 +176,7 @@ async fn main() -> anyhow::Result<()> {
         upload_expiry: Duration::from_secs(args.upload_expiry_seconds),
         retention: args.retention,
         maintenance_interval: Duration::from_secs(args.maintenance_interval_seconds.max(1)),
+        commit_lease: Duration::from_secs(args.commit_lease_seconds.max(1)),
     };
     let share_file = settings.share_file.clone();
     let datasets = Datasets::new(store, storage, settings)

@@ -124,7 +124,7 @@ class Process:
     """A binary that prints `listening on <url>` as its first line."""
 
     def __init__(self, argv, directory, name, env):
-        self.log = open(directory / f"{name}.log", "w")
+        self.log = open(directory / f"{name}.log", "a")
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, text=True, env=dict(os.environ, **env))
         line = self.proc.stdout.readline().strip()
         assert line.startswith("listening on "), f"{name} did not start: {line!r}, see {directory}/{name}.log"
@@ -137,7 +137,7 @@ class Process:
 class Stack:
     """The backend (emulator mode) and the sharing server reading the share.yaml the backend writes."""
 
-    def __init__(self, directory, emulator, storage, s3=None, firebase_env=True):
+    def __init__(self, directory, emulator, storage, s3=None, firebase_env=True, backend_args=()):
         directory.mkdir(parents=True, exist_ok=True)
         self.dir = directory
         self.emulator = emulator
@@ -152,18 +152,31 @@ class Stack:
             env.update(AWS_ACCESS_KEY_ID=S3_KEY, AWS_SECRET_ACCESS_KEY=S3_SECRET, AWS_REGION="us-east-1")
             s3_args = ["--s3-endpoint", s3["endpoint"], "--s3-path-style"]
         backend_env = dict(env, FIREBASE_AUTH_EMULATOR_HOST=emulator.host) if firebase_env else env
-        self.backend = Process(
-            [BACKEND, "--listen", "127.0.0.1:0", "--data-dir", str(directory / "data"), "--storage", storage,
-             "--firebase-project", PROJECT, "--sharing-url", f"http://127.0.0.1:{sharing_port}/delta-sharing",
-             "--multipart-threshold", str(6 * MiB), "--part-size", str(5 * MiB), *s3_args],
-            directory, "backend", backend_env,
-        )
+        self.backend_argv = [
+            BACKEND, "--listen", "127.0.0.1:0", "--data-dir", str(directory / "data"), "--storage", storage,
+            "--firebase-project", PROJECT, "--sharing-url", f"http://127.0.0.1:{sharing_port}/delta-sharing",
+            "--multipart-threshold", str(6 * MiB), "--part-size", str(5 * MiB),
+            # Overwritten files are vacuumed at once unless a share reaches them; share.yaml is checked every second.
+            "--retention", "0s", "--maintenance-interval-seconds", "1", *s3_args, *backend_args,
+        ]
+        self.backend_env = backend_env
+        self.backend = Process(self.backend_argv, directory, "backend", backend_env)
         self.sharing = Process(
             [SHARING, "--config", str(directory / "data/share.yaml"), "--listen", f"127.0.0.1:{sharing_port}", *s3_args],
             directory, "sharing", env,
         )
         self.url = self.backend.url
         self.sharing_endpoint = f"{self.sharing.url}/delta-sharing"
+
+    def restart_backend(self, kill=False):
+        """Stops the backend (SIGKILL with `kill`, as a crash) and starts it again on the same data."""
+        if kill:
+            self.backend.proc.kill()
+            self.backend.proc.wait()
+        else:
+            self.backend.stop()
+        self.backend = Process(self.backend_argv, self.dir, "backend", self.backend_env)
+        self.url = self.backend.url
 
     def call(self, method, path, token, **kwargs):
         headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -88,6 +88,7 @@ impl Backend {
             upload_expiry: Duration::from_secs(600),
             retention: options.retention,
             maintenance_interval: Duration::from_secs(1),
+            commit_lease: Duration::from_secs(60),
         };
         let datasets = Datasets::new(store, storage, settings).await.unwrap();
         let verifier = Verifier::new(delta_bridge_identity::Settings {

@@ -51,8 +51,8 @@ pub const MAX_FILE_SIZE: i64 = 5 << 40;
 pub const MAX_NAME_CHARS: usize = 200;
 /// Most datasets on one page.
 pub const MAX_PAGE: i64 = 500;
-/// How long a commit may take from starting to write its log entry to committing it in the store. Its
-/// entry is another upload's to remove only after twice this.
+/// How long a commit may take by default from starting to write its log entry to committing it in the
+/// store ([`Settings::commit_lease`]).
 pub const COMMIT_LEASE: Duration = Duration::from_secs(60);
 
 /// How the service behaves.
@@ -78,6 +78,10 @@ pub struct Settings {
     pub retention: Duration,
     /// How often [`Datasets::maintain`] checks `share.yaml` against the store and deletes what is due.
     pub maintenance_interval: Duration,
+    /// How long a commit may take from starting to write its log entry to committing it in the store.
+    /// An entry whose commit never happened (a crash, a lost connection) is removed once twice this has
+    /// passed: by the next `process` of the dataset, or by [`Datasets::maintain`].
+    pub commit_lease: Duration,
 }
 
 /// The service (cheap to clone: background tasks hold their own).
@@ -201,12 +205,36 @@ impl Datasets {
             tracing::info!(generation, "share.yaml brought up to the store");
         }
         self.delete_due(written.unwrap_or(-1)).await?;
+        self.remove_abandoned_entries().await?;
         if last_vacuum.elapsed() >= self.settings.maintenance_interval * 15 {
             *last_vacuum = std::time::Instant::now();
             let before = now_ms() - self.settings.retention.as_millis() as i64;
             for id in self.store.datasets_to_vacuum(before).await? {
                 self.vacuum(&id).await?;
             }
+        }
+        Ok(())
+    }
+
+    /// Removes log entries that commits left when they failed after writing them and never came back
+    /// (a crash, a lost connection), once their lease is long over: the store never committed them.
+    async fn remove_abandoned_entries(&self) -> Result<()> {
+        for (upload_id, dataset_id, at) in self.store.unfinished_commits().await? {
+            if Attempt(at).age() < 2 * self.settings.commit_lease {
+                continue;
+            }
+            let next = match self.store.dataset_version(&dataset_id).await? {
+                Some(version) => version + 1,
+                None => 0,
+            };
+            let key = delta_log::entry_key(&table_key(&dataset_id), next);
+            if let Some(found) = self.storage.get(&key).await?
+                && delta_log::upload_of(&found).as_deref() == Some(upload_id.as_str())
+            {
+                tracing::warn!(key, upload = upload_id, "removing a log entry a failed commit left");
+                self.storage.delete_object(&key, None).await?;
+            }
+            self.store.end_attempt(&upload_id, at).await?;
         }
         Ok(())
     }
@@ -750,26 +778,26 @@ impl Datasets {
         // No store transaction is open while storage is written: the entry first (put-if-absent, within
         // the lease), then one short transaction that commits the version under the same lease.
         let written = tokio::time::timeout(
-            COMMIT_LEASE / 2,
+            self.settings.commit_lease / 2,
             self.write_entry(&key, Bytes::from(entry), &upload.id),
         )
         .await
         .unwrap_or_else(|_| {
             Err(Error::Storage(format!(
                 "writing the log entry of version {version} took longer than {} s",
-                COMMIT_LEASE.as_secs() / 2
+                self.settings.commit_lease.as_secs_f64() / 2.0
             )))
         });
         if let Err(e) = written {
             self.forget_entry(&key, &upload.id, attempt).await;
             return Err(e);
         }
-        let committed = if attempt.age() < COMMIT_LEASE {
+        let committed = if attempt.age() < self.settings.commit_lease {
             self.store.commit(&plan).await
         } else {
             Err(Error::Storage(format!(
                 "committing version {version} took longer than {} s",
-                COMMIT_LEASE.as_secs()
+                self.settings.commit_lease.as_secs_f64()
             )))
         };
         match committed {
@@ -823,7 +851,7 @@ impl Datasets {
                         "the dataset changed while this upload was processed; process it again".into(),
                     ));
                 }
-                Some((Some(at), false)) if Attempt(at).age() < 2 * COMMIT_LEASE => {
+                Some((Some(at), false)) if Attempt(at).age() < 2 * self.settings.commit_lease => {
                     return Err(Error::Conflict(
                         "another upload is being committed to this dataset; process this one again in a minute"
                             .into(),

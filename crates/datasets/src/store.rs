@@ -475,6 +475,41 @@ impl Store {
         .transpose()
     }
 
+    /// Uploads whose commit started but neither committed nor was given up: `(upload, dataset, attempt)`.
+    pub async fn unfinished_commits(&self) -> Result<Vec<(String, String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT id, dataset_id, committing_at FROM uploads \
+             WHERE committing_at IS NOT NULL AND committed_version IS NULL LIMIT 1000",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("dataset_id")?, r.try_get("committing_at")?)))
+            .collect()
+    }
+
+    /// Forgets a commit attempt whose entry was dealt with (unless a newer attempt started meanwhile).
+    pub async fn end_attempt(&self, upload_id: &str, attempt: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE uploads SET committing_at = NULL \
+             WHERE id = $1 AND committing_at = $2 AND committed_version IS NULL",
+        )
+        .bind(upload_id)
+        .bind(attempt)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A dataset's current version, whoever owns it (for maintenance).
+    pub async fn dataset_version(&self, dataset_id: &str) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT version FROM datasets WHERE id = $1")
+            .bind(dataset_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok(r.try_get("version")?)).transpose()
+    }
+
     /// Commits a version whose log entry is already written, in one short transaction: the upload is
     /// claimed only under the attempt that wrote the entry (a later attempt, or an upload that was
     /// abandoned, makes this a conflict), and the version moves only from the one read.
