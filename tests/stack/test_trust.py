@@ -166,6 +166,7 @@ def test_a_backend_killed_at_any_point_comes_back_agreeing_with_its_log_and_shar
         files = convert(write_csv(tmp_path, "id,name\n1,a\n2,b\n"), tmp_path / "table")
         names = ["k0", "k1", "k2"]
         issued = {}  # name -> every recipient token seen for it
+        deleted = set()  # ids a delete was sent for
         runs = 24
         for run in range(runs):
             name = names[run % len(names)]
@@ -175,6 +176,8 @@ def test_a_backend_killed_at_any_point_comes_back_agreeing_with_its_log_and_shar
             else:
                 op = rng.choice(["append", "overwrite", "share", "unshare", "delete"])
                 did = ids[name]
+                if op == "delete":
+                    deleted.add(did)
                 action = {
                     "append": lambda: stack.upload(token, name, files, mode="append"),
                     "overwrite": lambda: stack.upload(token, name, files, mode="overwrite"),
@@ -202,6 +205,11 @@ def test_a_backend_killed_at_any_point_comes_back_agreeing_with_its_log_and_shar
             for directory in (stack.storage_dir / "datasets").glob("ds*"):
                 if directory.name not in known:
                     assert wait_for(lambda: log_versions(stack, directory.name) == [], timeout=5), (run, directory.name)
+            # A deleted dataset leaves nothing in storage, even when the kill came between the store's
+            # delete and the storage's.
+            for did in deleted - known:
+                directory = stack.storage_dir / "datasets" / did
+                assert wait_for(lambda: not [p for p in directory.rglob("*") if p.is_file()], timeout=5), (run, did)
             config = (stack.dir / "data" / "share.yaml").read_text()
             for name_, tokens in issued.items():
                 d = datasets.get(name_)
