@@ -391,6 +391,31 @@ async fn concurrent_shares_and_unshares_on_two_backends_answer_what_they_did() {
     for call in calls {
         call.await.unwrap();
     }
+    // Deletes on both backends while the other datasets are still shared and unshared: each answers
+    // what it did, and the rest never see a 404.
+    let mut calls = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let backend = if i % 2 == 0 { first.clone() } else { second.clone() };
+        let id = id.clone();
+        calls.push(tokio::spawn(async move {
+            if i < 2 {
+                let (status, body) = backend.delete(&format!("/datasets/{id}"), "ana").await;
+                assert_eq!(status, StatusCode::NO_CONTENT, "delete {id}: {body}");
+            } else {
+                for round in 0..10 {
+                    let path = if round % 2 == 0 { "/share" } else { "/unshare" };
+                    let (status, body) = backend.post(path, "ana", json!({"datasetId": id})).await;
+                    assert_eq!(status, StatusCode::OK, "{path} {id}: {body}");
+                }
+            }
+        }));
+    }
+    for call in calls {
+        call.await.unwrap();
+    }
+    for id in &ids[..2] {
+        assert!(!first.dir.path().join("storage/datasets").join(id).exists());
+    }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(watcher.await.unwrap() > 10);
     // At the end share.yaml equals the store: the shared datasets' tables, nothing else.
