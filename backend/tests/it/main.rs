@@ -18,8 +18,8 @@ use delta_bridge_identity::testing::{
     KID, PROJECT, certificate_server, claims, now, sign, token, unsigned,
 };
 
-mod trust;
 mod footers;
+mod trust;
 
 struct Backend {
     url: String,

@@ -114,18 +114,32 @@ async fn a_share_publishes_from_the_current_version_and_overwritten_files_are_va
         .post("/share", "ana", json!({"datasetId": id}))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!((body["startVersion"].as_i64(), body["history"].as_bool()), (Some(1), Some(false)));
-    assert_eq!(shared_start(&backend, &id), Some(1), "recipients cannot reach version 0");
+    assert_eq!(
+        (body["startVersion"].as_i64(), body["history"].as_bool()),
+        (Some(1), Some(false))
+    );
+    assert_eq!(
+        shared_start(&backend, &id),
+        Some(1),
+        "recipients cannot reach version 0"
+    );
     // What is left: the log and the current version's one file.
     let left = stored(&backend, &id);
     assert_eq!(left.iter().filter(|f| f.ends_with(".parquet")).count(), 1);
     assert!(left.iter().all(|f| !f.contains(mistaken[0].as_str())));
     // Sharing with history now starts at the first version whose files are all still there.
     let (status, body) = backend
-        .post("/share", "ana", json!({"datasetId": id, "withHistory": true}))
+        .post(
+            "/share",
+            "ana",
+            json!({"datasetId": id, "withHistory": true}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!((body["startVersion"].as_i64(), body["history"].as_bool()), (Some(1), Some(true)));
+    assert_eq!(
+        (body["startVersion"].as_i64(), body["history"].as_bool()),
+        (Some(1), Some(true))
+    );
 }
 
 #[tokio::test]
@@ -146,9 +160,16 @@ async fn history_is_shared_only_when_asked_and_kept_only_while_reachable() {
     assert!(first.is_subset(&stored(&backend, &id)));
     // The owner chooses to share the history: same token, recipients reach version 0.
     let (_, body) = backend
-        .post("/share", "ana", json!({"datasetId": id, "withHistory": true}))
+        .post(
+            "/share",
+            "ana",
+            json!({"datasetId": id, "withHistory": true}),
+        )
         .await;
-    assert_eq!((body["startVersion"].as_i64(), body["history"].as_bool()), (Some(0), Some(true)));
+    assert_eq!(
+        (body["startVersion"].as_i64(), body["history"].as_bool()),
+        (Some(0), Some(true))
+    );
     assert_eq!(body["snippet"]["profile"]["bearerToken"], token);
     assert_eq!(shared_start(&backend, &id).unwrap(), 0);
     // The dataset's page says what it shares.
@@ -178,21 +199,35 @@ async fn an_unshare_that_cannot_write_share_yaml_lands_by_itself_once_it_can() {
         .post("/unshare", "ana", json!({"datasetId": id}))
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    assert_eq!((body["wasShared"].as_bool(), body["revocation"].as_str()), (Some(true), Some("pending")));
+    assert_eq!(
+        (body["wasShared"].as_bool(), body["revocation"].as_str()),
+        (Some(true), Some("pending"))
+    );
     // Asking again does not pretend: still pending, although there is nothing left to unshare.
     let (status, body) = backend
         .post("/unshare", "ana", json!({"datasetId": id}))
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    assert_eq!((body["wasShared"].as_bool(), body["revocation"].as_str()), (Some(false), Some("pending")));
+    assert_eq!(
+        (body["wasShared"].as_bool(), body["revocation"].as_str()),
+        (Some(false), Some("pending"))
+    );
     let (status, body) = backend.delete(&format!("/datasets/{gone}"), "ana").await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    assert_eq!((body["revocation"].as_str(), body["storageDeleted"].as_bool()), (Some("pending"), Some(false)));
+    assert_eq!(
+        (
+            body["revocation"].as_str(),
+            body["storageDeleted"].as_bool()
+        ),
+        (Some("pending"), Some(false))
+    );
     // Not yet: the file still serves both, and the deleted dataset's files are still there (deleting
     // them before the file stops serving the table would break its recipients mid-read).
     assert_eq!(share_yaml(&backend), before);
     assert!(!stored(&backend, &gone).is_empty());
-    let (_, health) = backend.call(reqwest::Method::GET, "/healthz", None, None).await;
+    let (_, health) = backend
+        .call(reqwest::Method::GET, "/healthz", None, None)
+        .await;
     assert_eq!(health["status"], "degraded");
     assert_eq!(health["shareFile"]["lagging"], true);
     assert_eq!(health["pendingDeletions"], 1);
@@ -206,16 +241,26 @@ async fn an_unshare_that_cannot_write_share_yaml_lands_by_itself_once_it_can() {
     })
     .await;
     eventually("the deleted dataset's storage is gone", || {
-        !backend.dir.path().join("storage/datasets").join(&gone).exists()
+        !backend
+            .dir
+            .path()
+            .join("storage/datasets")
+            .join(&gone)
+            .exists()
     })
     .await;
-    let (_, health) = backend.call(reqwest::Method::GET, "/healthz", None, None).await;
+    let (_, health) = backend
+        .call(reqwest::Method::GET, "/healthz", None, None)
+        .await;
     assert_eq!(health["status"], "ok", "{health}");
     assert_eq!(health["pendingDeletions"], 0);
     let (status, body) = backend
         .post("/unshare", "ana", json!({"datasetId": id}))
         .await;
-    assert_eq!((status, body["revocation"].as_str()), (StatusCode::OK, Some("inForce")));
+    assert_eq!(
+        (status, body["revocation"].as_str()),
+        (StatusCode::OK, Some("inForce"))
+    );
 }
 
 #[tokio::test]
@@ -233,18 +278,25 @@ async fn a_deleted_datasets_storage_goes_with_it() {
     let (status, body) = backend.delete(&format!("/datasets/{id}"), "ana").await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     assert!(shared_start(&backend, &id).is_none());
-    assert!(!backend.dir.path().join("storage/datasets").join(&id).exists());
+    assert!(
+        !backend
+            .dir
+            .path()
+            .join("storage/datasets")
+            .join(&id)
+            .exists()
+    );
     let (status, _) = backend.delete(&format!("/datasets/{id}"), "ana").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 /// A log entry a commit wrote before its store transaction failed (a kill, a lost connection).
 fn leave_entry(backend: &Backend, id: &str, version: i64, upload_id: &str) -> PathBuf {
-    let path = backend
-        .dir
-        .path()
-        .join(format!("storage/datasets/{id}/_delta_log/{version:020}.json"));
-    let entry = json!({"commitInfo": {"timestamp": 1, "operation": "WRITE", "uploadId": upload_id}});
+    let path = backend.dir.path().join(format!(
+        "storage/datasets/{id}/_delta_log/{version:020}.json"
+    ));
+    let entry =
+        json!({"commitInfo": {"timestamp": 1, "operation": "WRITE", "uploadId": upload_id}});
     std::fs::write(&path, format!("{entry}\n")).unwrap();
     path
 }
@@ -263,7 +315,10 @@ async fn an_entry_left_by_a_failed_commit_is_adopted_by_its_upload_or_removed_fo
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["version"], 1);
     let text = std::fs::read_to_string(&ghost).unwrap();
-    assert!(text.contains("\"add\""), "the next process replaced the ghost: {text}");
+    assert!(
+        text.contains("\"add\""),
+        "the next process replaced the ghost: {text}"
+    );
     assert!(!text.contains("up00000000000000000000"));
 
     // An entry of this very upload (written before its store commit failed) is adopted as it is.
@@ -285,11 +340,19 @@ async fn an_entry_left_by_a_failed_commit_is_adopted_by_its_upload_or_removed_fo
     let own = leave_entry(&backend, &id, 2, &upload_id);
     let written = std::fs::read_to_string(&own).unwrap();
     let (status, body) = backend
-        .post("/process", "ana", json!({"uploadId": upload_id, "mode": "append"}))
+        .post(
+            "/process",
+            "ana",
+            json!({"uploadId": upload_id, "mode": "append"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["version"], 2);
-    assert_eq!(std::fs::read_to_string(&own).unwrap(), written, "never rewritten");
+    assert_eq!(
+        std::fs::read_to_string(&own).unwrap(),
+        written,
+        "never rewritten"
+    );
 
     // Abandoning an upload removes an entry its failed commit left.
     let (_, presigned) = backend
@@ -297,7 +360,9 @@ async fn an_entry_left_by_a_failed_commit_is_adopted_by_its_upload_or_removed_fo
         .await;
     let upload_id = presigned["uploadId"].as_str().unwrap().to_string();
     let left = leave_entry(&backend, &id, 3, &upload_id);
-    let (status, _) = backend.delete(&format!("/uploads/{upload_id}"), "ana").await;
+    let (status, _) = backend
+        .delete(&format!("/uploads/{upload_id}"), "ana")
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert!(!left.exists());
 }
@@ -327,12 +392,16 @@ async fn concurrent_shares_and_unshares_on_two_backends_answer_what_they_did() {
     let files = parquet_files(&work, CSV);
     let mut ids = Vec::new();
     for i in 0..4 {
-        let (status, body) = first.upload("ana", &format!("t{i}"), &files, "create").await;
+        let (status, body) = first
+            .upload("ana", &format!("t{i}"), &files, "create")
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         ids.push(body["id"].as_str().unwrap().to_string());
     }
     // Revoked token hashes, each with the moment its unshare answered "in force".
-    let revoked = Arc::new(std::sync::Mutex::new(Vec::<(String, std::time::Instant)>::new()));
+    let revoked = Arc::new(std::sync::Mutex::new(
+        Vec::<(String, std::time::Instant)>::new(),
+    ));
     let stop = Arc::new(AtomicBool::new(false));
     let path = first.dir.path().join("share.yaml");
     // A reader polls share.yaml all along: no token may come back after its revocation.
@@ -357,7 +426,11 @@ async fn concurrent_shares_and_unshares_on_two_backends_answer_what_they_did() {
     };
     let mut calls = Vec::new();
     for i in 0..200usize {
-        let backend = if i % 2 == 0 { first.clone() } else { second.clone() };
+        let backend = if i % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
         let id = ids[i % ids.len()].clone();
         let revoked = revoked.clone();
         calls.push(tokio::spawn(async move {
@@ -374,16 +447,22 @@ async fn concurrent_shares_and_unshares_on_two_backends_answer_what_they_did() {
                 assert_eq!(status, StatusCode::OK, "unshare {id}: {body}");
                 assert_eq!(body["revocation"], "inForce");
                 if before.0 == StatusCode::OK && body["wasShared"] == true {
-                    let token = before.1["snippet"]["profile"]["bearerToken"].as_str().unwrap();
+                    let token = before.1["snippet"]["profile"]["bearerToken"]
+                        .as_str()
+                        .unwrap();
                     // The token read before this unshare: revoked by it, or by another unshare in
                     // between (a share in between makes a new token).
                     let hash = delta_bridge_shares::hash_token(token);
-                    let text = std::fs::read_to_string(
-                        backend.dir.path().join("share.yaml"),
-                    )
-                    .unwrap();
-                    assert!(!text.contains(hash.as_str()), "unshare answered in force, but the token is served");
-                    revoked.lock().unwrap().push((hash, std::time::Instant::now()));
+                    let text =
+                        std::fs::read_to_string(backend.dir.path().join("share.yaml")).unwrap();
+                    assert!(
+                        !text.contains(hash.as_str()),
+                        "unshare answered in force, but the token is served"
+                    );
+                    revoked
+                        .lock()
+                        .unwrap()
+                        .push((hash, std::time::Instant::now()));
                 }
             }
         }));
@@ -395,7 +474,11 @@ async fn concurrent_shares_and_unshares_on_two_backends_answer_what_they_did() {
     // what it did, and the rest never see a 404.
     let mut calls = Vec::new();
     for (i, id) in ids.iter().enumerate() {
-        let backend = if i % 2 == 0 { first.clone() } else { second.clone() };
+        let backend = if i % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
         let id = id.clone();
         calls.push(tokio::spawn(async move {
             if i < 2 {

@@ -199,9 +199,11 @@ impl Datasets {
         let generation = self.store.share_generation().await?;
         let mut written = self.share_file.written_generation().await;
         if written.is_none_or(|w| w < generation) {
-            written = Some(self.spawn_regenerate().await.map_err(|e| {
-                Error::ShareFile(std::io::Error::other(e))
-            })??);
+            written = Some(
+                self.spawn_regenerate()
+                    .await
+                    .map_err(|e| Error::ShareFile(std::io::Error::other(e)))??,
+            );
             tracing::info!(generation, "share.yaml brought up to the store");
         }
         self.delete_due(written.unwrap_or(-1)).await?;
@@ -231,7 +233,11 @@ impl Datasets {
             if let Some(found) = self.storage.get(&key).await?
                 && delta_log::upload_of(&found).as_deref() == Some(upload_id.as_str())
             {
-                tracing::warn!(key, upload = upload_id, "removing a log entry a failed commit left");
+                tracing::warn!(
+                    key,
+                    upload = upload_id,
+                    "removing a log entry a failed commit left"
+                );
                 self.storage.delete_object(&key, None).await?;
             }
             self.store.end_attempt(&upload_id, at).await?;
@@ -266,7 +272,10 @@ impl Datasets {
             .into_iter()
             .filter(|f| f.removed_at <= before)
             // A share starting at or after the version that removed a file never reaches it.
-            .filter(|f| plan.shared_from.is_none_or(|start| start >= f.removed_version))
+            .filter(|f| {
+                plan.shared_from
+                    .is_none_or(|start| start >= f.removed_version)
+            })
             .filter(|f| !plan.current.contains(&f.path))
             .collect();
         for file in &doomed {
@@ -809,7 +818,10 @@ impl Datasets {
             Err(e) => {
                 // Committed after all (the answer to COMMIT was lost), or by another request of the
                 // same upload: answer as if this one had done it.
-                if matches!(self.store.commit_attempt(&upload.id).await, Ok(Some((_, true)))) {
+                if matches!(
+                    self.store.commit_attempt(&upload.id).await,
+                    Ok(Some((_, true)))
+                ) {
                     return self.dataset(owner, &upload.dataset_id).await;
                 }
                 self.forget_entry(&key, &upload.id, attempt).await;
@@ -838,7 +850,11 @@ impl Datasets {
             let Some(existing) = existing else { continue };
             let owner = delta_log::upload_of(&existing);
             if owner.as_deref() == Some(upload_id) {
-                tracing::info!(upload = upload_id, key, "adopting the log entry of an earlier attempt");
+                tracing::info!(
+                    upload = upload_id,
+                    key,
+                    "adopting the log entry of an earlier attempt"
+                );
                 return Ok(());
             }
             let state = match &owner {
@@ -848,7 +864,8 @@ impl Datasets {
             match state {
                 Some((_, true)) => {
                     return Err(Error::Conflict(
-                        "the dataset changed while this upload was processed; process it again".into(),
+                        "the dataset changed while this upload was processed; process it again"
+                            .into(),
                     ));
                 }
                 Some((Some(at), false)) if Attempt(at).age() < 2 * self.settings.commit_lease => {
@@ -858,7 +875,11 @@ impl Datasets {
                     ));
                 }
                 _ => {
-                    tracing::warn!(key, left_by = owner.as_deref().unwrap_or("unknown"), "removing a log entry a failed commit left");
+                    tracing::warn!(
+                        key,
+                        left_by = owner.as_deref().unwrap_or("unknown"),
+                        "removing a log entry a failed commit left"
+                    );
                     self.storage.delete_object(key, None).await?;
                 }
             }
@@ -879,7 +900,11 @@ impl Datasets {
         match self.storage.get(key).await {
             Ok(Some(found)) if delta_log::upload_of(&found).as_deref() == Some(upload_id) => {
                 if let Err(e) = self.storage.delete_object(key, None).await {
-                    tracing::warn!(key, detail = e.detail().unwrap_or_default(), "could not remove the log entry of a failed commit; the next process of this dataset will");
+                    tracing::warn!(
+                        key,
+                        detail = e.detail().unwrap_or_default(),
+                        "could not remove the log entry of a failed commit; the next process of this dataset will"
+                    );
                 }
             }
             _ => {}

@@ -479,7 +479,12 @@ impl Storage {
                 match written {
                     Ok(_) => Ok(true),
                     // 412: something is there; 409: another conditional write of it is under way.
-                    Err(e) if matches!(e.raw_response().map(|r| r.status().as_u16()), Some(412 | 409)) => {
+                    Err(e)
+                        if matches!(
+                            e.raw_response().map(|r| r.status().as_u16()),
+                            Some(412 | 409)
+                        ) =>
+                    {
                         Ok(false)
                     }
                     Err(e) => Err(storage_error("writing an object", short(&e))),

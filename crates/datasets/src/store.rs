@@ -484,7 +484,13 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("id")?, r.try_get("dataset_id")?, r.try_get("committing_at")?)))
+            .map(|r| {
+                Ok((
+                    r.try_get("id")?,
+                    r.try_get("dataset_id")?,
+                    r.try_get("committing_at")?,
+                ))
+            })
             .collect()
     }
 
@@ -632,7 +638,12 @@ impl Store {
     /// Deletes the owner's dataset with everything recorded about it, and records in the same
     /// transaction that its storage (and what its unprocessed uploads sent) must go once `share.yaml`
     /// no longer serves it. Returns `None` if there was no such dataset, else whether it was shared.
-    pub async fn delete_dataset(&self, owner: &str, id: &str, prefix: &str) -> Result<Option<bool>> {
+    pub async fn delete_dataset(
+        &self,
+        owner: &str,
+        id: &str,
+        prefix: &str,
+    ) -> Result<Option<bool>> {
         let mut tx = self.pool.begin().await?;
         let deleted = sqlx::query("DELETE FROM datasets WHERE owner = $1 AND id = $2")
             .bind(owner)
@@ -788,11 +799,13 @@ impl Store {
             if changed > 0 {
                 bump_generation(&mut tx).await?;
             }
-            let row = sqlx::query(&format!("{SHARE_SELECT} WHERE s.dataset_id = $1 AND s.owner = $2"))
-                .bind(dataset_id)
-                .bind(owner)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let row = sqlx::query(&format!(
+                "{SHARE_SELECT} WHERE s.dataset_id = $1 AND s.owner = $2"
+            ))
+            .bind(dataset_id)
+            .bind(owner)
+            .fetch_optional(&mut *tx)
+            .await?;
             tx.commit().await?;
             if let Some(row) = row {
                 return share_record(&row).map(Some);
@@ -805,11 +818,13 @@ impl Store {
 
     /// The owner's share of a dataset, if it is shared.
     pub async fn share_of(&self, owner: &str, dataset_id: &str) -> Result<Option<ShareRecord>> {
-        let row = sqlx::query(&format!("{SHARE_SELECT} WHERE s.dataset_id = $1 AND s.owner = $2"))
-            .bind(dataset_id)
-            .bind(owner)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "{SHARE_SELECT} WHERE s.dataset_id = $1 AND s.owner = $2"
+        ))
+        .bind(dataset_id)
+        .bind(owner)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|r| share_record(&r)).transpose()
     }
 
@@ -872,9 +887,7 @@ impl Store {
         .bind(before)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| Ok(r.try_get("dataset_id")?))
-            .collect()
+        rows.iter().map(|r| Ok(r.try_get("dataset_id")?)).collect()
     }
 
     /// What a vacuum of one dataset needs: its removed files, the first version any share of it
@@ -896,13 +909,12 @@ impl Store {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-        let shared_from: Option<i64> = sqlx::query(
-            "SELECT MIN(start_version) AS start FROM shares WHERE dataset_id = $1",
-        )
-        .bind(dataset_id)
-        .fetch_one(&self.pool)
-        .await?
-        .try_get("start")?;
+        let shared_from: Option<i64> =
+            sqlx::query("SELECT MIN(start_version) AS start FROM shares WHERE dataset_id = $1")
+                .bind(dataset_id)
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("start")?;
         let current = sqlx::query("SELECT path FROM files WHERE dataset_id = $1")
             .bind(dataset_id)
             .fetch_all(&self.pool)
@@ -942,13 +954,11 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query(
-            "UPDATE datasets SET history_from = $1 WHERE id = $2 AND history_from < $1",
-        )
-        .bind(history_from)
-        .bind(dataset_id)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE datasets SET history_from = $1 WHERE id = $2 AND history_from < $1")
+            .bind(history_from)
+            .bind(dataset_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

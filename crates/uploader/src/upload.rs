@@ -246,7 +246,10 @@ impl Client {
                 bytes_total: 1,
             });
             let token = self.id_token().await?;
-            let shared = self.backend().share(&token, &dataset.dataset.id, false).await?;
+            let shared = self
+                .backend()
+                .share(&token, &dataset.dataset.id, false)
+                .await?;
             // The answer describes the dataset as it is now: shared.
             dataset.dataset.shared = true;
             Some(shared.snippet)
