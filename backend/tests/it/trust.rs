@@ -51,6 +51,13 @@ fn shared_start(backend: &Backend, id: &str) -> Option<i64> {
         .map(|s| s.schemas[0].tables[0].start_version)
 }
 
+/// The Parquet files of a CSV, converted in the backend's directory.
+fn csv_files(backend: &Backend, csv: &str) -> Vec<PathBuf> {
+    let work = backend.dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    parquet_files(&work, csv)
+}
+
 async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     for _ in 0..100 {
         if check() {
@@ -79,16 +86,14 @@ impl Drop for Frozen {
 }
 
 async fn create_and_overwrite(backend: &Backend, name: &str) -> (String, BTreeSet<String>) {
-    let work = backend.dir.path().join(format!("work-{name}"));
-    std::fs::create_dir_all(&work).unwrap();
     let (status, body) = backend
-        .upload("ana", name, &parquet_files(&work, MISTAKE), "create")
+        .upload("ana", name, &csv_files(backend, MISTAKE), "create")
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let id = body["id"].as_str().unwrap().to_string();
     let first = stored(backend, &id);
     let (status, body) = backend
-        .upload("ana", name, &parquet_files(&work, CORRECTED), "overwrite")
+        .upload("ana", name, &csv_files(backend, CORRECTED), "overwrite")
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["version"], 1);
@@ -180,9 +185,7 @@ async fn history_is_shared_only_when_asked_and_kept_only_while_reachable() {
 #[tokio::test]
 async fn an_unshare_that_cannot_write_share_yaml_lands_by_itself_once_it_can() {
     let backend = Backend::start().await;
-    let work = backend.dir.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    let files = parquet_files(&work, CSV);
+    let files = csv_files(&backend, CSV);
     let (_, body) = backend.upload("ana", "kept", &files, "create").await;
     let id = body["id"].as_str().unwrap().to_string();
     let (_, body) = backend.upload("ana", "deleted", &files, "create").await;
@@ -266,10 +269,8 @@ async fn an_unshare_that_cannot_write_share_yaml_lands_by_itself_once_it_can() {
 #[tokio::test]
 async fn a_deleted_datasets_storage_goes_with_it() {
     let backend = Backend::start().await;
-    let work = backend.dir.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
     let (_, body) = backend
-        .upload("ana", "gone", &parquet_files(&work, CSV), "create")
+        .upload("ana", "gone", &csv_files(&backend, CSV), "create")
         .await;
     let id = body["id"].as_str().unwrap().to_string();
     backend
@@ -304,9 +305,7 @@ fn leave_entry(backend: &Backend, id: &str, version: i64, upload_id: &str) -> Pa
 #[tokio::test]
 async fn an_entry_left_by_a_failed_commit_is_adopted_by_its_upload_or_removed_for_another() {
     let backend = Backend::start().await;
-    let work = backend.dir.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    let files = parquet_files(&work, CSV);
+    let files = csv_files(&backend, CSV);
     let (_, body) = backend.upload("ana", "t", &files, "create").await;
     let id = body["id"].as_str().unwrap().to_string();
     // A ghost of an upload the store never committed (its commit failed, it is long gone).
@@ -387,9 +386,7 @@ async fn log_entries_are_written_once_and_never_replaced() {
 async fn concurrent_shares_and_unshares_on_two_backends_answer_what_they_did() {
     let first = Arc::new(Backend::start().await);
     let second = Arc::new(first.replica().await);
-    let work = first.dir.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    let files = parquet_files(&work, CSV);
+    let files = csv_files(&first, CSV);
     let mut ids = Vec::new();
     for i in 0..4 {
         let (status, body) = first

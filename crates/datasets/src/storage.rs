@@ -421,38 +421,6 @@ impl Storage {
         Ok(hex::encode(hasher.finalize()))
     }
 
-    /// Writes a small object whole (a log entry): readers see all of it or nothing.
-    pub async fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
-        match self {
-            Storage::Local { .. } => {
-                let path = self.path(key);
-                let target = path.clone();
-                tokio::task::spawn_blocking(move || {
-                    if let Some(parent) = target.parent() {
-                        std::fs::create_dir_all(parent)?;
-                    }
-                    delta_bridge_shares::write_atomically(&target, &bytes)
-                })
-                .await
-                .map_err(std::io::Error::other)
-                .and_then(|r| r)
-                .map_err(|e| io_error(&path, e))
-            }
-            Storage::S3 { .. } => {
-                let (client, bucket) = self.s3();
-                client
-                    .put_object()
-                    .bucket(bucket)
-                    .key(self.s3_key(key))
-                    .body(ByteStream::from(bytes))
-                    .send()
-                    .await
-                    .map_err(|e| storage_error("writing an object", e))?;
-                Ok(())
-            }
-        }
-    }
-
     /// Writes a small object whole only if nothing is at `key` yet (a log entry: Delta log entries are
     /// immutable). `Ok(false)` when something is there already; readers see all of it or nothing.
     pub async fn put_new(&self, key: &str, bytes: Bytes) -> Result<bool> {
