@@ -41,6 +41,17 @@ pub async fn serve(
     options: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_when_ready(listener, options, shutdown, |_| {}).await
+}
+
+/// [`serve`], calling `ready` with the address once `share.yaml` is loaded and watched: from then on a
+/// rewrite of the file is a reload (a refused one fails closed), never a failed start.
+pub async fn serve_when_ready(
+    listener: TcpListener,
+    options: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: impl FnOnce(std::net::SocketAddr),
+) -> anyhow::Result<()> {
     let address = listener
         .local_addr()
         .context("reading the listen address")?;
@@ -71,6 +82,7 @@ pub async fn serve(
     ));
     let _watch = reload::watch(state.clone(), options.config_path.clone())?;
     let app = routes::router(state, &endpoint);
+    ready(address);
     tracing::info!(
         "serving {} at {public_url}{endpoint}",
         options.config_path.display()

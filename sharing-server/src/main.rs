@@ -3,7 +3,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use delta_bridge_sharing::{ServerOptions, serve};
+use delta_bridge_sharing::{ServerOptions, serve_when_ready};
 
 /// Delta Sharing server for the tables named in a share.yaml (reference-server format).
 ///
@@ -87,8 +87,6 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
-    // The first stdout line tells scripts and tests where the server is (useful with port 0).
-    println!("listening on http://{}", listener.local_addr()?);
     let options = ServerOptions {
         config_path: args.config,
         public_url: args.public_url,
@@ -96,7 +94,12 @@ async fn main() -> anyhow::Result<()> {
         signing_key,
         s3,
     };
-    serve(listener, options, shutdown_signal()).await
+    // The first stdout line tells scripts and tests where the server is (useful with port 0), once
+    // share.yaml is loaded.
+    serve_when_ready(listener, options, shutdown_signal(), |address| {
+        println!("listening on http://{address}");
+    })
+    .await
 }
 
 async fn shutdown_signal() {

@@ -786,28 +786,37 @@ impl Datasets {
         let key = delta_log::entry_key(&table, version);
         // No store transaction is open while storage is written: the entry first (put-if-absent, within
         // the lease), then one short transaction that commits the version under the same lease.
-        let written = tokio::time::timeout(
-            self.settings.commit_lease / 2,
-            self.write_entry(&key, Bytes::from(entry), &upload.id),
-        )
-        .await
-        .unwrap_or_else(|_| {
-            Err(Error::Storage(format!(
-                "writing the log entry of version {version} took longer than {} s",
-                self.settings.commit_lease.as_secs_f64() / 2.0
-            )))
-        });
-        if let Err(e) = written {
-            self.forget_entry(&key, &upload.id, attempt).await;
-            return Err(e);
+        let entry = Bytes::from(entry);
+        let budget = self.settings.commit_lease / 3;
+        let mut written =
+            tokio::time::timeout(budget, self.write_entry(&key, entry.clone(), &upload.id))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Error::Storage(format!(
+                        "writing the log entry of version {version} took longer than {} s",
+                        budget.as_secs_f64()
+                    )))
+                });
+        if matches!(written, Err(Error::Storage(_))) && attempt.age() < budget * 2 {
+            // A write that failed or timed out may still land later: write again, put-if-absent, so that
+            // either this one lands (and the late one is refused) or the late one did (and is adopted).
+            // Committing then leaves no entry the store does not know.
+            written =
+                tokio::time::timeout(budget, self.write_entry(&key, entry.clone(), &upload.id))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(Error::Storage(format!(
+                            "writing the log entry of version {version} timed out"
+                        )))
+                    });
         }
-        let committed = if attempt.age() < self.settings.commit_lease {
-            self.store.commit(&plan).await
-        } else {
-            Err(Error::Storage(format!(
+        let committed = match written {
+            Ok(()) if attempt.age() < self.settings.commit_lease => self.store.commit(&plan).await,
+            Ok(()) => Err(Error::Storage(format!(
                 "committing version {version} took longer than {} s",
                 self.settings.commit_lease.as_secs_f64()
-            )))
+            ))),
+            Err(e) => Err(e),
         };
         match committed {
             Ok(()) => {
@@ -817,11 +826,8 @@ impl Datasets {
             }
             Err(e) => {
                 // Committed after all (the answer to COMMIT was lost), or by another request of the
-                // same upload: answer as if this one had done it.
-                if matches!(
-                    self.store.commit_attempt(&upload.id).await,
-                    Ok(Some((_, true)))
-                ) {
+                // same upload (now, or once its attempt ends): answer as if this one had done it.
+                if self.committed_by_any_attempt(&upload.id, attempt).await {
                     return self.dataset(owner, &upload.dataset_id).await;
                 }
                 self.forget_entry(&key, &upload.id, attempt).await;
@@ -829,6 +835,22 @@ impl Datasets {
             }
         }
         self.dataset(owner, &upload.dataset_id).await
+    }
+
+    /// Whether an upload is committed, waiting (within its lease) while another attempt of the same
+    /// upload that took over from `attempt` may still commit it.
+    async fn committed_by_any_attempt(&self, upload_id: &str, attempt: Attempt) -> bool {
+        loop {
+            match self.store.commit_attempt(upload_id).await {
+                Ok(Some((_, true))) => return true,
+                Ok(Some((Some(other), false)))
+                    if other != attempt.0 && Attempt(other).age() < self.settings.commit_lease =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                _ => return false,
+            }
+        }
     }
 
     /// Writes a version's log entry unless one is there. An entry already there is adopted when it
