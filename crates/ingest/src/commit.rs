@@ -203,7 +203,7 @@ pub fn table_files(dir: &Path) -> Result<Vec<String>> {
             snapshot
                 .log_data()
                 .iter()
-                .map(|f| decoded(&f.path().to_string()))
+                .map(|f| decoded(&f.path()))
                 .collect(),
         )
     })?;

@@ -755,8 +755,8 @@ impl Worker<'_> {
                      group: &mut GroupEncoder|
          -> std::result::Result<(), PassError> {
             let arrays: Vec<ArrayRef> = builders.iter_mut().map(ColumnBuilder::finish).collect();
-            let batch =
-                RecordBatch::try_new(self.schema.clone(), arrays).expect("columns match the schema");
+            let batch = RecordBatch::try_new(self.schema.clone(), arrays)
+                .expect("columns match the schema");
             group.write(self.schema, &batch).map_err(encoding_failed)
         };
         loop {

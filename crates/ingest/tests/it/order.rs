@@ -52,7 +52,11 @@ fn files_in_log_order(table: &Path) -> Vec<String> {
 /// that `table_files` (what an upload sends, in that order) agrees.
 fn rows_in_log_order(table: &Path) -> Vec<Vec<String>> {
     let files = files_in_log_order(table);
-    assert_eq!(table_files(table).unwrap(), files, "table_files is in log order");
+    assert_eq!(
+        table_files(table).unwrap(),
+        files,
+        "table_files is in log order"
+    );
     let mut rows = Vec::new();
     for file in files {
         let reader = ParquetRecordBatchReaderBuilder::try_new(
@@ -168,7 +172,11 @@ fn a_file_without_a_final_line_break_keeps_its_last_row_last() {
             let rows: Vec<Vec<String>> = (0..5)
                 .map(|i| vec![i.to_string(), format!("day {i}"), (i * 10).to_string()])
                 .collect();
-            let file = write(dir.path(), "small.csv", &csv_text(&rows, ending, final_break));
+            let file = write(
+                dir.path(),
+                "small.csv",
+                &csv_text(&rows, ending, final_break),
+            );
             let table = dir.path().join(format!("t-{e}-{final_break}"));
             run(&file, &table, &options(4 << 20, 128 << 20, 2));
             assert_eq!(
@@ -190,7 +198,11 @@ fn random_tables_of_many_chunks_and_files_read_back_in_order() {
             for size in [1, 40, 3_000, 30_000] {
                 let count = size + next(size);
                 let rows = random_rows(&mut next, count);
-                let file = write(dir.path(), "rows.csv", &csv_text(&rows, ending, final_break));
+                let file = write(
+                    dir.path(),
+                    "rows.csv",
+                    &csv_text(&rows, ending, final_break),
+                );
                 let table = dir.path().join(format!("t{case}"));
                 case += 1;
                 // Blocks of 64 KiB (the smallest): a 30,000-row file is about 20 chunks. Files of
@@ -245,7 +257,11 @@ fn rows_keep_their_order_after_a_widening_restart_and_across_appends() {
     let rows = rows_in_log_order(&table);
     let ids: Vec<u64> = rows.iter().map(|r| r[0].parse().unwrap()).collect();
     let misplaced = ids.iter().enumerate().position(|(i, id)| *id != i as u64);
-    assert_eq!((ids.len(), misplaced), (50_003, None), "the first id out of place");
+    assert_eq!(
+        (ids.len(), misplaced),
+        (50_003, None),
+        "the first id out of place"
+    );
     let amounts: Vec<f64> = rows.iter().map(|r| r[1].parse().unwrap()).collect();
     assert_eq!(amounts[49_999], 149_997.0);
     assert_eq!(amounts[50_000..], [2.5, 1.5, 0.5]);
@@ -262,10 +278,7 @@ fn table_files_follow_the_log_not_the_names() {
     let data = files_in_log_order(&source).remove(0);
     let log = std::fs::read_to_string(source.join("_delta_log/00000000000000000000.json")).unwrap();
     let add = log.lines().find(|l| l.starts_with("{\"add\"")).unwrap();
-    let header: Vec<&str> = log
-        .lines()
-        .filter(|l| !l.starts_with("{\"add\""))
-        .collect();
+    let header: Vec<&str> = log.lines().filter(|l| !l.starts_with("{\"add\"")).collect();
     let table = dir.path().join("t");
     std::fs::create_dir_all(table.join("_delta_log")).unwrap();
     for name in ["z.parquet", "a.parquet", "m.parquet"] {
@@ -273,7 +286,11 @@ fn table_files_follow_the_log_not_the_names() {
     }
     let add_of = |name: &str| add.replace(&data, name);
     let first = [header.join("\n"), add_of("z.parquet"), add_of("a.parquet")].join("\n");
-    write(&table.join("_delta_log"), "00000000000000000000.json", &first);
+    write(
+        &table.join("_delta_log"),
+        "00000000000000000000.json",
+        &first,
+    );
     write(
         &table.join("_delta_log"),
         "00000000000000000001.json",
