@@ -1,11 +1,16 @@
-"""CSV in, Delta out, read back with the independent `deltalake` reader: values and types must survive."""
+"""CSV in, Delta out, read back with the independent `deltalake` reader: values and types must survive, and
+the rows keep the file's order when the data files are read in the order of their add actions."""
 
 import csv
 import datetime as dt
 import io
+import json
 import math
 import random
+import urllib.parse
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
@@ -124,3 +129,65 @@ def test_cli_errors_are_one_line_with_distinct_exit_codes(cli, tmp_path):
     assert not (tmp_path / "t").exists()
     usage = cli.run("convert", ragged, "--out", tmp_path / "t", "--mode", "sideways", check=False)
     assert usage.returncode == 2
+
+
+def files_in_log_order(table_dir):
+    """The table's live data files in the order of their add actions: commits ascending, adds in order."""
+    log = table_dir / "_delta_log"
+    live = []
+    for commit in sorted(log.glob("*.json")):
+        for line in commit.read_text().splitlines():
+            action = json.loads(line)
+            for kind in ("add", "remove"):
+                if kind in action:
+                    path = urllib.parse.unquote(action[kind]["path"])
+                    live = [p for p in live if p != path] + ([path] if kind == "add" else [])
+    return live
+
+
+def rows_in_log_order(table_dir, kinds):
+    files = files_in_log_order(table_dir)
+    listed = pa.table(DeltaTable(str(table_dir)).get_add_actions(flatten=True))["path"].to_pylist()
+    assert sorted(files) == sorted(urllib.parse.unquote(p) for p in listed), "the log replay agrees with deltalake"
+    frame = pa.concat_tables([pq.read_table(table_dir / f) for f in files]).to_pandas()
+    return [tuple(normalized(v, k) for v, k in zip(r, kinds)) for r in frame.itertuples(index=False, name=None)]
+
+
+# Seeds 0 to 23 are small (one chunk; the last line alone when it has no line break); 24 and 25 are about
+# 10 MB, three chunks of the reader's 4 MiB blocks, and 25 ends with a value that widens its column.
+@pytest.mark.parametrize("seed", range(26))
+def test_rows_keep_the_files_order(cli, tmp_path, seed):
+    rng = random.Random(1000 + seed)
+    kinds, rows = random_table(rng)
+    if seed >= 24:
+        kinds = ["int", "text", "float", "date", "code"]
+        rows = [[random_value(rng, k) for k in kinds] for _ in range(180_000)]
+        rows[0] = [1, "first", 1.5, dt.date(2020, 1, 1), "00001"]
+    line_ending = ["\n", "\r\n", "\r"][seed % 3]
+    final_break = seed % 2 == 0
+    quoting = rng.choice([csv.QUOTE_MINIMAL, csv.QUOTE_ALL])
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator=line_ending, quoting=quoting)
+    writer.writerow([f"c{i}" for i in range(len(kinds))])
+    for row in rows:
+        writer.writerow([text_of(v, k) for v, k in zip(row, kinds)])
+    text = buffer.getvalue()
+    if seed == 25:
+        # A late value that is not a whole number: the column is widened and the file read again.
+        rows.append([2.5, "last", 0.5, dt.date(2020, 1, 2), "00002"])
+        text += "2.5,last,0.5,2020-01-02,00002" + line_ending
+        kinds = ["float"] + kinds[1:]
+    if not final_break:
+        text = text[: -len(line_ending)]
+    path = tmp_path / "ordered.csv"
+    path.write_bytes(text.encode())
+    result = cli.convert(path, tmp_path / "table")
+    assert result["rows"] == len(rows)
+    assert bool(result["widened"]) == (seed == 25)
+    got = rows_in_log_order(tmp_path / "table", kinds)
+    want = [tuple(normalized(v, k) for v, k in zip(r, kinds)) for r in rows]
+    first_difference = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), None)
+    assert len(got) == len(want) and first_difference is None, (
+        f"{line_ending!r}, final line break {final_break}, {len(rows)} rows in {result['files']} files: "
+        f"first difference at row {first_difference}"
+    )

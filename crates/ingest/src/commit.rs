@@ -180,7 +180,10 @@ async fn commit_async(
     Ok(finalized.version() as i64)
 }
 
-/// The data files of a local Delta table's current version, as paths relative to its directory.
+/// The data files of a local Delta table's current version, as paths relative to its directory, in
+/// the order of their add actions in the log (commits ascending, adds in order within a commit): the
+/// order that gives the rows of a conversion in the order of its CSV, and the order in which an
+/// upload presents them to the backend. Files whose add is only in a checkpoint come first.
 /// Blocking (it runs a small runtime): call it from a plain thread or `spawn_blocking`.
 pub fn table_files(dir: &Path) -> Result<Vec<String>> {
     let failed = |message: String| Error::Delta {
@@ -188,7 +191,7 @@ pub fn table_files(dir: &Path) -> Result<Vec<String>> {
         message,
     };
     let runtime = runtime(dir)?;
-    runtime.block_on(async {
+    let mut files = runtime.block_on(async {
         let absolute = std::fs::canonicalize(dir).map_err(|e| failed(e.to_string()))?;
         let url = url::Url::from_directory_path(&absolute)
             .map_err(|_| failed("not a directory path".into()))?;
@@ -196,17 +199,63 @@ pub fn table_files(dir: &Path) -> Result<Vec<String>> {
             .await
             .map_err(|e| failed(e.to_string()))?;
         let snapshot = table.snapshot().map_err(|e| failed(e.to_string()))?;
-        let mut files: Vec<String> = snapshot
-            .log_data()
-            .iter()
-            .map(|f| {
-                let path = f.path().to_string();
-                percent_encoding::percent_decode_str(&path)
-                    .decode_utf8_lossy()
-                    .into_owned()
-            })
-            .collect();
-        files.sort();
-        Ok(files)
-    })
+        Ok::<Vec<String>, Error>(
+            snapshot
+                .log_data()
+                .iter()
+                .map(|f| decoded(&f.path()))
+                .collect(),
+        )
+    })?;
+    let places = add_places(dir)?;
+    // Stable: files with no place (added in a checkpoint) keep the snapshot's order, first.
+    files.sort_by_key(|f| places.get(f).copied());
+    Ok(files)
+}
+
+fn decoded(path: &str) -> String {
+    percent_encoding::percent_decode_str(path)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// For each path added by a JSON commit in `_delta_log`, the place of its latest add among all adds
+/// of those commits, read in version order.
+fn add_places(dir: &Path) -> Result<HashMap<String, usize>> {
+    let log = dir.join("_delta_log");
+    let io = |file: &Path| {
+        let file = file.to_path_buf();
+        move |source| Error::Io { file, source }
+    };
+    let mut commits: Vec<(u64, std::path::PathBuf)> = std::fs::read_dir(&log)
+        .map_err(io(&log))?
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let version = path
+                .file_name()?
+                .to_str()?
+                .strip_suffix(".json")?
+                .parse()
+                .ok()?;
+            Some((version, path))
+        })
+        .collect();
+    commits.sort();
+    let mut places = HashMap::new();
+    let mut adds = 0;
+    for (_, path) in commits {
+        let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let action: serde_json::Value =
+                serde_json::from_str(line).map_err(|e| Error::Delta {
+                    table: dir.to_path_buf(),
+                    message: format!("{}: {e}", path.display()),
+                })?;
+            if let Some(added) = action["add"]["path"].as_str() {
+                places.insert(decoded(added), adds);
+                adds += 1;
+            }
+        }
+    }
+    Ok(places)
 }
