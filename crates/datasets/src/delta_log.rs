@@ -133,6 +133,15 @@ pub fn upload_of(entry: &[u8]) -> Option<String> {
     })
 }
 
+/// The commit time (`commitInfo.timestamp`, ms since the epoch) of a log entry, if it has one.
+pub fn timestamp_of(entry: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(entry).ok()?;
+    text.lines().find_map(|line| {
+        let value: Value = serde_json::from_str(line).ok()?;
+        value.get("commitInfo")?.get("timestamp")?.as_i64()
+    })
+}
+
 fn uuid_v4() -> String {
     let mut b = [0u8; 16];
     getrandom::fill(&mut b).expect("the operating system's random source works");
@@ -166,6 +175,7 @@ mod tests {
         }];
         let text = entry("up1", Operation::Create, "t", &columns, &added, &[], 5);
         assert_eq!(upload_of(text.as_bytes()).as_deref(), Some("up1"));
+        assert_eq!(timestamp_of(text.as_bytes()), Some(5));
         let lines: Vec<Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())

@@ -746,7 +746,7 @@ impl Datasets {
             Err(Error::Conflict(_)) => return self.dataset(owner, &upload.dataset_id).await,
             Err(e) => return Err(e),
         }
-        let plan = CommitPlan {
+        let mut plan = CommitPlan {
             dataset: Dataset {
                 id: upload.dataset_id.clone(),
                 owner: owner.to_string(),
@@ -811,8 +811,18 @@ impl Datasets {
                     });
         }
         let committed = match written {
-            Ok(()) if attempt.age() < self.settings.commit_lease => self.store.commit(&plan).await,
-            Ok(()) => Err(Error::Storage(format!(
+            Ok(adopted) if attempt.age() < self.settings.commit_lease => {
+                // An adopted entry's commit time is the version's: the store says what recipients see.
+                if let Some(at) = adopted {
+                    plan.record.committed_at = at;
+                    plan.dataset.updated_at = at;
+                    if plan.previous_version.is_none() {
+                        plan.dataset.created_at = at;
+                    }
+                }
+                self.store.commit(&plan).await
+            }
+            Ok(_) => Err(Error::Storage(format!(
                 "committing version {version} took longer than {} s",
                 self.settings.commit_lease.as_secs_f64()
             ))),
@@ -857,15 +867,16 @@ impl Datasets {
     /// commits this same upload (a retry after a failure between the entry and the store's commit);
     /// another upload's entry that the store does not know is removed once its commit's lease is long
     /// over (it was left by a failure), and answered as a conflict while that commit may still land.
-    async fn write_entry(&self, key: &str, entry: Bytes, upload_id: &str) -> Result<()> {
+    /// Answers the commit time of the entry in storage (an adopted one keeps its own).
+    async fn write_entry(&self, key: &str, entry: Bytes, upload_id: &str) -> Result<Option<i64>> {
         for _ in 0..2 {
             let outcome = self.storage.put_new(key, entry.clone()).await;
             let existing = match outcome {
-                Ok(true) => return Ok(()),
+                Ok(true) => return Ok(None),
                 Ok(false) => self.storage.get(key).await?,
                 // The write may have landed although its answer was lost: look before failing.
                 Err(e) => match self.storage.get(key).await {
-                    Ok(Some(found)) if found == entry => return Ok(()),
+                    Ok(Some(found)) if found == entry => return Ok(None),
                     _ => return Err(e),
                 },
             };
@@ -877,7 +888,7 @@ impl Datasets {
                     key,
                     "adopting the log entry of an earlier attempt"
                 );
-                return Ok(());
+                return Ok(delta_log::timestamp_of(&existing));
             }
             let state = match &owner {
                 Some(other) => self.store.commit_attempt(other).await?,
