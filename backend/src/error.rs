@@ -79,6 +79,9 @@ impl From<delta_bridge_identity::Error> for ApiError {
                     "sign-in cannot be checked right now, try again",
                 )
             }
+            delta_bridge_identity::Error::NotAllowed(message) => {
+                ApiError::new(StatusCode::FORBIDDEN, "FORBIDDEN", message)
+            }
             other => ApiError::unauthenticated(other.to_string()),
         }
     }

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use delta_bridge_backend::{AppState, serve};
 use delta_bridge_datasets::{Datasets, Secret, Settings, Storage, Store};
-use delta_bridge_identity::{GOOGLE_CERTIFICATES_URL, Mode, Verifier};
+use delta_bridge_identity::{GOOGLE_CERTIFICATES_URL, Mode, Policy, Verifier};
 
 #[derive(Parser, Debug)]
 #[command(name = "delta-bridge-backend", version, about)]
@@ -61,9 +61,16 @@ struct Args {
     /// Created with a random secret if missing.
     #[arg(long, env = "DELTA_BRIDGE_SECRET_FILE")]
     secret_file: Option<PathBuf>,
-    /// Firebase project id (the tokens' audience).
+    /// Firebase project id (the tokens' audience). The Auth emulator's unsigned tokens are accepted only
+    /// for a demo- project with FIREBASE_AUTH_EMULATOR_HOST set to the emulator's host:port.
     #[arg(long, env = "FIREBASE_PROJECT_ID")]
     firebase_project: String,
+    /// Accept only accounts with an email address at this domain (repeatable).
+    #[arg(long, value_name = "DOMAIN")]
+    allow_email_domain: Vec<String>,
+    /// Accept only accounts whose email address is verified.
+    #[arg(long)]
+    require_verified_email: bool,
     /// Where Google publishes the certificates that sign Firebase ID tokens.
     #[arg(long, env = "DELTA_BRIDGE_FIREBASE_CERTIFICATES_URL", default_value = GOOGLE_CERTIFICATES_URL)]
     firebase_certificates_url: String,
@@ -143,20 +150,25 @@ async fn main() -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| args.data_dir.join("secret"));
     let secret = read_or_create_secret(&secret_file)?;
-    let mode = match std::env::var("FIREBASE_AUTH_EMULATOR_HOST") {
-        Ok(host) if !host.is_empty() => {
-            tracing::warn!(
-                "FIREBASE_AUTH_EMULATOR_HOST is set ({host}): accepting the Auth emulator's unsigned tokens; never do this in production"
-            );
-            Mode::Emulator
-        }
-        _ => Mode::Google {
-            certificates_url: args.firebase_certificates_url.clone(),
-        },
-    };
+    // Unsigned emulator tokens only on purpose: a host:port and a demo- project, nothing else.
+    let mode = Mode::choose(
+        std::env::var("FIREBASE_AUTH_EMULATOR_HOST").ok().as_deref(),
+        &args.firebase_project,
+        &args.firebase_certificates_url,
+    )?;
+    if mode == Mode::Emulator {
+        tracing::warn!(
+            "emulator mode (FIREBASE_AUTH_EMULATOR_HOST and the demo- project {}): accepting the Auth emulator's unsigned tokens",
+            args.firebase_project
+        );
+    }
     let verifier = Verifier::new(delta_bridge_identity::Settings {
         project_id: args.firebase_project.clone(),
         mode,
+        policy: Policy {
+            allowed_email_domains: args.allow_email_domain.clone(),
+            require_verified_email: args.require_verified_email,
+        },
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

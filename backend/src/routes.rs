@@ -60,6 +60,7 @@ async fn health(State(state): State<Arc<AppState>>) -> impl IntoResponse {
         StatusCode::OK,
         Json(json!({
             "status": if health.ok { "ok" } else { "degraded" },
+            "auth": state.verifier.settings().mode.name(),
             "shareFile": {
                 "generation": health.file_generation,
                 "storeGeneration": health.store_generation,

@@ -137,7 +137,7 @@ class Process:
 class Stack:
     """The backend (emulator mode) and the sharing server reading the share.yaml the backend writes."""
 
-    def __init__(self, directory, emulator, storage, s3=None, firebase_env=True, backend_args=()):
+    def __init__(self, directory, emulator, storage, s3=None, firebase_env=True, backend_args=(), project=PROJECT):
         directory.mkdir(parents=True, exist_ok=True)
         self.dir = directory
         self.emulator = emulator
@@ -154,7 +154,7 @@ class Stack:
         backend_env = dict(env, FIREBASE_AUTH_EMULATOR_HOST=emulator.host) if firebase_env else env
         self.backend_argv = [
             BACKEND, "--listen", "127.0.0.1:0", "--data-dir", str(directory / "data"), "--storage", storage,
-            "--firebase-project", PROJECT, "--sharing-url", f"http://127.0.0.1:{sharing_port}/delta-sharing",
+            "--firebase-project", project, "--sharing-url", f"http://127.0.0.1:{sharing_port}/delta-sharing",
             "--multipart-threshold", str(6 * MiB), "--part-size", str(5 * MiB),
             # Overwritten files are vacuumed at once unless a share reaches them; share.yaml is checked every second.
             "--retention", "0s", "--maintenance-interval-seconds", "1", *s3_args, *backend_args,

@@ -147,11 +147,13 @@ def test_uploads_other_than_what_was_presigned_are_refused(stack, tmp_path):
 
 
 def test_emulator_tokens_are_refused_without_emulator_mode(emulator, tmp_path):
-    stack = Stack(tmp_path, emulator, str(tmp_path / "storage"), firebase_env=False)
+    # A backend verifying a real project's tokens (no emulator variable, no demo- project).
+    stack = Stack(tmp_path, emulator, str(tmp_path / "storage"), firebase_env=False, project="acme-prod-4711")
     try:
         response = stack.call("GET", "/datasets", user(emulator))
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "UNAUTHENTICATED"
-        assert stack.call("GET", "/healthz", None).status_code == 200
+        health = stack.call("GET", "/healthz", None)
+        assert health.status_code == 200 and health.json()["auth"] == "google"
     finally:
         stack.stop()

@@ -19,6 +19,7 @@ use delta_bridge_identity::testing::{
 };
 
 mod footers;
+mod signin;
 mod trust;
 
 struct Backend {
@@ -35,6 +36,8 @@ struct Options {
     part_size: i64,
     /// How long overwritten files stay (0: vacuumed at once).
     retention: Duration,
+    /// Who may sign in.
+    policy: delta_bridge_identity::Policy,
 }
 
 impl Default for Options {
@@ -43,6 +46,7 @@ impl Default for Options {
             multipart_threshold: 1 << 30,
             part_size: 5 << 20,
             retention: Duration::from_secs(0),
+            policy: Default::default(),
         }
     }
 }
@@ -96,6 +100,7 @@ impl Backend {
             mode: Mode::Google {
                 certificates_url: certificate_server().0,
             },
+            policy: options.policy.clone(),
         });
         tokio::spawn(serve(
             listener,

@@ -48,6 +48,115 @@ pub enum Mode {
     Emulator,
 }
 
+impl Mode {
+    /// The mode for a project, given `FIREBASE_AUTH_EMULATOR_HOST` as set (`None` or empty if unset): the
+    /// Auth emulator's unsigned tokens only when that is a `host:port` and the project id starts with
+    /// `demo-` (Firebase's prefix for emulator-only projects); Google's signed tokens when neither is so.
+    /// Any other combination is refused, naming both, so that no stray variable turns verification off.
+    pub fn choose(
+        emulator_host: Option<&str>,
+        project_id: &str,
+        certificates_url: &str,
+    ) -> Result<Mode, ModeError> {
+        let host = emulator_host.map(str::trim).filter(|h| !h.is_empty());
+        let demo = project_id.starts_with("demo-");
+        match (host, demo) {
+            (None, false) => Ok(Mode::Google {
+                certificates_url: certificates_url.to_string(),
+            }),
+            (Some(host), true) if is_host_port(host) => Ok(Mode::Emulator),
+            (Some(host), _) => Err(ModeError {
+                emulator_host: Some(host.to_string()),
+                project_id: project_id.to_string(),
+            }),
+            (None, true) => Err(ModeError {
+                emulator_host: None,
+                project_id: project_id.to_string(),
+            }),
+        }
+    }
+
+    /// `emulator` or `google`, as `/healthz` shows it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mode::Google { .. } => "google",
+            Mode::Emulator => "emulator",
+        }
+    }
+}
+
+fn is_host_port(text: &str) -> bool {
+    text.rsplit_once(':').is_some_and(|(host, port)| {
+        !host.is_empty()
+            && !host.contains(char::is_whitespace)
+            && port.parse::<u16>().is_ok_and(|p| p > 0)
+    })
+}
+
+/// A refused combination of `FIREBASE_AUTH_EMULATOR_HOST` and project id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", describe_mode_error(self))]
+pub struct ModeError {
+    /// The variable's value, if set.
+    pub emulator_host: Option<String>,
+    /// The project id.
+    pub project_id: String,
+}
+
+fn describe_mode_error(e: &ModeError) -> String {
+    let rule = "the Auth emulator's unsigned tokens are accepted only with FIREBASE_AUTH_EMULATOR_HOST set to its host:port \
+                and a project id starting with demo-; real Firebase tokens need FIREBASE_AUTH_EMULATOR_HOST unset and the real project id";
+    match &e.emulator_host {
+        Some(host) => format!(
+            "FIREBASE_AUTH_EMULATOR_HOST is {host:?} and the Firebase project id is {:?}: {rule}",
+            e.project_id
+        ),
+        None => format!(
+            "the Firebase project id {:?} is an emulator-only (demo-) project, but FIREBASE_AUTH_EMULATOR_HOST is not set: {rule}",
+            e.project_id
+        ),
+    }
+}
+
+/// Who may sign in, beyond holding a valid token.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// If not empty, only email addresses at one of these domains.
+    pub allowed_email_domains: Vec<String>,
+    /// Only users whose email address is verified.
+    pub require_verified_email: bool,
+}
+
+impl Policy {
+    /// Whether this caller may sign in; the refusal says what would let them.
+    pub fn admit(&self, caller: &Caller) -> Result<(), Error> {
+        if !self.allowed_email_domains.is_empty() {
+            let domain = caller
+                .email
+                .as_deref()
+                .and_then(|e| e.rsplit_once('@'))
+                .map(|(_, d)| d.to_ascii_lowercase());
+            let allowed = domain.as_deref().is_some_and(|d| {
+                self.allowed_email_domains
+                    .iter()
+                    .any(|a| a.trim_start_matches('@').eq_ignore_ascii_case(d))
+            });
+            if !allowed {
+                return Err(Error::NotAllowed(format!(
+                    "this server accepts only accounts with an email address at {}",
+                    self.allowed_email_domains.join(", ")
+                )));
+            }
+        }
+        if self.require_verified_email && !caller.email_verified {
+            return Err(Error::NotAllowed(
+                "verify your email address first (follow the link Firebase sent), then sign in again".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Settings of a verifier.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -55,6 +164,8 @@ pub struct Settings {
     pub project_id: String,
     /// Which tokens are accepted.
     pub mode: Mode,
+    /// Who may sign in.
+    pub policy: Policy,
 }
 
 /// The verified caller.
@@ -64,6 +175,8 @@ pub struct Caller {
     pub uid: String,
     /// The user's email, if the token has one.
     pub email: Option<String>,
+    /// Whether Firebase says the email address is verified.
+    pub email_verified: bool,
 }
 
 /// Why a token was refused.
@@ -99,6 +212,9 @@ pub enum Error {
     /// `sub` is empty (or too long).
     #[error("the token has no user id")]
     NoSubject,
+    /// A valid token of a user this server's sign-in policy does not admit.
+    #[error("{0}")]
+    NotAllowed(String),
     /// The certificates could not be fetched or read; a retry may pass.
     #[error("the signing certificates could not be fetched: {0}")]
     KeysUnavailable(String),
@@ -120,6 +236,8 @@ struct Claims {
     iss: Option<String>,
     #[serde(default)]
     email: Option<String>,
+    #[serde(default)]
+    email_verified: Option<bool>,
 }
 
 #[derive(Default)]
@@ -237,10 +355,13 @@ impl Verifier {
         if claims.sub.is_empty() || claims.sub.len() > 128 {
             return Err(Error::NoSubject);
         }
-        Ok(Caller {
+        let caller = Caller {
             uid: claims.sub,
             email: claims.email,
-        })
+            email_verified: claims.email_verified.unwrap_or(false),
+        };
+        self.settings.policy.admit(&caller)?;
+        Ok(caller)
     }
 
     async fn key(&self, url: &str, kid: &str) -> Result<DecodingKey, Error> {
@@ -311,5 +432,100 @@ impl Verifier {
             fresh_until: Some(now + max_age),
             fetched_at: Some(now),
         })
+    }
+}
+
+#[cfg(test)]
+mod mode_tests {
+    use super::*;
+
+    const CERTS: &str = "https://certs.example/x";
+
+    #[test]
+    fn unsigned_tokens_only_with_an_emulator_host_and_a_demo_project() {
+        assert_eq!(
+            Mode::choose(Some("127.0.0.1:9099"), "demo-delta-bridge", CERTS),
+            Ok(Mode::Emulator)
+        );
+        assert_eq!(
+            Mode::choose(Some("localhost:9099"), "demo-x", CERTS),
+            Ok(Mode::Emulator)
+        );
+        assert_eq!(
+            Mode::choose(None, "acme-prod-4711", CERTS),
+            Ok(Mode::Google {
+                certificates_url: CERTS.into()
+            })
+        );
+        assert_eq!(
+            Mode::choose(Some(""), "acme-prod-4711", CERTS).map(|m| m.name()),
+            Ok("google")
+        );
+        // A stray or "disabling" value, or a real project: refused, naming both.
+        for (host, project) in [
+            ("false", "acme-prod-4711"),
+            ("0", "demo-x"),
+            ("off", "demo-x"),
+            ("127.0.0.1:9099", "acme-prod-4711"),
+            ("127.0.0.1", "demo-x"),
+            (":9099", "demo-x"),
+            ("host:99999", "demo-x"),
+        ] {
+            let error = Mode::choose(Some(host), project, CERTS).unwrap_err();
+            let message = error.to_string();
+            assert!(message.contains(&format!("{host:?}")), "{message}");
+            assert!(message.contains(&format!("{project:?}")), "{message}");
+        }
+        // A demo- project cannot be verified against Google.
+        let message = Mode::choose(None, "demo-x", CERTS).unwrap_err().to_string();
+        assert!(
+            message.contains("\"demo-x\"")
+                && message.contains("FIREBASE_AUTH_EMULATOR_HOST is not set")
+        );
+    }
+
+    #[test]
+    fn the_sign_in_policy_admits_only_allowed_domains_and_verified_emails() {
+        let caller = |email: Option<&str>, verified: bool| Caller {
+            uid: "u".into(),
+            email: email.map(str::to_string),
+            email_verified: verified,
+        };
+        let open = Policy::default();
+        assert!(open.admit(&caller(None, false)).is_ok());
+        let domains = Policy {
+            allowed_email_domains: vec!["example.com".into(), "@corp.example".into()],
+            require_verified_email: false,
+        };
+        assert!(
+            domains
+                .admit(&caller(Some("ana@Example.COM"), false))
+                .is_ok()
+        );
+        assert!(
+            domains
+                .admit(&caller(Some("bo@corp.example"), false))
+                .is_ok()
+        );
+        for refused in [
+            None,
+            Some("eve@evil.example"),
+            Some("eve@example.com.evil"),
+            Some("example.com"),
+        ] {
+            let Err(Error::NotAllowed(message)) = domains.admit(&caller(refused, true)) else {
+                panic!("{refused:?} admitted");
+            };
+            assert!(message.contains("example.com"), "{message}");
+        }
+        let verified = Policy {
+            allowed_email_domains: vec![],
+            require_verified_email: true,
+        };
+        assert!(verified.admit(&caller(Some("a@b.c"), true)).is_ok());
+        assert!(matches!(
+            verified.admit(&caller(Some("a@b.c"), false)),
+            Err(Error::NotAllowed(m)) if m.contains("verify your email")
+        ));
     }
 }

@@ -19,6 +19,7 @@ fn google(url: &str) -> Verifier {
         mode: Mode::Google {
             certificates_url: url.into(),
         },
+        policy: Default::default(),
     })
 }
 
@@ -103,6 +104,7 @@ async fn emulator_tokens_pass_only_in_emulator_mode() {
     let emulator = Verifier::new(Settings {
         project_id: PROJECT.into(),
         mode: Mode::Emulator,
+        policy: Default::default(),
     });
     assert_eq!(
         emulator.verify(&unsigned(&claims())).await.unwrap().uid,
