@@ -1,11 +1,12 @@
 //! Test support (feature `testing`): Firebase-style ID tokens signed with the test-only keys in
-//! `tests/fixtures`, and a loopback server that publishes the test certificate the way Google publishes
-//! Firebase's. Never compiled into a product binary.
+//! `tests/fixtures`, and loopback servers that publish the test certificate the way Google publishes
+//! Firebase's (one of them can be made slow or failing). Never compiled into a product binary.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -33,25 +34,88 @@ pub fn fixture(name: &str) -> String {
 /// Serves `{"key-1": <google-cert.pem>}` with a one-hour max-age on a loopback port. Answers its URL
 /// and a count of the requests it served.
 pub fn certificate_server() -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-    let url = format!("http://{}/certs", listener.local_addr().expect("bound"));
-    let hits = Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
-    let body = json!({ KID: fixture("google-cert.pem") }).to_string();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut request = [0u8; 4096];
-            let _ = stream.read(&mut request);
-            counter.fetch_add(1, Ordering::SeqCst);
-            let response = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: public, max-age=3600\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = stream.write_all(response.as_bytes());
-        }
-    });
-    (url, hits)
+    let server = CertificateServer::start(3600);
+    (server.url.clone(), server.hits.clone())
+}
+
+/// A loopback certificate server like [`certificate_server`] that a test can make slow or failing, and
+/// whose max-age it chooses. Each request is answered on its own thread, so a stall delays only it.
+#[derive(Debug, Clone)]
+pub struct CertificateServer {
+    /// Where the certificates are published.
+    pub url: String,
+    /// How many requests arrived (counted on arrival, before any delay).
+    pub hits: Arc<AtomicUsize>,
+    /// How many responses were sent.
+    pub answered: Arc<AtomicUsize>,
+    delay_ms: Arc<AtomicU64>,
+    status: Arc<AtomicU16>,
+}
+
+impl CertificateServer {
+    /// Publishes the test certificate with `Cache-Control: public, max-age=<max_age_seconds>`, at once,
+    /// with status 200.
+    pub fn start(max_age_seconds: u64) -> CertificateServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let server = CertificateServer {
+            url: format!("http://{}/certs", listener.local_addr().expect("bound")),
+            hits: Arc::new(AtomicUsize::new(0)),
+            answered: Arc::new(AtomicUsize::new(0)),
+            delay_ms: Arc::new(AtomicU64::new(0)),
+            status: Arc::new(AtomicU16::new(200)),
+        };
+        let switches = server.clone();
+        let body = json!({ KID: fixture("google-cert.pem") }).to_string();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let switches = switches.clone();
+                let body = body.clone();
+                std::thread::spawn(move || {
+                    let mut request = [0u8; 4096];
+                    let _ = stream.read(&mut request);
+                    switches.hits.fetch_add(1, Ordering::SeqCst);
+                    let delay = switches.delay_ms.load(Ordering::SeqCst);
+                    if delay > 0 {
+                        std::thread::sleep(Duration::from_millis(delay));
+                    }
+                    let response = match switches.status.load(Ordering::SeqCst) {
+                        200 => format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: public, max-age={max_age_seconds}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        ),
+                        status => format!(
+                            "HTTP/1.1 {status} Failing\r\nContent-Type: text/plain\r\nContent-Length: 7\r\nConnection: close\r\n\r\nfailing"
+                        ),
+                    };
+                    let _ = stream.write_all(response.as_bytes());
+                    switches.answered.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+        });
+        server
+    }
+
+    /// Each response from now on waits this long before it is sent.
+    pub fn set_delay(&self, delay: Duration) {
+        self.delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// Responses from now on have this status (anything but 200: no certificates).
+    pub fn set_status(&self, status: u16) {
+        self.status.store(status, Ordering::SeqCst);
+    }
+
+    /// How many requests arrived so far.
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+
+    /// How many responses were sent so far.
+    pub fn answered(&self) -> usize {
+        self.answered.load(Ordering::SeqCst)
+    }
 }
 
 /// Seconds since the epoch.
