@@ -1,8 +1,7 @@
 //! Who is calling: Firebase ID tokens, verified the way Google signs them.
 //!
-//! [`Verifier::verify`] checks an RS256 signature against Google's published certificates for Firebase
-//! (fetched, cached for their `Cache-Control` max-age, fetched again when a token names an unknown key
-//! id), then the claims Firebase documents: `iss` is `https://securetoken.google.com/<project>`, `aud` is
+//! [`Verifier::verify`] checks an RS256 signature against Google's published certificates for Firebase,
+//! then the claims Firebase documents: `iss` is `https://securetoken.google.com/<project>`, `aud` is
 //! the project id, `exp` is in the future, `iat` and `auth_time` are not, and `sub` (the user id) is
 //! not empty.
 //!
@@ -10,17 +9,26 @@
 //! built with [`Mode::Emulator`], which a server chooses only when `FIREBASE_AUTH_EMULATOR_HOST` is set,
 //! as Google's Admin SDKs do; every other verifier refuses them.
 //!
+//! The certificates are fetched once, kept for their `Cache-Control` max-age and fetched again, at most
+//! once every 10 s, when a token names an unknown key id. One fetch at a time, never under the lock that
+//! requests read the keys with: requests that need a fetch wait for the one under way; the others go on
+//! with the keys held. A request in the last tenth of the max-age (at most 5 minutes) starts a refresh in
+//! the background. When Google cannot be reached or answers an error, the keys held keep verifying for a
+//! grace period past their max-age ([`DEFAULT_CERTIFICATE_GRACE`], 6 hours, or
+//! [`Verifier::with_certificate_grace`]); after it, or with no keys yet, the answer is
+//! [`Error::KeysUnavailable`].
+//!
 //! Errors never contain the token.
 #![warn(missing_docs)]
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
-use tokio::sync::RwLock;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -33,8 +41,20 @@ pub const GOOGLE_CERTIFICATES_URL: &str =
 const DEFAULT_CACHE: Duration = Duration::from_secs(3600);
 /// Tolerated clock skew for `exp`, `iat` and `auth_time`.
 const LEEWAY_SECONDS: u64 = 5;
-/// After a fetch, an unknown key id does not trigger another one for this long (no request storms).
+/// After a fetch, an unknown key id does not trigger another one for this long (no request storms); nor
+/// does a failed fetch start another in the background.
 const REFETCH_INTERVAL: Duration = Duration::from_secs(10);
+/// How long after their max-age the certificates held keep verifying tokens while Google cannot be
+/// reached or answers an error, unless [`Verifier::with_certificate_grace`] says otherwise. Google
+/// publishes a new key well before it signs with it and keeps the old one for days, so keys a few hours
+/// past their max-age are still the ones in use.
+pub const DEFAULT_CERTIFICATE_GRACE: Duration = Duration::from_secs(6 * 3600);
+
+/// How long before the end of their max-age keys are refreshed in the background: the last tenth, at
+/// most five minutes.
+fn refresh_margin(max_age: Duration) -> Duration {
+    (max_age / 10).min(Duration::from_secs(300))
+}
 
 /// Which tokens a verifier accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,24 +260,132 @@ struct Claims {
     email_verified: Option<bool>,
 }
 
+/// The certificates held, and what the last fetch did. Behind a lock held only to read or swap, never
+/// across a fetch.
 #[derive(Default)]
 struct Keys {
     by_id: HashMap<String, DecodingKey>,
+    /// Whether `by_id` came from a successful fetch.
+    fetched: bool,
+    /// The end of the response's max-age.
     fresh_until: Option<Instant>,
-    fetched_at: Option<Instant>,
+    /// From then on, a request that uses these keys starts a refresh in the background.
+    refresh_after: Option<Instant>,
+    /// When the last fetch (successful or not) ended.
+    attempted_at: Option<Instant>,
+    /// Why the last fetch failed, if it did.
+    failure: Option<Error>,
+    /// How many fetches have ended: a request that waited for a fetch under way answers from its result.
+    generation: u64,
+}
+
+/// What a request does with the keys held.
+enum Plan {
+    /// Verify with this key; if `refresh`, also start a refresh in the background.
+    Serve(DecodingKey, bool),
+    /// Answer this, without fetching.
+    Answer(Error),
+    /// Wait for a fetch (joining the one under way, if any).
+    Fetch,
+}
+
+impl Keys {
+    /// Whether these keys may still verify tokens at `now`: within their max-age, or after it for `grace`.
+    fn usable(&self, now: Instant, grace: Duration) -> bool {
+        self.fetched
+            && self
+                .fresh_until
+                .is_some_and(|t| now < t.checked_add(grace).unwrap_or(t))
+    }
+
+    fn failed_recently(&self, now: Instant) -> bool {
+        self.failure.is_some()
+            && self
+                .attempted_at
+                .is_some_and(|t| now.saturating_duration_since(t) < REFETCH_INTERVAL)
+    }
+
+    fn plan(&self, kid: &str, now: Instant, grace: Duration) -> Plan {
+        if !self.usable(now, grace) {
+            return Plan::Fetch;
+        }
+        match self.by_id.get(kid) {
+            Some(key) => {
+                let due = self.refresh_after.is_some_and(|t| now >= t);
+                Plan::Serve(key.clone(), due && !self.failed_recently(now))
+            }
+            None => {
+                let attempted_recently = self
+                    .attempted_at
+                    .is_some_and(|t| now.saturating_duration_since(t) < REFETCH_INTERVAL);
+                match (&self.failure, attempted_recently) {
+                    (_, false) => Plan::Fetch,
+                    (Some(failure), true) => Plan::Answer(failure.clone()),
+                    (None, true) => Plan::Answer(Error::UnknownKey),
+                }
+            }
+        }
+    }
+
+    /// The answer for `kid` once a fetch has ended: from its keys if it succeeded (whatever their
+    /// max-age), else from the keys held if still usable.
+    fn answer(&self, kid: &str, now: Instant, grace: Duration) -> Result<DecodingKey, Error> {
+        match self.by_id.get(kid) {
+            Some(key) if self.failure.is_none() || self.usable(now, grace) => Ok(key.clone()),
+            _ => Err(self.failure.clone().unwrap_or(Error::UnknownKey)),
+        }
+    }
+
+    /// Records a fetch's result: new keys replace the held ones; a failure keeps them.
+    fn record(&mut self, result: Result<Keys, Error>, grace: Duration) {
+        let now = Instant::now();
+        self.generation += 1;
+        self.attempted_at = Some(now);
+        match result {
+            Ok(fetched) => {
+                self.by_id = fetched.by_id;
+                self.fetched = true;
+                self.fresh_until = fetched.fresh_until;
+                self.refresh_after = fetched.refresh_after;
+                self.failure = None;
+            }
+            Err(e) => {
+                if self.usable(now, grace) {
+                    tracing::warn!(
+                        "{e}; verifying with the certificates held, for up to {} s more",
+                        self.fresh_until
+                            .and_then(|t| t.checked_add(grace))
+                            .map_or(0, |t| t.saturating_duration_since(now).as_secs())
+                    );
+                } else {
+                    tracing::warn!("{e}");
+                }
+                self.failure = Some(e);
+            }
+        }
+    }
+}
+
+/// The part of a verifier a background refresh needs.
+struct Shared {
+    http: reqwest::Client,
+    keys: std::sync::RwLock<Keys>,
+    /// Held while a fetch is under way: one at a time, and those who need its result wait for it.
+    fetching: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Verifies Firebase ID tokens for one project.
 pub struct Verifier {
     settings: Settings,
-    http: reqwest::Client,
-    keys: RwLock<Keys>,
+    grace: Duration,
+    shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Verifier")
             .field("settings", &self.settings)
+            .field("grace", &self.grace)
             .finish_non_exhaustive()
     }
 }
@@ -270,7 +398,8 @@ fn now() -> u64 {
 }
 
 impl Verifier {
-    /// A verifier; nothing is fetched until the first token.
+    /// A verifier; nothing is fetched until the first token. Certificates held keep verifying for
+    /// [`DEFAULT_CERTIFICATE_GRACE`] after their max-age when they cannot be fetched again.
     pub fn new(settings: Settings) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
@@ -278,9 +407,25 @@ impl Verifier {
             .unwrap_or_default();
         Verifier {
             settings,
-            http,
-            keys: RwLock::new(Keys::default()),
+            grace: DEFAULT_CERTIFICATE_GRACE,
+            shared: Arc::new(Shared {
+                http,
+                keys: std::sync::RwLock::new(Keys::default()),
+                fetching: Arc::new(tokio::sync::Mutex::new(())),
+            }),
         }
+    }
+
+    /// The same verifier with another grace period: how long after their max-age the certificates held
+    /// keep verifying tokens while Google cannot be reached or answers an error.
+    pub fn with_certificate_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// How long certificates held keep verifying after their max-age when they cannot be fetched.
+    pub fn certificate_grace(&self) -> Duration {
+        self.grace
     }
 
     /// The settings this verifier was built with.
@@ -365,33 +510,65 @@ impl Verifier {
     }
 
     async fn key(&self, url: &str, kid: &str) -> Result<DecodingKey, Error> {
-        {
-            let keys = self.keys.read().await;
-            let fresh = keys.fresh_until.is_some_and(|t| t > Instant::now());
-            if let Some(key) = keys.by_id.get(kid).filter(|_| fresh) {
-                return Ok(key.clone());
+        let (shared, grace) = (&self.shared, self.grace);
+        let (plan, generation) = {
+            let keys = shared.read();
+            (keys.plan(kid, Instant::now(), grace), keys.generation)
+        };
+        match plan {
+            Plan::Serve(key, refresh) => {
+                if refresh {
+                    shared.refresh_in_background(url, grace, generation);
+                }
+                Ok(key)
             }
-            let fetched_recently = keys
-                .fetched_at
-                .is_some_and(|t| t.elapsed() < REFETCH_INTERVAL);
-            if fresh && fetched_recently {
-                return Err(Error::UnknownKey);
+            Plan::Answer(error) => Err(error),
+            Plan::Fetch => {
+                let fetching = shared.fetching.lock().await;
+                // A fetch that ended while this request waited answers it too.
+                if shared.read().generation == generation {
+                    let result = shared.fetch(url).await;
+                    shared.write().record(result, grace);
+                }
+                drop(fetching);
+                shared.read().answer(kid, Instant::now(), grace)
             }
         }
-        let mut keys = self.keys.write().await;
-        // Another request may have fetched while this one waited for the lock.
-        let fresh = keys.fresh_until.is_some_and(|t| t > Instant::now());
-        if fresh && let Some(key) = keys.by_id.get(kid) {
-            return Ok(key.clone());
+    }
+}
+
+impl Shared {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Keys> {
+        self.keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Keys> {
+        self.keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Starts a fetch in the background unless one is under way or has ended since the caller read the
+    /// keys at `generation` (or there is no runtime to run it on).
+    fn refresh_in_background(self: &Arc<Self>, url: &str, grace: Duration, generation: u64) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let Ok(fetching) = self.fetching.clone().try_lock_owned() else {
+            return;
+        };
+        if self.read().generation != generation {
+            return;
         }
-        if !(fresh
-            && keys
-                .fetched_at
-                .is_some_and(|t| t.elapsed() < REFETCH_INTERVAL))
-        {
-            *keys = self.fetch(url).await?;
-        }
-        keys.by_id.get(kid).cloned().ok_or(Error::UnknownKey)
+        let shared = self.clone();
+        let url = url.to_string();
+        runtime.spawn(async move {
+            let result = shared.fetch(&url).await;
+            shared.write().record(result, grace);
+            drop(fetching);
+        });
     }
 
     async fn fetch(&self, url: &str) -> Result<Keys, Error> {
@@ -427,10 +604,13 @@ impl Verifier {
             }
         }
         let now = Instant::now();
+        let fresh_until = now + max_age;
         Ok(Keys {
             by_id,
-            fresh_until: Some(now + max_age),
-            fetched_at: Some(now),
+            fetched: true,
+            fresh_until: Some(fresh_until),
+            refresh_after: Some(fresh_until - refresh_margin(max_age)),
+            ..Keys::default()
         })
     }
 }
@@ -527,5 +707,89 @@ mod mode_tests {
             verified.admit(&caller(Some("a@b.c"), false)),
             Err(Error::NotAllowed(m)) if m.contains("verify your email")
         ));
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+
+    const GRACE: Duration = Duration::from_secs(3600);
+
+    /// Keys with `key-1`, fetched at `t0` with a 100 s max-age.
+    fn fetched_at(t0: Instant) -> Keys {
+        let max_age = Duration::from_secs(100);
+        Keys {
+            by_id: HashMap::from([("key-1".to_string(), DecodingKey::from_secret(b"k"))]),
+            fetched: true,
+            fresh_until: Some(t0 + max_age),
+            refresh_after: Some(t0 + max_age - refresh_margin(max_age)),
+            attempted_at: Some(t0),
+            failure: None,
+            generation: 1,
+        }
+    }
+
+    fn plan(keys: &Keys, kid: &str, at: Instant) -> &'static str {
+        match keys.plan(kid, at, GRACE) {
+            Plan::Serve(_, false) => "serve",
+            Plan::Serve(_, true) => "serve and refresh",
+            Plan::Answer(Error::UnknownKey) => "unknown key",
+            Plan::Answer(Error::KeysUnavailable(_)) => "unavailable",
+            Plan::Answer(_) => "other",
+            Plan::Fetch => "fetch",
+        }
+    }
+
+    #[test]
+    fn the_last_tenth_of_the_max_age_at_most_five_minutes_refreshes() {
+        assert_eq!(
+            refresh_margin(Duration::from_secs(60)),
+            Duration::from_secs(6)
+        );
+        assert_eq!(
+            refresh_margin(Duration::from_secs(6 * 3600)),
+            Duration::from_secs(300)
+        );
+    }
+
+    #[test]
+    fn held_keys_serve_refresh_before_expiry_and_through_the_grace() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        assert_eq!(plan(&Keys::default(), "key-1", t0), "fetch", "no keys yet");
+        let mut keys = fetched_at(t0);
+        assert_eq!(plan(&keys, "key-1", at(50)), "serve");
+        assert_eq!(
+            plan(&keys, "key-1", at(95)),
+            "serve and refresh",
+            "last tenth"
+        );
+        assert_eq!(
+            plan(&keys, "key-1", at(200)),
+            "serve and refresh",
+            "expired, in grace"
+        );
+        assert_eq!(
+            plan(&keys, "key-1", at(100 + 3600)),
+            "fetch",
+            "past the grace"
+        );
+        // An unknown key id: one fetch per REFETCH_INTERVAL.
+        assert_eq!(plan(&keys, "rotated", at(5)), "unknown key");
+        assert_eq!(plan(&keys, "rotated", at(11)), "fetch");
+
+        // A failed refresh at 150 s: the held keys keep serving, without a refresh for 10 s.
+        keys.record(Err(Error::KeysUnavailable("500".into())), GRACE);
+        keys.attempted_at = Some(at(150));
+        assert_eq!(plan(&keys, "key-1", at(155)), "serve");
+        assert_eq!(plan(&keys, "key-1", at(161)), "serve and refresh");
+        assert_eq!(plan(&keys, "rotated", at(155)), "unavailable");
+        assert_eq!(plan(&keys, "rotated", at(161)), "fetch");
+        assert!(matches!(
+            keys.answer("key-1", at(100 + 3600), GRACE),
+            Err(Error::KeysUnavailable(_))
+        ));
+        assert!(keys.answer("key-1", at(200), GRACE).is_ok());
     }
 }

@@ -1,5 +1,7 @@
 //! Tokens signed by a test key whose certificate a loopback server publishes in Google's format.
 
+mod certificates;
+
 use std::sync::atomic::Ordering;
 
 use delta_bridge_identity::testing::{KID, PROJECT, certificate_server, now, sign, unsigned};
