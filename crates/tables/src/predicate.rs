@@ -122,6 +122,9 @@ pub enum Predicate {
     Not(Box<Predicate>),
 }
 
+/// Most columns and literals a `jsonPredicateHints` may hold before it is ignored.
+pub const MAX_LEAVES: usize = 1000;
+
 /// The `valueType` of a column or literal (opaque outside this module).
 #[derive(Debug, Clone, Copy)]
 pub struct ValueKind(ValueType);
@@ -133,12 +136,18 @@ pub struct CmpKind(Cmp);
 impl Predicate {
     /// Parses the JSON of `jsonPredicateHints`. `None` if it is not a predicate this module understands,
     /// in which case no file may be skipped.
+    /// A predicate of more than [`MAX_LEAVES`] columns and literals is ignored too (every file is
+    /// returned, as the protocol allows), so its cost per file stays bounded.
     pub fn parse(text: &str) -> Option<Predicate> {
         let value: Value = serde_json::from_str(text).ok()?;
-        Self::from_json(&value, 0)
+        Self::from_json(&value, 0, &std::cell::Cell::new(0))
     }
 
-    fn from_json(value: &Value, depth: usize) -> Option<Predicate> {
+    fn from_json(
+        value: &Value,
+        depth: usize,
+        leaves: &std::cell::Cell<usize>,
+    ) -> Option<Predicate> {
         if depth > 64 {
             return None;
         }
@@ -148,7 +157,7 @@ impl Predicate {
                 .get("children")?
                 .as_array()?
                 .iter()
-                .map(|c| Self::from_json(c, depth + 1))
+                .map(|c| Self::from_json(c, depth + 1, leaves))
                 .collect()
         };
         let value_type = || -> Option<ValueKind> {
@@ -175,6 +184,12 @@ impl Predicate {
                 Box::new(right),
             ))
         };
+        if matches!(op, "column" | "literal") {
+            leaves.set(leaves.get() + 1);
+            if leaves.get() > MAX_LEAVES {
+                return None;
+            }
+        }
         match op {
             "column" => Some(Predicate::Column(
                 value.get("name")?.as_str()?.to_string(),
@@ -499,6 +514,27 @@ fn holds(cmp: Cmp, ord: Ordering) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An `or` of `n` comparisons `id = i` (two leaves each).
+    fn wide(n: usize) -> String {
+        let children: Vec<Value> = (0..n)
+            .map(|i| {
+                serde_json::json!({"op": "equal", "children": [
+                    {"op": "column", "name": "id", "valueType": "long"},
+                    {"op": "literal", "value": i.to_string(), "valueType": "long"},
+                ]})
+            })
+            .collect();
+        serde_json::json!({"op": "or", "children": children}).to_string()
+    }
+
+    #[test]
+    fn a_predicate_of_more_than_a_thousand_leaves_is_ignored() {
+        assert!(Predicate::parse(&wide(MAX_LEAVES / 2)).is_some());
+        assert!(Predicate::parse(&wide(MAX_LEAVES / 2 + 1)).is_none());
+        // Ignored means no file may be skipped: the 1.8 MiB hint of the review is one of these.
+        assert!(Predicate::parse(&wide(20_000)).is_none());
+    }
 
     fn judge(hint: &str, partition: &[(&str, Option<&str>)], stats: Option<&str>) -> Truth {
         let predicate = Predicate::parse(hint).expect("hint parses");

@@ -231,36 +231,53 @@ impl Tables {
         }
         let snapshot = self.snapshot(table, at, options).await?;
         let format = choose_format(caps, &snapshot, true)?;
-        let predicate = request
-            .json_predicate()
-            .and_then(|text| Predicate::parse(&text));
-        // The schema is parsed for column names only when there is a predicate to evaluate.
-        let physical = predicate
-            .as_ref()
-            .map(|_| physical_names(&snapshot.metadata))
-            .unwrap_or_default();
-        let lookup = |name: &str| physical.get(&name.to_ascii_lowercase()).cloned();
-        let mut selected: Vec<&Arc<FileAction>> = Vec::with_capacity(snapshot.files.len());
-        let mut rows = 0i64;
-        for file in &snapshot.files {
-            if let Some(limit) = request.limit_hint
-                && rows >= limit
-            {
-                break;
+        // Parsing and judging every file is CPU work: it runs off the async workers, and stops as soon as
+        // the request is dropped (requestTimeoutSeconds, a client gone), so it never outlives its request.
+        let json = request.json_predicate();
+        let limit_hint = request.limit_hint;
+        let (partition_pruning, stats_pruning) = (options.partition_pruning, options.stats_pruning);
+        let abandoned = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let _abandon_on_drop = AbandonOnDrop(abandoned.clone());
+        let judged = snapshot.clone();
+        let selected: Vec<Arc<FileAction>> = tokio::task::spawn_blocking(move || {
+            let snapshot = judged;
+            let predicate = json
+                .and_then(|text| Predicate::parse(&text))
+                .filter(|_| partition_pruning);
+            // The schema is parsed for column names only when there is a predicate to evaluate.
+            let physical = predicate
+                .as_ref()
+                .map(|_| physical_names(&snapshot.metadata))
+                .unwrap_or_default();
+            let lookup = |name: &str| physical.get(&name.to_ascii_lowercase()).cloned();
+            let mut selected = Vec::with_capacity(snapshot.files.len());
+            let mut rows = 0i64;
+            for (i, file) in snapshot.files.iter().enumerate() {
+                if i % 256 == 0 && abandoned.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Vec::new();
+                }
+                if let Some(limit) = limit_hint
+                    && rows >= limit
+                {
+                    break;
+                }
+                if let Some(predicate) = predicate.as_ref()
+                    && predicate.evaluate(
+                        &file.partition_values,
+                        file.stats(),
+                        &lookup,
+                        stats_pruning,
+                    ) == Truth::Never
+                {
+                    continue;
+                }
+                rows += file.stats().and_then(|s| s.num_records).unwrap_or(0);
+                selected.push(file.clone());
             }
-            if let Some(predicate) = predicate.as_ref().filter(|_| options.partition_pruning)
-                && predicate.evaluate(
-                    &file.partition_values,
-                    file.stats(),
-                    &lookup,
-                    options.stats_pruning,
-                ) == Truth::Never
-            {
-                continue;
-            }
-            rows += file.stats().and_then(|s| s.num_records).unwrap_or(0);
-            selected.push(file);
-        }
+            selected
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
         let expires_at = SystemTime::now() + options.url_ttl;
         let expiration_ms = epoch_ms(expires_at);
         let mut lines = Lines::new();
@@ -272,7 +289,7 @@ impl Tables {
             None,
         ));
         let location = Location::parse(&table.location)?;
-        for file in selected {
+        for file in &selected {
             let url = self.sign(table, &location, &file.path, expires_at).await?;
             wire::push_file_line(&mut lines, format, file.rendered(), &url, expiration_ms);
         }
@@ -455,6 +472,15 @@ impl Tables {
         self.store
             .sign(&table.location, location, &relative, expires_at)
             .await
+    }
+}
+
+/// Sets its flag when dropped: tells blocking work that its request is gone.
+struct AbandonOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for AbandonOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -106,3 +106,15 @@ def test_random_predicates_never_drop_a_matching_row(local_server, tables_dir, t
         assert expected <= returned, f"rows {sorted(expected - returned)} lost by {json.dumps(predicate)}"
         skipped_something |= len(returned) < len(frame)
     assert skipped_something, "the hints never skipped a file"
+
+
+def test_a_huge_predicate_is_ignored_and_returns_every_row(local_server, tables_dir):
+    """A 1 MiB jsonPredicateHints (12,000 comparisons) is more than the 1,000 leaves a hint may hold: the
+    server ignores it, as the protocol allows, and returns every row (the client does not filter again)."""
+    frame = written(tables_dir, "plain")
+    leaf = lambda i: {"op": "equal", "children": [
+        {"op": "column", "name": "id", "valueType": "long"}, {"op": "literal", "value": str(-1 - i), "valueType": "long"}]}
+    predicate = json.dumps({"op": "or", "children": [leaf(i) for i in range(12_000)]})
+    assert len(predicate) > 1_000_000
+    got = delta_sharing.load_as_pandas(f"{local_server.profile()}#demo.default.plain", jsonPredicateHints=predicate)
+    assert sorted(got["id"]) == sorted(frame["id"])
