@@ -129,6 +129,9 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    // Everything the backend creates (data directory, backend.db, secret, share.yaml, storage, uploads
+    // being received) is for this user alone: directories 0700, files 0600.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     if args.part_size < 5 << 20 {
         bail!("--part-size must be at least 5 MiB (5242880), as S3 requires");
     }

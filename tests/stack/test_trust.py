@@ -230,3 +230,19 @@ def _swallow(action):
         action()
     except (requests.RequestException, AssertionError):
         pass
+
+
+def test_what_the_backend_stores_is_for_its_user_alone(local_stack, tmp_path):
+    """The data directory, backend.db, the secret, share.yaml and every stored object: directories 0700 and
+    files 0600, whatever the umask the backend was started with."""
+    stack = local_stack
+    token, dataset, _ = overwritten(stack, tmp_path, "private")
+    stack.call("POST", "/share", token, json={"datasetId": dataset["id"]})
+    checked = 0
+    for root in (stack.dir / "data", stack.storage_dir):
+        for path in [root, *root.rglob("*")]:
+            mode = path.stat().st_mode & 0o777
+            assert mode & 0o077 == 0, f"{path} is {oct(mode)}"
+            checked += 1
+    names = {p.name for p in (stack.dir / "data").iterdir()}
+    assert {"backend.db", "secret", "share.yaml"} <= names and checked > 8
