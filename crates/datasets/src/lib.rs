@@ -306,7 +306,7 @@ impl Datasets {
     pub async fn health(&self) -> Health {
         let store = self.store.share_generation().await.ok();
         let file = self.share_file.written_generation().await;
-        let pending_deletions = self.store.deletions().await.map(|d| d.len()).ok();
+        let pending_deletions = self.store.pending_deletions().await.ok();
         let lagging = match (store, file) {
             (Some(s), Some(f)) => f < s,
             _ => true,
@@ -1245,7 +1245,7 @@ pub struct Health {
     /// Whether `share.yaml` is behind the store (a revocation not yet in force).
     pub share_file_lagging: bool,
     /// Storage deletions not done yet (`None` if the store did not answer).
-    pub pending_deletions: Option<usize>,
+    pub pending_deletions: Option<i64>,
 }
 
 /// Where a local upload URL points, as its route received it.

@@ -698,6 +698,14 @@ impl Store {
         Ok(Some(unshared > 0))
     }
 
+    /// How many storage deletions are not done yet.
+    pub async fn pending_deletions(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM deletions")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?)
+    }
+
     /// Storage deletions not done yet, oldest first.
     pub async fn deletions(&self) -> Result<Vec<Deletion>> {
         let rows = sqlx::query(
@@ -891,8 +899,7 @@ impl Store {
     }
 
     /// What a vacuum of one dataset needs: its removed files, the first version any share of it
-    /// reaches, and every object key that must stay (current files, removed files, unprocessed
-    /// uploads' files), relative to the table root where they are data files.
+    /// reaches, and the current version's files (which an overwrite may have added again).
     pub async fn vacuum_plan(&self, dataset_id: &str) -> Result<VacuumPlan> {
         let removed = sqlx::query(
             "SELECT path, removed_version, removed_at FROM removed_files WHERE dataset_id = $1",
@@ -921,22 +928,11 @@ impl Store {
             .await?
             .iter()
             .map(|r| Ok(r.try_get("path")?))
-            .collect::<Result<Vec<String>>>()?;
-        let uploading = sqlx::query(
-            "SELECT f.object_key FROM upload_files f JOIN uploads u ON u.id = f.upload_id \
-             WHERE u.dataset_id = $1 AND u.committed_version IS NULL",
-        )
-        .bind(dataset_id)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| Ok(r.try_get("object_key")?))
-        .collect::<Result<Vec<String>>>()?;
+            .collect::<Result<std::collections::HashSet<String>>>()?;
         Ok(VacuumPlan {
             removed,
             shared_from,
             current,
-            uploading,
         })
     }
 
@@ -972,9 +968,7 @@ pub struct VacuumPlan {
     /// The first version a share reaches, if the dataset is shared.
     pub shared_from: Option<i64>,
     /// Paths (relative to the table root) of the current version's files.
-    pub current: Vec<String>,
-    /// Object keys of unprocessed uploads' files.
-    pub uploading: Vec<String>,
+    pub current: std::collections::HashSet<String>,
 }
 
 async fn insert_deletion(

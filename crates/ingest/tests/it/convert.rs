@@ -38,6 +38,13 @@ fn table_rows(table: &Path) -> Vec<Vec<String>> {
             .map(|f| f.path().to_string())
             .collect()
     });
+    let mut rows = file_rows(table, &files);
+    rows.sort();
+    rows
+}
+
+/// Every row of these data files of a table, in order, as text (`∅` for null).
+pub(crate) fn file_rows(table: &Path, files: &[String]) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
     for file in files {
         let reader = ParquetRecordBatchReaderBuilder::try_new(
@@ -65,7 +72,6 @@ fn table_rows(table: &Path) -> Vec<Vec<String>> {
             }
         }
     }
-    rows.sort();
     rows
 }
 

@@ -9,9 +9,6 @@ use std::sync::atomic::AtomicBool;
 use delta_bridge_ingest::{
     ColumnType, ConvertOptions, Mode, OnMismatch, Options, convert, table_files,
 };
-use deltalake::arrow::array::{Array, RecordBatch};
-use deltalake::arrow::util::display::array_value_to_string;
-use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 /// A reproducible stream of numbers below `n` (a 64-bit linear congruential generator).
 fn draws(mut seed: u64) -> impl FnMut(usize) -> usize {
@@ -57,34 +54,7 @@ fn rows_in_log_order(table: &Path) -> Vec<Vec<String>> {
         files,
         "table_files is in log order"
     );
-    let mut rows = Vec::new();
-    for file in files {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(
-            std::fs::File::open(table.join(file)).unwrap(),
-        )
-        .unwrap()
-        .build()
-        .unwrap();
-        for batch in reader {
-            let batch: RecordBatch = batch.unwrap();
-            for r in 0..batch.num_rows() {
-                rows.push(
-                    batch
-                        .columns()
-                        .iter()
-                        .map(|c| {
-                            if c.is_null(r) {
-                                "∅".to_string()
-                            } else {
-                                array_value_to_string(c, r).unwrap()
-                            }
-                        })
-                        .collect(),
-                );
-            }
-        }
-    }
-    rows
+    super::convert::file_rows(table, &files)
 }
 
 const LABELS: [&str; 8] = [
