@@ -3,6 +3,7 @@
 #   ./scripts/bench.sh sharing [args]   the sharing server (scripts/bench_sharing.py)
 #   ./scripts/bench.sh ingest [args]    CSV to Delta against pandas, polars, pyarrow, DuckDB (scripts/bench_ingest.py)
 #   ./scripts/bench.sh upload [args]    delta-bridge upload against aws s3 cp to s3s-fs (scripts/bench_upload.py)
+#   ./scripts/bench.sh abuse [args]     50 well-behaved users with and without abusive clients (scripts/bench_abuse.py)
 set -euo pipefail
 source "$(dirname "$0")/setup.sh"
 ensure_system
@@ -31,5 +32,12 @@ case "$what" in
     (cd "$REPO" && cargo build --release --locked --quiet -p delta-bridge-cli -p delta-bridge-backend)
     with_keyring "$VENV/bin/python" "$REPO/scripts/bench_upload.py" "$CARGO_TARGET_DIR/release" "$DELTA_BRIDGE_CACHE/bench" "$@"
     ;;
-  *) echo "usage: $0 sharing|ingest|upload [args]" >&2; exit 2 ;;
+  abuse)
+    ensure_firebase
+    case " $* " in *" --s3 "*) ensure_s3s_fs ;; esac
+    say "building delta-bridge-backend and delta-bridge-sharing (release)"
+    (cd "$REPO" && cargo build --release --locked --quiet -p delta-bridge-backend -p delta-bridge-sharing)
+    "$VENV/bin/python" "$REPO/scripts/bench_abuse.py" "$CARGO_TARGET_DIR/release" "$DELTA_BRIDGE_CACHE/bench" "$@"
+    ;;
+  *) echo "usage: $0 sharing|ingest|upload|abuse [args]" >&2; exit 2 ;;
 esac
