@@ -56,6 +56,8 @@ impl From<Error> for ApiError {
             Error::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
             Error::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "TOO_LARGE"),
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
+            Error::Quota(_) => (StatusCode::FORBIDDEN, "QUOTA_EXCEEDED"),
+            Error::Busy(_) => (StatusCode::CONFLICT, "BUSY"),
             Error::Storage(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
             Error::Database(_) | Error::ShareFile(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL")

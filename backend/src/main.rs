@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Parser;
 use delta_bridge_backend::{AppState, serve};
-use delta_bridge_datasets::{Datasets, Secret, Settings, Storage, Store};
+use delta_bridge_datasets::{Datasets, Limits, Secret, Settings, Storage, Store};
 use delta_bridge_identity::{GOOGLE_CERTIFICATES_URL, Mode, Policy, Verifier};
 
 #[derive(Parser, Debug)]
@@ -96,6 +96,37 @@ struct Args {
     /// store; an entry a failed commit left is removed once twice this has passed.
     #[arg(long, default_value_t = 60)]
     commit_lease_seconds: u64,
+    /// Most files in one upload.
+    #[arg(long, default_value_t = delta_bridge_datasets::MAX_FILES)]
+    max_upload_files: usize,
+    /// Most bytes in one upload: a number with KiB, MiB, GiB or TiB.
+    #[arg(long, default_value = "1TiB", value_parser = parse_bytes)]
+    max_upload_bytes: i64,
+    /// Most datasets one user keeps.
+    #[arg(long, default_value_t = 1000)]
+    max_datasets_per_user: i64,
+    /// Most bytes one user keeps (their datasets' current versions and unprocessed uploads).
+    #[arg(long, default_value = "1TiB", value_parser = parse_bytes)]
+    max_bytes_per_user: i64,
+}
+
+/// `5368709120`, `512MiB`, `1TiB`.
+fn parse_bytes(text: &str) -> Result<i64, String> {
+    let invalid = || format!("{text:?} is not a size such as 512MiB, 20GiB or 1TiB");
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number.parse().map_err(|_| invalid())?;
+    let shift = match unit.trim() {
+        "" | "B" => 0,
+        "KiB" => 10,
+        "MiB" => 20,
+        "GiB" => 30,
+        "TiB" => 40,
+        _ => return Err(invalid()),
+    };
+    number.checked_mul(1 << shift).ok_or_else(invalid)
 }
 
 /// `30s`, `15m`, `12h`, `7d`.
@@ -194,6 +225,12 @@ async fn main() -> anyhow::Result<()> {
         retention: args.retention,
         maintenance_interval: Duration::from_secs(args.maintenance_interval_seconds.max(1)),
         commit_lease: Duration::from_secs(args.commit_lease_seconds.max(1)),
+        limits: Limits {
+            files_per_upload: args.max_upload_files.min(delta_bridge_datasets::MAX_FILES),
+            bytes_per_upload: args.max_upload_bytes,
+            datasets_per_user: args.max_datasets_per_user,
+            bytes_per_user: args.max_bytes_per_user,
+        },
     };
     let share_file = settings.share_file.clone();
     let datasets = Datasets::new(store, storage, settings)

@@ -18,6 +18,7 @@ use delta_bridge_identity::testing::{
     KID, PROJECT, certificate_server, claims, now, sign, token, unsigned,
 };
 
+mod bounds;
 mod footers;
 mod signin;
 mod trust;
@@ -38,6 +39,10 @@ struct Options {
     retention: Duration,
     /// Who may sign in.
     policy: delta_bridge_identity::Policy,
+    /// What one upload and one user may take.
+    limits: delta_bridge_datasets::Limits,
+    /// Lifetime of upload URLs.
+    upload_expiry: Duration,
 }
 
 impl Default for Options {
@@ -47,6 +52,8 @@ impl Default for Options {
             part_size: 5 << 20,
             retention: Duration::from_secs(0),
             policy: Default::default(),
+            limits: Default::default(),
+            upload_expiry: Duration::from_secs(600),
         }
     }
 }
@@ -89,10 +96,11 @@ impl Backend {
             secret: Secret::from_material(&[7u8; 32]),
             multipart_threshold: options.multipart_threshold,
             part_size: options.part_size,
-            upload_expiry: Duration::from_secs(600),
+            upload_expiry: options.upload_expiry,
             retention: options.retention,
             maintenance_interval: Duration::from_secs(1),
             commit_lease: Duration::from_secs(60),
+            limits: options.limits.clone(),
         };
         let datasets = Datasets::new(store, storage, settings).await.unwrap();
         let verifier = Verifier::new(delta_bridge_identity::Settings {

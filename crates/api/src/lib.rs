@@ -14,9 +14,13 @@ pub struct PresignRequest {
     /// An existing dataset of the caller's (instead of `name`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dataset_id: Option<String>,
-    /// An unprocessed upload whose URLs should be made again (to resume it); `files` is then ignored.
+    /// An unprocessed upload whose URLs should be made again (to resume it, or to fetch the next page
+    /// of its URLs); `files` is then ignored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_id: Option<String>,
+    /// With `uploadId`: the page of URLs to answer, as a previous answer's `nextPage` said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<String>,
     /// The Parquet files to upload.
     #[serde(default)]
     pub files: Vec<FileSpec>,
@@ -44,8 +48,12 @@ pub struct PresignResponse {
     pub dataset_id: String,
     /// When the URLs stop working (RFC 3339); `POST /presign` with the `uploadId` makes new ones.
     pub expires_at: String,
-    /// One entry per file, in request order.
+    /// One entry per file, in request order. An answer holds at most 10,000 URLs: a file whose parts
+    /// continue on the next page appears on both, each with its own parts.
     pub files: Vec<FileUpload>,
+    /// When more URLs follow: `POST /presign {uploadId, page}` with this value answers them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_page: Option<String>,
 }
 
 /// How to upload one file: one PUT (`url`), or one PUT per part (`parts`).

@@ -19,6 +19,12 @@ pub enum Error {
     /// More bytes than were presigned.
     #[error("{0}")]
     TooLarge(String),
+    /// The caller's quota of datasets or stored bytes would be exceeded.
+    #[error("{0}")]
+    Quota(String),
+    /// The caller already has a request of this kind under way.
+    #[error("{0}")]
+    Busy(String),
     /// A signed URL that is forged, tampered with or expired.
     #[error("{0}")]
     Forbidden(String),

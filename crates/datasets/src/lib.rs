@@ -32,11 +32,13 @@ use chrono::{DateTime, SecondsFormat, Utc};
 pub use delta_bridge_api as api;
 pub use delta_bridge_api::Snippet;
 pub use error::{Error, Result};
+pub use process::MAX_FOOTER;
 pub use secret::Secret;
 pub use share_file::{SCHEMA, ShareFile, stamp, table_key, table_name};
 pub use snippet::snippet;
 pub use storage::{Presigned, Storage};
 pub use store::{Dataset, Store};
+pub use upload::{MAX_PARTS, PAGE_URLS, Swept};
 
 use api::*;
 use store::RemovedFile;
@@ -80,6 +82,32 @@ pub struct Settings {
     /// An entry whose commit never happened (a crash, a lost connection) is removed once twice this has
     /// passed: by the next `process` of the dataset, or by [`Datasets::maintain`].
     pub commit_lease: Duration,
+    /// What one upload and one user may take.
+    pub limits: Limits,
+}
+
+/// What one upload and one user may take (defaults a laptop demo never reaches).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Most files in one upload (at most [`MAX_FILES`]).
+    pub files_per_upload: usize,
+    /// Most bytes in one upload.
+    pub bytes_per_upload: i64,
+    /// Most datasets one user keeps.
+    pub datasets_per_user: i64,
+    /// Most bytes one user keeps: their datasets' current versions and their unprocessed uploads.
+    pub bytes_per_user: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            files_per_upload: MAX_FILES,
+            bytes_per_upload: 1 << 40,
+            datasets_per_user: 1_000,
+            bytes_per_user: 1 << 40,
+        }
+    }
 }
 
 /// The service (cheap to clone: background tasks hold their own).
@@ -89,6 +117,7 @@ pub struct Datasets {
     storage: Storage,
     share_file: Arc<ShareFile>,
     settings: Settings,
+    processing: process::Processing,
 }
 
 fn now_ms() -> i64 {
@@ -115,6 +144,7 @@ impl Datasets {
             storage,
             share_file,
             settings,
+            processing: process::Processing::default(),
         };
         if let Err(e) = datasets.regenerate().await {
             tracing::error!(
@@ -206,6 +236,7 @@ impl Datasets {
         }
         self.delete_due(written.unwrap_or(-1)).await?;
         self.remove_abandoned_entries().await?;
+        self.sweep().await?;
         if last_vacuum.elapsed() >= self.settings.maintenance_interval * 15 {
             *last_vacuum = std::time::Instant::now();
             let before = now_ms() - self.settings.retention.as_millis() as i64;

@@ -1,6 +1,8 @@
 //! Processing: verifying an upload's objects and committing them as a new Delta version, the backend
 //! being the only writer of `_delta_log`.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,6 +12,9 @@ use futures::{StreamExt, TryStreamExt};
 use crate::delta_log::{self, Added, Operation};
 use crate::store::{CommitPlan, FileRecord, UploadFile, VersionRecord};
 use crate::*;
+
+/// Longest Parquet footer read (with its 8-byte trailer); a file declaring more is refused.
+pub const MAX_FOOTER: u64 = 16 << 20;
 
 impl Datasets {
     /// Verifies an upload's objects and commits them as a new version (create, append or overwrite).
@@ -25,6 +30,13 @@ impl Datasets {
                 )));
             }
         };
+        let upload = self.owned_upload(owner, &request.upload_id).await?;
+        if upload.committed_version.is_some() {
+            return self.dataset(owner, &upload.dataset_id).await;
+        }
+        // One process at a time per user: another upload of theirs is refused; the same upload again
+        // waits for the one under way and then answers what it did.
+        let _turn = self.processing.take(owner, &upload.id).await?;
         let upload = self.owned_upload(owner, &request.upload_id).await?;
         if upload.committed_version.is_some() {
             return self.dataset(owner, &upload.dataset_id).await;
@@ -53,7 +65,7 @@ impl Datasets {
         let checks: Vec<_> = upload
             .files
             .iter()
-            .map(|file| self.verify_file(file, &request))
+            .map(|file| self.verify_file(&upload.id, file, &request))
             .collect();
         let checked: Vec<DataFile> = futures::stream::iter(checks)
             .buffered(4)
@@ -361,7 +373,12 @@ impl Datasets {
     }
 
     /// Checks one uploaded file and describes it from its footer.
-    async fn verify_file(&self, file: &UploadFile, request: &ProcessRequest) -> Result<DataFile> {
+    async fn verify_file(
+        &self,
+        upload_id: &str,
+        file: &UploadFile,
+        request: &ProcessRequest,
+    ) -> Result<DataFile> {
         if file.part_size > 0 {
             let count = part_count(file.size, file.part_size) as usize;
             let etags = match (&self.storage, request.parts.get(&file.name)) {
@@ -399,17 +416,31 @@ impl Datasets {
                 file.name, file.size
             )));
         }
-        if !self.storage.has_sha256(&file.key, &file.sha256).await? {
-            return Err(Error::Invalid(format!(
-                "file {:?} does not have the SHA-256 that was presigned",
-                file.name
-            )));
+        // Reading a whole object back is the expensive check: done once per file, then recorded (its
+        // bytes cannot change: a PUT is checked against the presigned SHA-256, a completed multipart
+        // upload takes no more parts).
+        if !file.verified {
+            if !self.storage.has_sha256(&file.key, &file.sha256).await? {
+                return Err(Error::Invalid(format!(
+                    "file {:?} does not have the SHA-256 that was presigned",
+                    file.name
+                )));
+            }
+            self.store.file_verified(upload_id, file.index).await?;
         }
         let mut length = 64 * 1024;
         loop {
             let tail = self.storage.tail(&file.key, size, length).await?;
             match delta_bridge_ingest::read_footer(&tail) {
                 Ok(described) => return Ok(described),
+                Err(FooterError::NeedTail(n)) if n as u64 > MAX_FOOTER => {
+                    return Err(Error::Invalid(format!(
+                        "file {:?}: its Parquet footer declares {}, more than the {} this server reads; write smaller row groups or fewer columns",
+                        file.name,
+                        upload::bytes_text(n as i64),
+                        upload::bytes_text(MAX_FOOTER as i64)
+                    )));
+                }
                 Err(FooterError::NeedTail(n)) if (n as u64) <= size && n as u64 > length => {
                     length = n as u64
                 }
@@ -418,5 +449,105 @@ impl Datasets {
                 }
             }
         }
+    }
+}
+
+/// Whose `process` is under way, in this backend: one per user.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Processing {
+    under_way: Arc<std::sync::Mutex<HashMap<String, Running>>>,
+}
+
+#[derive(Debug)]
+struct Running {
+    upload_id: String,
+    done: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A user's turn to process; ends when dropped.
+pub(crate) struct Turn {
+    processing: Processing,
+    owner: String,
+    done: Arc<tokio::sync::Mutex<()>>,
+    _held: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Processing {
+    /// The owner's turn to process `upload_id`: at once when nothing of theirs is under way, after the
+    /// one under way when it is the same upload, else [`Error::Busy`].
+    pub(crate) async fn take(&self, owner: &str, upload_id: &str) -> Result<Turn> {
+        loop {
+            let waiting = {
+                let mut under_way = self.under_way.lock().expect("not poisoned");
+                match under_way.get(owner) {
+                    None => {
+                        let done = Arc::new(tokio::sync::Mutex::new(()));
+                        let held = done.clone().try_lock_owned().expect("a new lock is free");
+                        under_way.insert(
+                            owner.to_string(),
+                            Running {
+                                upload_id: upload_id.to_string(),
+                                done: done.clone(),
+                            },
+                        );
+                        return Ok(Turn {
+                            processing: self.clone(),
+                            owner: owner.to_string(),
+                            done,
+                            _held: held,
+                        });
+                    }
+                    Some(running) if running.upload_id == upload_id => running.done.clone(),
+                    Some(running) => {
+                        return Err(Error::Busy(format!(
+                            "upload {} of yours is being processed; process {upload_id} once it is done",
+                            running.upload_id
+                        )));
+                    }
+                }
+            };
+            drop(waiting.lock().await);
+        }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let mut under_way = self.processing.under_way.lock().expect("not poisoned");
+        if under_way
+            .get(&self.owner)
+            .is_some_and(|running| Arc::ptr_eq(&running.done, &self.done))
+        {
+            under_way.remove(&self.owner);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn one_process_per_user_and_the_same_upload_waits_its_turn() {
+        let processing = Processing::default();
+        let first = processing.take("ana", "up-1").await.unwrap();
+        assert!(matches!(
+            processing.take("ana", "up-2").await,
+            Err(Error::Busy(_))
+        ));
+        let other_user = processing.take("bo", "up-3").await.unwrap();
+        let again = {
+            let processing = processing.clone();
+            tokio::spawn(async move { processing.take("ana", "up-1").await.map(|_| ()) })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !again.is_finished(),
+            "the same upload waits for the one under way"
+        );
+        drop(first);
+        again.await.unwrap().unwrap();
+        drop(other_user);
+        processing.take("ana", "up-2").await.unwrap();
     }
 }

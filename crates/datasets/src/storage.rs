@@ -46,6 +46,9 @@ pub struct Presigned {
     pub headers: Vec<(String, String)>,
 }
 
+/// Where local uploads are received before they are renamed into place.
+const RECEIVING: &str = ".receiving";
+
 fn storage_error(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Storage(format!("{what}: {e}"))
 }
@@ -583,6 +586,34 @@ impl Storage {
         }
     }
 
+    /// Removes the temporaries of local uploads untouched for `idle` (an upload killed or cut off
+    /// mid-way); answers how many.
+    pub async fn remove_stale_temporaries(&self, idle: Duration) -> Result<usize> {
+        let Storage::Local { .. } = self else {
+            return Ok(0);
+        };
+        let dir = self.path(RECEIVING);
+        let mut entries = match tokio::fs::read_dir(&dir).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(io_error(&dir, e)),
+        };
+        let mut removed = 0;
+        while let Some(entry) = entries.next_entry().await.map_err(|e| io_error(&dir, e))? {
+            let stale = entry
+                .metadata()
+                .await
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .and_then(|m| m.elapsed().ok())
+                .is_some_and(|age| age >= idle);
+            if stale && tokio::fs::remove_file(entry.path()).await.is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Receives an upload to local storage: at most `limit` bytes from `body` into `key` (or, for a
     /// part, `.uploads/<multipart id>/<n>`), made visible only when complete and, if `sha256` is given,
     /// matching it. Exactly `limit` bytes must arrive. Returns the bytes written and their SHA-256.
@@ -602,8 +633,14 @@ impl Storage {
         tokio::fs::create_dir_all(&parent)
             .await
             .map_err(|e| io_error(&parent, e))?;
-        let temporary = parent.join(format!(
-            ".{}.{}.receiving",
+        // Temporaries live in one directory (on the same file system, so the rename is atomic), where
+        // the sweeper finds those an interrupted upload left.
+        let receiving = self.path(RECEIVING);
+        tokio::fs::create_dir_all(&receiving)
+            .await
+            .map_err(|e| io_error(&receiving, e))?;
+        let temporary = receiving.join(format!(
+            "{}.{}.receiving",
             target
                 .file_name()
                 .and_then(|n| n.to_str())

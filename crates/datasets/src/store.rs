@@ -72,6 +72,17 @@ pub struct FileRecord {
     pub rows: i64,
 }
 
+/// What one owner keeps (for quotas).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// Datasets.
+    pub datasets: i64,
+    /// Bytes of their current versions.
+    pub stored_bytes: i64,
+    /// Bytes their unprocessed uploads will add.
+    pub pending_bytes: i64,
+}
+
 /// A presigned upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upload {
@@ -108,6 +119,8 @@ pub struct UploadFile {
     pub sha256: String,
     /// Bytes per part, or 0 for one PUT.
     pub part_size: i64,
+    /// Whether its object was read back once and had the presigned SHA-256.
+    pub verified: bool,
     /// The S3 multipart upload id, for multipart files on S3.
     pub multipart_id: Option<String>,
 }
@@ -376,7 +389,7 @@ impl Store {
             return Ok(None);
         };
         let files = sqlx::query(
-            "SELECT idx, name, object_key, size, sha256, part_size, multipart_id \
+            "SELECT idx, name, object_key, size, sha256, part_size, multipart_id, verified_at \
              FROM upload_files WHERE upload_id = $1 ORDER BY idx",
         )
         .bind(upload_id)
@@ -392,6 +405,7 @@ impl Store {
                 sha256: r.try_get("sha256")?,
                 part_size: r.try_get("part_size")?,
                 multipart_id: r.try_get("multipart_id")?,
+                verified: r.try_get::<Option<i64>, _>("verified_at")?.is_some(),
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -405,6 +419,65 @@ impl Store {
             committed_version: row.try_get("committed_version")?,
             files,
         }))
+    }
+
+    /// What one owner keeps: their datasets, the bytes of their current versions, and the bytes their
+    /// unprocessed uploads will add.
+    pub async fn usage(&self, owner: &str) -> Result<Usage> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(bytes), 0) AS BIGINT) AS b \
+             FROM datasets WHERE owner = $1",
+        )
+        .bind(owner)
+        .fetch_one(&self.pool)
+        .await?;
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(f.size), 0) AS BIGINT) FROM upload_files f \
+             JOIN uploads u ON u.id = f.upload_id \
+             WHERE u.owner = $1 AND u.committed_version IS NULL",
+        )
+        .bind(owner)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Usage {
+            datasets: row.try_get("n")?,
+            stored_bytes: row.try_get("b")?,
+            pending_bytes: pending,
+        })
+    }
+
+    /// Unprocessed uploads whose URLs expired before `before` (ms) and that no commit attempt since
+    /// `attempts_before` (ms) holds, oldest first, at most `limit`: `(owner, id)`.
+    pub async fn expired_uploads(
+        &self,
+        before: i64,
+        attempts_before: i64,
+        limit: i64,
+    ) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "SELECT owner, id FROM uploads WHERE committed_version IS NULL \
+             AND (committing_at IS NULL OR committing_at < $2) \
+             AND expires_at < $1 ORDER BY expires_at LIMIT $3",
+        )
+        .bind(before)
+        .bind(attempts_before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("owner")?, r.try_get("id")?)))
+            .collect()
+    }
+
+    /// Records that an upload's file was read back and had its presigned SHA-256.
+    pub async fn file_verified(&self, upload_id: &str, index: i64) -> Result<()> {
+        sqlx::query("UPDATE upload_files SET verified_at = $1 WHERE upload_id = $2 AND idx = $3")
+            .bind(now_ms())
+            .bind(upload_id)
+            .bind(index)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Forgets one of the owner's unprocessed uploads and returns it (to delete what it stored).

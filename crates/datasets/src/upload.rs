@@ -11,7 +11,8 @@ use crate::*;
 
 impl Datasets {
     /// Upload URLs for the files of a new version of the caller's dataset (by name, created on commit
-    /// if new, or by id), or fresh URLs for an unprocessed upload.
+    /// if new, or by id), or fresh URLs for an unprocessed upload (its next page with `page`). An
+    /// answer holds at most [`PAGE_URLS`] URLs.
     pub async fn presign(&self, owner: &str, request: PresignRequest) -> Result<PresignResponse> {
         let expires_at = now_ms() + self.settings.upload_expiry.as_millis() as i64;
         if let Some(upload_id) = &request.upload_id {
@@ -21,10 +22,35 @@ impl Datasets {
                     "upload {upload_id} was already processed as version {version}"
                 )));
             }
+            let page = match &request.page {
+                Some(page) => Page::parse(page, &upload)?,
+                None => Page::FIRST,
+            };
             self.store.extend_upload(upload_id, expires_at).await?;
-            return self.upload_urls(&upload, expires_at, true).await;
+            return self.upload_urls(&upload, expires_at, true, page).await;
+        }
+        if request.page.is_some() {
+            return Err(Error::Invalid(
+                "page: give it with the uploadId whose answer said nextPage".into(),
+            ));
         }
         validate_files(&request.files)?;
+        let limits = &self.settings.limits;
+        if request.files.len() > limits.files_per_upload {
+            return Err(Error::Invalid(format!(
+                "files: {} files, but an upload holds at most {}; upload the rest as another version (append)",
+                request.files.len(),
+                limits.files_per_upload
+            )));
+        }
+        let total: i64 = request.files.iter().map(|f| f.size).sum();
+        if total > limits.bytes_per_upload {
+            return Err(Error::TooLarge(format!(
+                "files: {} in all, but an upload holds at most {}; upload them as several versions (append)",
+                bytes_text(total),
+                bytes_text(limits.bytes_per_upload)
+            )));
+        }
         let (dataset_id, dataset_name) = match (&request.dataset_id, &request.name) {
             (Some(id), _) => {
                 let dataset = self
@@ -47,6 +73,7 @@ impl Datasets {
                 ));
             }
         };
+        self.check_quota(owner, &dataset_id, total).await?;
         let upload_id = ids::upload_id();
         let mut files = Vec::with_capacity(request.files.len());
         for (index, spec) in request.files.iter().enumerate() {
@@ -67,11 +94,12 @@ impl Datasets {
                 size: spec.size,
                 sha256: spec.sha256.to_ascii_lowercase(),
                 part_size: if multipart {
-                    self.settings.part_size
+                    part_size_for(spec.size, self.settings.part_size)
                 } else {
                     0
                 },
                 multipart_id,
+                verified: false,
             });
         }
         let upload = Upload {
@@ -85,19 +113,35 @@ impl Datasets {
             files,
         };
         self.store.insert_upload(&upload).await?;
-        self.upload_urls(&upload, expires_at, false).await
+        self.upload_urls(&upload, expires_at, false, Page::FIRST)
+            .await
     }
 
-    /// The URLs of an upload; when `resuming`, also what storage already holds.
+    /// One page of an upload's URLs, from `page` on; when `resuming`, also what storage already holds.
     async fn upload_urls(
         &self,
         upload: &Upload,
         expires_at: i64,
         resuming: bool,
+        page: Page,
     ) -> Result<PresignResponse> {
         let expires_in = Duration::from_millis((expires_at - now_ms()).max(1000) as u64);
-        let mut files = Vec::with_capacity(upload.files.len());
-        for file in &upload.files {
+        let mut files = Vec::new();
+        let mut urls = 0usize;
+        let mut next_page = None;
+        for file in upload.files.iter().skip(page.file as usize) {
+            if urls == PAGE_URLS {
+                next_page = Some(Page {
+                    file: file.index,
+                    part: 0,
+                });
+                break;
+            }
+            let first_part = if file.index == page.file {
+                page.part.max(1)
+            } else {
+                1
+            };
             let mut out = FileUpload {
                 name: file.name.clone(),
                 url: None,
@@ -107,7 +151,7 @@ impl Datasets {
                 uploaded: false,
                 received: Vec::new(),
             };
-            if resuming {
+            if resuming && first_part == 1 {
                 if file.part_size == 0 {
                     out.uploaded = self.storage.size(&file.key).await? == Some(file.size as u64);
                 } else if let Some(id) = &file.multipart_id {
@@ -131,10 +175,18 @@ impl Datasets {
                 };
                 out.url = Some(presigned.url);
                 out.headers = headers(presigned.headers);
+                urls += 1;
             } else {
                 out.part_size = Some(file.part_size);
                 let count = part_count(file.size, file.part_size);
-                for number in 1..=count {
+                for number in first_part..=count {
+                    if urls == PAGE_URLS {
+                        next_page = Some(Page {
+                            file: file.index,
+                            part: number,
+                        });
+                        break;
+                    }
                     let presigned = match &self.storage {
                         Storage::Local { .. } => self.local_url(upload, file, number, expires_at),
                         Storage::S3 { .. } => {
@@ -149,16 +201,47 @@ impl Datasets {
                         url: presigned.url,
                         headers: headers(presigned.headers),
                     });
+                    urls += 1;
                 }
             }
             files.push(out);
+            if next_page.is_some() {
+                break;
+            }
         }
         Ok(PresignResponse {
             upload_id: upload.id.clone(),
             dataset_id: upload.dataset_id.clone(),
             expires_at: rfc3339(expires_at),
             files,
+            next_page: next_page.map(|p| p.to_string()),
         })
+    }
+
+    /// Refuses an upload that would take the owner past their quota of datasets or stored bytes
+    /// (counting what their unprocessed uploads will add).
+    async fn check_quota(&self, owner: &str, dataset_id: &str, adding: i64) -> Result<()> {
+        let limits = &self.settings.limits;
+        let usage = self.store.usage(owner).await?;
+        let new_dataset = self.store.dataset(owner, dataset_id).await?.is_none();
+        if new_dataset && usage.datasets >= limits.datasets_per_user {
+            return Err(Error::Quota(format!(
+                "you have {} datasets, the most this server keeps for one user; delete one first",
+                usage.datasets
+            )));
+        }
+        let after = usage.stored_bytes + usage.pending_bytes + adding;
+        if after > limits.bytes_per_user {
+            return Err(Error::Quota(format!(
+                "this upload ({}) would take your storage to {} (datasets {} and unprocessed uploads {}), past your quota of {}; delete a dataset or abort an upload first",
+                bytes_text(adding),
+                bytes_text(after),
+                bytes_text(usage.stored_bytes),
+                bytes_text(usage.pending_bytes),
+                bytes_text(limits.bytes_per_user)
+            )));
+        }
+        Ok(())
     }
 
     fn local_url(&self, upload: &Upload, file: &UploadFile, part: i64, expires: i64) -> Presigned {
@@ -318,10 +401,169 @@ impl Datasets {
         Ok(())
     }
 
+    /// Aborts unprocessed uploads whose URLs expired (S3 multipart uploads aborted, received parts and
+    /// files deleted) and removes temporaries an interrupted upload left on local disk. Runs from
+    /// [`Datasets::maintain`]; says what it freed.
+    pub async fn sweep(&self) -> Result<Swept> {
+        let now = now_ms();
+        let attempts_before = now - 2 * self.settings.commit_lease.as_millis() as i64;
+        let mut swept = Swept::default();
+        for (owner, id) in self
+            .store
+            .expired_uploads(now, attempts_before, 100)
+            .await?
+        {
+            let bytes: i64 = match self.store.upload(&id).await? {
+                Some(upload) => upload.files.iter().map(|f| f.size).sum(),
+                None => continue,
+            };
+            match self.abort(&owner, &id).await {
+                Ok(()) => {
+                    swept.uploads += 1;
+                    swept.bytes += bytes;
+                }
+                // Processed or aborted meanwhile.
+                Err(Error::Conflict(_) | Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        swept.temporaries = self
+            .storage
+            .remove_stale_temporaries(STALE_TEMPORARY)
+            .await?;
+        if swept != Swept::default() {
+            tracing::info!(
+                uploads = swept.uploads,
+                presigned_bytes = swept.bytes,
+                temporaries = swept.temporaries,
+                "swept expired uploads"
+            );
+        }
+        Ok(swept)
+    }
+
     pub(crate) async fn owned_upload(&self, owner: &str, upload_id: &str) -> Result<Upload> {
         match self.store.upload(upload_id).await? {
             Some(upload) if upload.owner == owner => Ok(upload),
             _ => Err(Error::NotFound(format!("no upload {upload_id:?}"))),
         }
+    }
+}
+
+/// A temporary of an interrupted local upload untouched this long is removed.
+const STALE_TEMPORARY: Duration = Duration::from_secs(15 * 60);
+
+/// What a [`Datasets::sweep`] freed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Expired uploads aborted.
+    pub uploads: usize,
+    /// The bytes they had presigned.
+    pub bytes: i64,
+    /// Temporaries of interrupted uploads removed.
+    pub temporaries: usize,
+}
+
+/// Most URLs in one `/presign` answer.
+pub const PAGE_URLS: usize = 10_000;
+
+/// Most parts of one file (S3's limit).
+pub const MAX_PARTS: i64 = 10_000;
+
+/// Bytes per part of a file of `size` bytes: the configured size, grown (in whole MiB) so that the file
+/// needs at most [`MAX_PARTS`] parts.
+pub(crate) fn part_size_for(size: i64, configured: i64) -> i64 {
+    const MIB: i64 = 1 << 20;
+    if part_count(size, configured) <= MAX_PARTS {
+        return configured;
+    }
+    let least = (size + MAX_PARTS - 1) / MAX_PARTS;
+    (least + MIB - 1) / MIB * MIB
+}
+
+/// Where a page of an upload's URLs starts: a file, and its part (0 for a file sent whole).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Page {
+    file: i64,
+    part: i64,
+}
+
+impl Page {
+    const FIRST: Page = Page { file: 0, part: 0 };
+
+    fn parse(text: &str, upload: &Upload) -> Result<Page> {
+        let invalid = || {
+            Error::Invalid(format!(
+                "page {text:?} is not one this upload's answers gave"
+            ))
+        };
+        let (file, part) = text.split_once('.').ok_or_else(invalid)?;
+        let page = Page {
+            file: file.parse().map_err(|_| invalid())?,
+            part: part.parse().map_err(|_| invalid())?,
+        };
+        let file = upload
+            .files
+            .iter()
+            .find(|f| f.index == page.file)
+            .ok_or_else(invalid)?;
+        let parts = if file.part_size == 0 {
+            0
+        } else {
+            part_count(file.size, file.part_size)
+        };
+        if page.part < 0 || page.part > parts {
+            return Err(invalid());
+        }
+        Ok(page)
+    }
+}
+
+impl std::fmt::Display for Page {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.file, self.part)
+    }
+}
+
+/// `1.5 GiB`: bytes for people.
+pub(crate) fn bytes_text(bytes: i64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_grow_so_a_file_never_needs_more_than_ten_thousand() {
+        let sixteen = 16 << 20;
+        assert_eq!(part_size_for(1 << 30, sixteen), sixteen);
+        assert_eq!(part_size_for(2666, 700), 700);
+        for size in [156i64 << 30, 157 << 30, 1 << 40, MAX_FILE_SIZE] {
+            let part = part_size_for(size, sixteen);
+            assert!(part_count(size, part) <= MAX_PARTS, "{size}: {part}");
+            assert_eq!(part % (1 << 20), 0);
+        }
+        assert!(
+            part_size_for(MAX_FILE_SIZE, sixteen) <= 5 << 30,
+            "S3's largest part"
+        );
+    }
+
+    #[test]
+    fn bytes_read_as_people_say_them() {
+        assert_eq!(bytes_text(512), "512 bytes");
+        assert_eq!(bytes_text(3 << 29), "1.5 GiB");
     }
 }
