@@ -1,4 +1,5 @@
-//! Who is calling: the `Authorization: Bearer <Firebase ID token>` header, verified.
+//! Who is calling: the `Authorization: Bearer <Firebase ID token>` header, verified, and counted
+//! against the user's requests per second.
 
 use std::sync::Arc;
 
@@ -40,6 +41,18 @@ impl FromRequestParts<Arc<AppState>> for User {
                 )
             })?;
         let caller = state.verifier.verify(token).await?;
+        state.users.check(&caller.uid).map_err(|limited| {
+            ApiError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                format!(
+                    "more than {} requests per second from one user; wait {} s",
+                    state.limits.user_requests_per_second,
+                    limited.retry_after_seconds()
+                ),
+            )
+            .retry_after(limited.retry_after_seconds())
+        })?;
         Ok(User(caller.uid))
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use delta_bridge_backend::{AppState, serve};
+use delta_bridge_backend::{AppState, RequestLimits, serve};
 use delta_bridge_datasets::{Datasets, Limits, Secret, Settings, Storage, Store};
 use delta_bridge_identity::{GOOGLE_CERTIFICATES_URL, Mode, Policy, Verifier};
 
@@ -108,6 +108,24 @@ struct Args {
     /// Most bytes one user keeps (their datasets' current versions and unprocessed uploads).
     #[arg(long, default_value = "1TiB", value_parser = parse_bytes)]
     max_bytes_per_user: i64,
+    /// Longest request, in seconds (not /process, not uploads): then 503.
+    #[arg(long, default_value_t = 30)]
+    request_timeout_seconds: u64,
+    /// Longest /process, in seconds (it reads uploaded objects back; asking again resumes).
+    #[arg(long, default_value_t = 900)]
+    process_timeout_seconds: u64,
+    /// An upload through the backend's upload route is cut off after this many seconds without bytes.
+    #[arg(long, default_value_t = 60)]
+    upload_idle_timeout_seconds: u64,
+    /// Requests served at once; more wait 5 s for a turn, then 503 with Retry-After.
+    #[arg(long, default_value_t = 512)]
+    max_concurrent_requests: usize,
+    /// Requests per second one user may make (twice that in a burst); then 429 with Retry-After.
+    #[arg(long, default_value_t = 20.0)]
+    user_requests_per_second: f64,
+    /// At shutdown, how long requests in flight may take to finish, in seconds.
+    #[arg(long, default_value_t = 30)]
+    shutdown_grace_seconds: u64,
 }
 
 /// `5368709120`, `512MiB`, `1TiB`.
@@ -239,7 +257,21 @@ async fn main() -> anyhow::Result<()> {
     // The first stdout line tells scripts and tests where the backend is (useful with port 0).
     println!("listening on http://{address}");
     tracing::info!("share.yaml at {}", share_file.display());
-    serve(listener, AppState { datasets, verifier }, shutdown_signal()).await
+    let limits = RequestLimits {
+        request_timeout: Duration::from_secs(args.request_timeout_seconds.max(1)),
+        process_timeout: Duration::from_secs(args.process_timeout_seconds.max(1)),
+        upload_idle_timeout: Duration::from_secs(args.upload_idle_timeout_seconds.max(1)),
+        concurrent_requests: args.max_concurrent_requests.max(1),
+        queue_timeout: Duration::from_secs(5),
+        user_requests_per_second: args.user_requests_per_second.max(0.1),
+        shutdown_grace: Duration::from_secs(args.shutdown_grace_seconds),
+    };
+    serve(
+        listener,
+        AppState::new(datasets, verifier, limits),
+        shutdown_signal(),
+    )
+    .await
 }
 
 fn storage(args: &Args) -> anyhow::Result<Storage> {

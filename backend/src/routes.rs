@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
 use delta_bridge_datasets::UploadTarget;
@@ -29,25 +30,39 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 type Answer = Result<axum::response::Response, ApiError>;
 
 pub fn router(state: Arc<AppState>) -> Router {
+    let limits = state.limits.clone();
+    let timed = move |limit: std::time::Duration| {
+        middleware::from_fn(move |request, next| crate::limits::time_limit(limit, request, next))
+    };
     let api = Router::new()
         .route("/presign", post(presign))
-        .route("/process", post(process))
         .route("/uploads/{upload_id}", axum::routing::delete(abort))
         .route("/datasets", get(list))
         .route("/datasets/{id}", get(detail).delete(delete))
         .route("/share", post(share))
         .route("/unshare", post(unshare))
         .route("/snippet", get(snippet))
+        .layer(timed(limits.request_timeout))
+        .merge(
+            Router::new()
+                .route("/process", post(process))
+                .layer(timed(limits.process_timeout)),
+        )
         .layer(DefaultBodyLimit::max(JSON_LIMIT));
+    // Uploads run as long as bytes keep arriving (an idle limit, in the handler).
     let upload = Router::new()
         .route("/upload/{upload_id}/{index}", put(upload))
         .layer(DefaultBodyLimit::disable());
     Router::new()
-        .route("/healthz", get(health))
-        .route("/openapi.json", get(openapi))
         .merge(api)
         .merge(upload)
         .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::limits::turns,
+        ))
+        .route("/healthz", get(health))
+        .route("/openapi.json", get(openapi))
         .with_state(state)
 }
 
@@ -119,7 +134,11 @@ async fn upload(
     };
     let etag = state
         .datasets
-        .receive(&target, declared, body.into_data_stream())
+        .receive(
+            &target,
+            declared,
+            crate::limits::idle_limited(body.into_data_stream(), state.limits.upload_idle_timeout),
+        )
         .await?;
     let mut response = Json(json!({"etag": etag})).into_response();
     if let Ok(value) = HeaderValue::from_str(&etag) {

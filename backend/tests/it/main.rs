@@ -20,6 +20,7 @@ use delta_bridge_identity::testing::{
 
 mod bounds;
 mod footers;
+mod limits;
 mod signin;
 mod trust;
 
@@ -43,6 +44,10 @@ struct Options {
     limits: delta_bridge_datasets::Limits,
     /// Lifetime of upload URLs.
     upload_expiry: Duration,
+    /// Time, concurrency and rate limits of requests.
+    requests: delta_bridge_backend::RequestLimits,
+    /// Notified: the backend shuts down. It notifies `stopped` once `serve` returned.
+    shutdown: Option<(Arc<tokio::sync::Notify>, Arc<tokio::sync::Notify>)>,
 }
 
 impl Default for Options {
@@ -54,6 +59,12 @@ impl Default for Options {
             policy: Default::default(),
             limits: Default::default(),
             upload_expiry: Duration::from_secs(600),
+            requests: delta_bridge_backend::RequestLimits {
+                // Tests call fast from one user; the rate limit has its own test.
+                user_requests_per_second: 10_000.0,
+                ..Default::default()
+            },
+            shutdown: None,
         }
     }
 }
@@ -110,11 +121,19 @@ impl Backend {
             },
             policy: options.policy.clone(),
         });
-        tokio::spawn(serve(
-            listener,
-            AppState { datasets, verifier },
-            std::future::pending(),
-        ));
+        let state = AppState::new(datasets, verifier, options.requests.clone());
+        match options.shutdown.clone() {
+            None => {
+                tokio::spawn(serve(listener, state, std::future::pending()));
+            }
+            Some((shutdown, stopped)) => {
+                tokio::spawn(async move {
+                    let shutdown = async move { shutdown.notified().await };
+                    serve(listener, state, shutdown).await.unwrap();
+                    stopped.notify_one();
+                });
+            }
+        }
         Backend {
             url,
             dir,
