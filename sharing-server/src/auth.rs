@@ -1,5 +1,6 @@
 //! Layers of the API routes: failing closed while `share.yaml` is refused, bearer-token authentication,
-//! which turns the `Authorization` header into a [`Session`], and the request time limit
+//! which turns the `Authorization` header into a [`Session`] and counts the token's requests per second,
+//! and the request time limit
 //! (`requestTimeoutSeconds`).
 
 use std::sync::Arc;
@@ -42,6 +43,18 @@ pub async fn authenticate(
         })
         .map(str::trim);
     let recipient = generation.config.authenticate(token, chrono::Utc::now())?;
+    // Counted per token (by its hash, never the token itself), once it is known to be one.
+    if let Some(token) = token {
+        state
+            .recipients
+            .check(&delta_bridge_shares::hash_token(token))
+            .map_err(|limited| {
+                ApiError::rate_limited(
+                    state.token_requests_per_second,
+                    limited.retry_after_seconds(),
+                )
+            })?;
+    }
     request.extensions_mut().insert(Session {
         generation,
         recipient,

@@ -14,6 +14,7 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -22,6 +23,21 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// A recipient over their requests per second: 429 with `Retry-After` (the Python client retries).
+    pub fn rate_limited(per_second: f64, retry_after: u64) -> Self {
+        ApiError {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RESOURCE_EXHAUSTED",
+                format!(
+                    "more than {per_second} requests per second with this token; retry in {retry_after} s"
+                ),
+            )
         }
     }
 
@@ -56,11 +72,18 @@ impl IntoResponse for ApiError {
         } else {
             self.message
         };
-        (
+        let mut response = (
             self.status,
             Json(json!({"errorCode": self.code, "message": message})),
         )
-            .into_response()
+            .into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
+        }
+        response
     }
 }
 

@@ -33,6 +33,8 @@ pub struct ServerOptions {
     pub signing_key: [u8; 32],
     /// S3 client for `s3://` tables, if configured.
     pub s3: Option<aws_sdk_s3::Client>,
+    /// Requests per second one recipient token may make (twice that in a burst); then 429.
+    pub token_requests_per_second: f64,
 }
 
 /// Serves until `shutdown` completes, then finishes the requests in flight.
@@ -79,6 +81,7 @@ pub async fn serve_when_ready(
         digest,
         tables,
         options.default_page_size,
+        options.token_requests_per_second,
     ));
     let _watch = reload::watch(state.clone(), options.config_path.clone())?;
     let app = routes::router(state, &endpoint);

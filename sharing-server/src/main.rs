@@ -36,6 +36,10 @@ struct Args {
     /// Use path-style S3 addressing (http://host/bucket/key), as most S3-compatible servers need.
     #[arg(long, env = "DELTA_BRIDGE_S3_PATH_STYLE")]
     s3_path_style: bool,
+    /// Requests per second one recipient token may make (twice that in a burst); then 429 with
+    /// Retry-After, which the official client retries.
+    #[arg(long, default_value_t = 100.0)]
+    token_requests_per_second: f64,
 }
 
 #[tokio::main]
@@ -93,6 +97,7 @@ async fn main() -> anyhow::Result<()> {
         default_page_size: args.page_size,
         signing_key,
         s3,
+        token_requests_per_second: args.token_requests_per_second.max(0.1),
     };
     // The first stdout line tells scripts and tests where the server is (useful with port 0), once
     // share.yaml is loaded.

@@ -216,7 +216,7 @@ mod tests {
             Store::new(LocalSigner::new([1; 32], "http://x/files"), None),
             10,
         );
-        (AppState::new(config, digest, tables, 500), path)
+        (AppState::new(config, digest, tables, 500, 1000.0), path)
     }
 
     fn after(seconds: u64) -> Instant {

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
+use delta_bridge_limits::RateLimiter;
 use delta_bridge_shares::{Recipient, ShareConfig};
 use delta_bridge_tables::{ServeOptions, Tables};
 
@@ -46,6 +47,10 @@ pub struct AppState {
     pub tables: Tables,
     /// Page size of list endpoints when `maxResults` is absent.
     pub default_page_size: u32,
+    /// Requests per second one recipient token may make.
+    pub token_requests_per_second: f64,
+    /// Each token's requests (keyed by the token's hash).
+    pub recipients: RateLimiter,
 }
 
 impl AppState {
@@ -55,6 +60,7 @@ impl AppState {
         digest: [u8; 32],
         tables: Tables,
         default_page_size: u32,
+        token_requests_per_second: f64,
     ) -> Self {
         AppState {
             current: ArcSwap::from_pointee(Generation {
@@ -66,6 +72,11 @@ impl AppState {
             refusal: Mutex::new(None),
             tables,
             default_page_size,
+            token_requests_per_second,
+            recipients: RateLimiter::new(
+                token_requests_per_second,
+                2.0 * token_requests_per_second,
+            ),
         }
     }
 

@@ -8,21 +8,30 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Requests per second and burst for each key.
-#[derive(Debug)]
+/// Requests per second and burst for each key. Its `Debug` output never shows the keys.
 pub struct RateLimiter {
     rate: f64,
     burst: f64,
     buckets: Mutex<Buckets>,
 }
 
-#[derive(Debug, Default)]
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("rate", &self.rate)
+            .field("burst", &self.burst)
+            .field("tracked", &self.tracked())
+            .finish()
+    }
+}
+
+#[derive(Default)]
 struct Buckets {
     by_key: HashMap<String, Bucket>,
     last_prune: Option<Instant>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 struct Bucket {
     tokens: f64,
     at: Instant,

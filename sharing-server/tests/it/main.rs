@@ -56,6 +56,7 @@ async fn start() -> TestServer {
         default_page_size: 500,
         signing_key: [3; 32],
         s3: None,
+        token_requests_per_second: 1000.0,
     };
     tokio::spawn(serve(listener, options, async move {
         let _ = stopped.await;

@@ -126,6 +126,10 @@ def share_yaml(locations, extra="", tokens=True, history=True, tables=None):
     return "\n".join(lines) + "\n" + extra
 
 
+# Shared servers serve every test from a few tokens: no rate limit (test_rate_limit.py tests it).
+UNLIMITED = ["--token-requests-per-second", "100000"]
+
+
 class Server:
     """The real delta-bridge-sharing binary on a free loopback port."""
 
@@ -182,7 +186,7 @@ class Server:
 
 @pytest.fixture(scope="session")
 def local_server(tables_dir, tmp_path_factory):
-    server = Server(tmp_path_factory.mktemp("local"), share_yaml(lambda t: f"file://{tables_dir / t}"))
+    server = Server(tmp_path_factory.mktemp("local"), share_yaml(lambda t: f"file://{tables_dir / t}"), args=UNLIMITED)
     yield server
     server.stop()
 
@@ -192,7 +196,7 @@ def s3_server(s3, tmp_path_factory):
     server = Server(
         tmp_path_factory.mktemp("s3"),
         share_yaml(lambda t: f"s3://{BUCKET}/{t}"),
-        args=["--s3-endpoint", s3, "--s3-path-style"],
+        args=["--s3-endpoint", s3, "--s3-path-style", *UNLIMITED],
         env=S3_ENV,
     )
     yield server
