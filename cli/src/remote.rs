@@ -37,6 +37,10 @@ pub struct Connection {
     /// Where upload journals and converted tables are kept [env: DELTA_BRIDGE_STATE_DIR; default ~/.local/state/delta-bridge].
     #[arg(long, global = true)]
     state_dir: Option<PathBuf>,
+    /// Send the password and tokens over plain http:// to a backend or emulator that is not this machine
+    /// (anyone on the network can read them) [env: DELTA_BRIDGE_INSECURE_HTTP=1; config: insecure_http = true].
+    #[arg(long, global = true)]
+    insecure_http: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -46,6 +50,7 @@ struct ConfigFile {
     firebase_api_key: Option<String>,
     firebase_emulator_host: Option<String>,
     state_dir: Option<PathBuf>,
+    insecure_http: Option<bool>,
 }
 
 fn home() -> PathBuf {
@@ -58,8 +63,22 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// A yes or no from the environment: 1, true, yes, on; 0, false, no, off.
+fn yes_or_no(name: &str, value: &str) -> anyhow::Result<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => anyhow::bail!("{name}={value:?}: expected 1 or 0 (true or false)"),
+    }
+}
+
 impl Connection {
     fn settings(&self) -> anyhow::Result<Settings> {
+        self.settings_from(env)
+    }
+
+    /// The settings from the flags, then `env` (the environment, or a test's), then the config file.
+    fn settings_from(&self, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Settings> {
         let config_path = self
             .config
             .clone()
@@ -112,10 +131,19 @@ impl Connection {
                     .unwrap_or_else(|| home().join(".local/state"))
                     .join("delta-bridge")
             });
+        // Only passed on: the uploader refuses plain http to another machine unless this is set.
+        let insecure_http = if self.insecure_http {
+            true
+        } else if let Some(value) = env("DELTA_BRIDGE_INSECURE_HTTP") {
+            yes_or_no("DELTA_BRIDGE_INSECURE_HTTP", &value)?
+        } else {
+            file.insecure_http.unwrap_or(false)
+        };
         Ok(Settings {
             backend_url,
             firebase,
             state_dir,
+            insecure_http,
         })
     }
 }
@@ -203,9 +231,10 @@ pub enum Remote {
     },
 }
 
-/// Exit codes: 3 input, 4 sign-in, 5 network, 130 cancelled, 1 anything else.
+/// Exit codes: 2 settings (as for usage), 3 input, 4 sign-in, 5 network, 130 cancelled, 1 anything else.
 pub fn exit_code(err: &Error) -> u8 {
     match err.kind() {
+        Kind::Settings => 2,
         Kind::Input => 3,
         Kind::Auth => 4,
         Kind::Network => 5,
@@ -503,4 +532,82 @@ fn read_password() -> Result<String, String> {
         return Err("no password given".into());
     }
     Ok(password)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Flags {
+        #[command(flatten)]
+        connection: Connection,
+    }
+
+    fn settings(args: &[&str], vars: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let flags =
+            Flags::try_parse_from(std::iter::once("delta-bridge").chain(args.iter().copied()))?;
+        flags.connection.settings_from(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn plain_http_to_another_machine_is_allowed_by_the_flag_the_environment_or_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.toml");
+        std::fs::write(
+            &config,
+            "backend_url = \"http://backend.lan:8081\"\nfirebase_emulator_host = \"10.0.0.7:9099\"\n",
+        )
+        .unwrap();
+        let config = config.to_str().unwrap();
+        let refused = settings(&["--config", config], &[]).unwrap();
+        assert!(!refused.insecure_http);
+        let message = refused.check().unwrap_err().to_string();
+        assert!(
+            message.contains("backend.lan") && message.contains("--insecure-http"),
+            "{message}"
+        );
+        let by_flag = settings(&["--config", config, "--insecure-http"], &[]).unwrap();
+        assert!(by_flag.insecure_http && by_flag.check().is_ok());
+        let by_env = settings(
+            &["--config", config],
+            &[("DELTA_BRIDGE_INSECURE_HTTP", "1")],
+        )
+        .unwrap();
+        assert!(by_env.insecure_http);
+        let bad = settings(
+            &["--config", config],
+            &[("DELTA_BRIDGE_INSECURE_HTTP", "maybe")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(bad.contains("DELTA_BRIDGE_INSECURE_HTTP"), "{bad}");
+
+        std::fs::write(
+            dir.path().join("config.toml"),
+            "backend_url = \"http://backend.lan:8081\"\nfirebase_emulator_host = \"10.0.0.7:9099\"\ninsecure_http = true\n",
+        )
+        .unwrap();
+        assert!(settings(&["--config", config], &[]).unwrap().insecure_http);
+        // The environment says no over the file.
+        let env_no = settings(
+            &["--config", config],
+            &[("DELTA_BRIDGE_INSECURE_HTTP", "0")],
+        )
+        .unwrap();
+        assert!(!env_no.insecure_http);
+    }
+
+    #[test]
+    fn refused_settings_exit_as_a_usage_error() {
+        let refusal =
+            delta_bridge_uploader::transport::check("backend", "http://backend.lan", false)
+                .unwrap_err();
+        assert_eq!(exit_code(&Error::from(refusal)), 2);
+    }
 }

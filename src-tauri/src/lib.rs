@@ -65,6 +65,7 @@ impl From<Error> for CommandError {
             Kind::Input => "input",
             Kind::Network => "network",
             Kind::Cancelled => "cancelled",
+            Kind::Settings => "settings",
             Kind::Other => "other",
         };
         CommandError {
@@ -138,6 +139,7 @@ fn client_settings(settings: &DesktopSettings, state_dir: &std::path::Path) -> S
         backend_url: settings.backend_url.clone(),
         firebase,
         state_dir: state_dir.to_path_buf(),
+        insecure_http: false,
     }
 }
 

@@ -1,11 +1,14 @@
 """The delta-bridge CLI end to end: sign in (the refresh token in a real Secret Service), upload a CSV with
 awkward content, share, run the printed snippet with the official client, unshare; kill an upload of a
-300 MB CSV and run it again. Against the backend on local disk and on S3 (s3s-fs)."""
+300 MB CSV and run it again. Against the backend on local disk and on S3 (s3s-fs). The CLI runs with a
+permissive umask (022): what it writes must still be for its user alone. It never sends a password or a token
+over plain http:// to another machine unless told to."""
 
 import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import time
 import uuid
@@ -13,6 +16,7 @@ import uuid
 import deltalake
 import pandas as pd
 import pytest
+import requests
 
 from conftest import CLI, convert, wait_for
 from test_backend import AWKWARD, run_snippet, write_csv
@@ -27,6 +31,21 @@ def keyring_available():
 pytestmark = pytest.mark.skipif(not keyring_available(), reason="needs a Secret Service session (scripts/test.sh starts one)")
 
 
+def permissive_umask():
+    os.umask(0o022)
+
+
+def mode(path):
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+def assert_private(root):
+    """root and every directory under it 0700, every file 0600."""
+    assert mode(root) == 0o700, root
+    for path in root.rglob("*"):
+        assert mode(path) == (0o700 if path.is_dir() else 0o600), (path, oct(mode(path)))
+
+
 class Cli:
     def __init__(self, stack, directory):
         directory.mkdir(parents=True, exist_ok=True)
@@ -39,8 +58,9 @@ class Cli:
         )
         self.state = directory / "state"
 
-    def run(self, *args, stdin=None, check=True, timeout=600):
-        result = subprocess.run([CLI, *map(str, args)], input=stdin, capture_output=True, text=True, env=self.env, timeout=timeout)
+    def run(self, *args, stdin=None, check=True, timeout=600, env=None):
+        result = subprocess.run([CLI, *map(str, args)], input=stdin, capture_output=True, text=True,
+                                env=dict(self.env, **(env or {})), timeout=timeout, preexec_fn=permissive_umask)
         if check and result.returncode != 0:
             raise AssertionError(f"delta-bridge {' '.join(map(str, args))} exited {result.returncode}: {result.stderr}")
         return result
@@ -49,7 +69,8 @@ class Cli:
         return json.loads(self.run(*args, "--json", **kwargs).stdout)
 
     def spawn(self, *args):
-        return subprocess.Popen([CLI, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env)
+        return subprocess.Popen([CLI, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env,
+                                preexec_fn=permissive_umask)
 
 
 def secret_tool_lookup(backend_url):
@@ -167,6 +188,12 @@ def test_a_killed_upload_resumes_without_sending_a_part_twice(stack, tmp_path):
     sent_before = sum(len(s.get("parts", {})) for s in journal["sent"].values())
     total_parts = sum(-(-f["size"] // (5 << 20)) for f in journal["files"])
     assert 0 < sent_before < total_parts, (sent_before, total_parts)
+    # The journal, the converted copy of the CSV and the account record are the user's alone.
+    assert mode(cli.state) == 0o700
+    assert mode(cli.state / "account.json") == 0o600
+    assert_private(journals)
+    assert_private(cli.state / "staging")
+    assert [p for p in (cli.state / "staging").rglob("*.parquet")], "the converted copy is there"
 
     second = cli.json("upload", csv, "--name", "big", "--concurrency", "4")
     assert second["resumed"] is True
@@ -225,3 +252,34 @@ def test_cancelling_an_upload_leaves_nothing_behind(stack, tmp_path):
     assert {p for p in stack.storage_root.rglob("*") if p.is_file()} == before, "storage holds what it held before"
     response = stack.call("POST", "/process", token, json={"uploadId": seen["upload_id"], "mode": "create"})
     assert response.status_code == 404, response.text
+
+
+def test_passwords_and_tokens_go_over_plain_http_to_another_machine_only_when_told(local_stack, tmp_path):
+    stack = local_stack
+    cli = Cli(stack, tmp_path / "cli")
+    # 0.0.0.0 is not loopback, yet on Linux it reaches this machine: the real backend and emulator answer
+    # whatever is sent there.
+    remote_backend = "http://0.0.0.0:" + stack.url.rsplit(":", 1)[1]
+    remote_emulator = f"0.0.0.0:{stack.emulator.port}"
+    email = f"{uuid.uuid4().hex[:10]}@example.com"
+
+    for env in ({"DELTA_BRIDGE_BACKEND_URL": remote_backend}, {"FIREBASE_AUTH_EMULATOR_HOST": remote_emulator}):
+        refused = cli.run("login", "--email", email, "--sign-up", stdin=PASSWORD + "\n", check=False, env=env)
+        assert refused.returncode == 2, refused.stderr
+        assert "0.0.0.0" in refused.stderr and "--insecure-http" in refused.stderr, refused.stderr
+        assert PASSWORD not in refused.stderr + refused.stdout
+    # Nothing was sent: the sign-up never reached the emulator.
+    answer = requests.post(f"{stack.emulator.url}/identitytoolkit.googleapis.com/v1/accounts:signInWithPassword?key=any",
+                           json={"email": email, "password": PASSWORD, "returnSecureToken": True}, timeout=10)
+    assert answer.status_code == 400 and "EMAIL_NOT_FOUND" in answer.text, answer.text
+
+    # Told explicitly: by the flag, the environment, or the config file.
+    remote = {"DELTA_BRIDGE_BACKEND_URL": remote_backend, "FIREBASE_AUTH_EMULATOR_HOST": remote_emulator}
+    signed_in = cli.run("login", "--email", email, "--sign-up", "--insecure-http", "--json", stdin=PASSWORD + "\n", env=remote)
+    assert json.loads(signed_in.stdout)["email"] == email
+    refused = cli.run("datasets", check=False, env=remote)
+    assert refused.returncode == 2 and "0.0.0.0" in refused.stderr, refused.stderr
+    assert json.loads(cli.run("datasets", "--json", env=dict(remote, DELTA_BRIDGE_INSECURE_HTTP="1")).stdout) == []
+    (tmp_path / "cli" / "config.toml").write_text("insecure_http = true\n")
+    assert json.loads(cli.run("whoami", "--json", env=remote).stdout)["email"] == email
+    assert json.loads(cli.run("logout", "--json", env=remote).stdout)["signedOut"] is True

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::secret::Secret;
+use crate::transport::{self, Refusal};
 
 /// Where Firebase is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +21,17 @@ pub struct FirebaseSettings {
 }
 
 impl FirebaseSettings {
+    /// Whether both base URLs may receive passwords and tokens ([`transport::check`]).
+    pub fn check(&self, insecure_http: bool) -> Result<(), Refusal> {
+        let what = if self.identity_url.starts_with("http://") {
+            "Firebase Auth emulator"
+        } else {
+            "Firebase sign-in"
+        };
+        transport::check(what, &self.identity_url, insecure_http)?;
+        transport::check(what, &self.token_url, insecure_http)
+    }
+
     /// Real Firebase with this Web API key.
     pub fn google(api_key: &str) -> FirebaseSettings {
         FirebaseSettings {
@@ -74,6 +86,9 @@ pub enum AuthError {
         /// Why.
         reason: String,
     },
+    /// The settings would send the password or a token over plain http to another machine: not sent.
+    #[error("{0}")]
+    Transport(#[from] Refusal),
     /// Anything else Firebase said.
     #[error("Firebase refused: {0}")]
     Other(String),
@@ -98,6 +113,7 @@ pub struct Tokens {
 #[derive(Debug, Clone)]
 pub struct Firebase {
     settings: FirebaseSettings,
+    insecure_http: bool,
     http: reqwest::Client,
 }
 
@@ -131,13 +147,18 @@ struct ErrorDetail {
 }
 
 impl Firebase {
-    /// A client for these settings.
-    pub fn new(settings: FirebaseSettings) -> Firebase {
+    /// A client for these settings; with `insecure_http`, plain `http://` to other machines is allowed
+    /// (otherwise such a call fails before anything is sent).
+    pub fn new(settings: FirebaseSettings, insecure_http: bool) -> Firebase {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
             .expect("an HTTP client builds");
-        Firebase { settings, http }
+        Firebase {
+            settings,
+            insecure_http,
+            http,
+        }
     }
 
     /// Creates an account and signs it in.
@@ -157,6 +178,7 @@ impl Firebase {
         email: &str,
         password: &str,
     ) -> Result<Tokens, AuthError> {
+        self.settings.check(self.insecure_http)?;
         let base = &self.settings.identity_url;
         let url = format!("{}/v1/{method}", base.trim_end_matches('/'));
         let response = self
@@ -179,6 +201,7 @@ impl Firebase {
 
     /// A fresh ID token from a refresh token.
     pub async fn refresh(&self, refresh_token: &Secret) -> Result<Tokens, AuthError> {
+        self.settings.check(self.insecure_http)?;
         let base = &self.settings.token_url;
         let url = format!("{}/v1/token", base.trim_end_matches('/'));
         let response = self

@@ -12,18 +12,22 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::secret::Secret;
+use crate::transport::{self, Refusal};
 use crate::{Error, Result};
 
 /// The backend at a base URL.
 #[derive(Debug, Clone)]
 pub struct Backend {
     base: String,
+    /// Why this URL must not receive tokens, if it must not: every call fails before sending.
+    refusal: Option<Refusal>,
     http: reqwest::Client,
 }
 
 impl Backend {
-    /// The backend at `base` (such as `http://127.0.0.1:8081`).
-    pub fn new(base: &str) -> Backend {
+    /// The backend at `base` (such as `http://127.0.0.1:8081`); with `insecure_http`, plain `http://` to
+    /// another machine is allowed (otherwise every call fails before anything is sent).
+    pub fn new(base: &str, insecure_http: bool) -> Backend {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(600))
@@ -31,6 +35,7 @@ impl Backend {
             .expect("an HTTP client builds");
         Backend {
             base: base.trim_end_matches('/').to_string(),
+            refusal: transport::check("backend", base, insecure_http).err(),
             http,
         }
     }
@@ -47,6 +52,9 @@ impl Backend {
         token: &Secret,
         body: Option<&B>,
     ) -> Result<T> {
+        if let Some(refusal) = &self.refusal {
+            return Err(refusal.clone().into());
+        }
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.base))

@@ -2,6 +2,7 @@
 
 use crate::account::AuthError;
 use crate::keychain::KeyringError;
+use crate::transport::Refusal;
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -37,6 +38,10 @@ pub enum Error {
     /// Local state (the journal, the staging directory) could not be written.
     #[error("{0}")]
     Local(String),
+    /// The settings are unsafe or wrong (plain `http://` to another machine, a URL that is not one):
+    /// nothing was sent.
+    #[error("{0}")]
+    Settings(#[from] Refusal),
 }
 
 /// What kind of failure, for exit codes.
@@ -50,6 +55,8 @@ pub enum Kind {
     Network,
     /// Cancelled.
     Cancelled,
+    /// The settings must change (the CLI's usage error).
+    Settings,
     /// Anything else.
     Other,
 }
@@ -59,6 +66,7 @@ impl Error {
     pub fn kind(&self) -> Kind {
         match self {
             Error::Auth(AuthError::Network { .. }) => Kind::Network,
+            Error::Auth(AuthError::Transport(_)) | Error::Settings(_) => Kind::Settings,
             Error::Auth(_) | Error::Keyring(_) => Kind::Auth,
             Error::Refused { status: 401, .. } => Kind::Auth,
             Error::Input(_) | Error::Refused { .. } => Kind::Input,

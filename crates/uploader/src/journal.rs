@@ -67,18 +67,13 @@ impl Journal {
         }
     }
 
-    /// Writes it atomically.
+    /// Writes it atomically, for the user alone (its directory 0700, the file 0600).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let temporary = path.with_extension("json.tmp");
         let write = || -> std::io::Result<()> {
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
+                crate::private::private_dir(parent)?;
             }
-            std::fs::write(
-                &temporary,
-                serde_json::to_vec_pretty(self).expect("serializes"),
-            )?;
-            std::fs::rename(&temporary, path)
+            crate::private::write(path, &serde_json::to_vec_pretty(self).expect("serializes"))
         };
         write().map_err(|e| Error::Local(format!("{}: {e}", path.display())))
     }

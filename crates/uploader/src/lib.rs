@@ -3,7 +3,9 @@
 //! upload them through the backend's presigned URLs (resumably), share, and manage datasets.
 //!
 //! The ID token lives only in memory and is refreshed before it expires. Nothing secret is written to
-//! disk, logs or `Debug` output.
+//! disk, logs or `Debug` output, nor sent over plain `http://` to another machine unless the settings say
+//! so ([`transport`]). What it writes (journals, staged copies, the account record) is for the user alone
+//! ([`private`]).
 #![warn(missing_docs)]
 
 pub mod account;
@@ -11,7 +13,9 @@ mod backend;
 mod error;
 mod journal;
 mod keychain;
+pub mod private;
 mod secret;
+pub mod transport;
 mod upload;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +28,7 @@ pub use backend::Backend;
 pub use error::{Error, Kind, Result};
 pub use keychain::{KeyringError, SERVICE as KEYRING_SERVICE};
 pub use secret::Secret;
+pub use transport::Refusal;
 pub use upload::{Progress, ProgressFn, Stage, UploadOptions, Uploaded};
 
 use keychain::Keychain;
@@ -40,6 +45,19 @@ pub struct Settings {
     pub firebase: FirebaseSettings,
     /// Where journals, converted tables and the (non-secret) account record live.
     pub state_dir: PathBuf,
+    /// Send passwords and tokens over plain `http://` to hosts other than this machine too (the CLI's
+    /// `--insecure-http`). Off: such settings fail before anything is sent.
+    pub insecure_http: bool,
+}
+
+impl Settings {
+    /// Whether the backend and Firebase URLs may receive passwords and tokens: `https://`, or `http://` to
+    /// this machine, or anywhere with `insecure_http` ([`transport::check`]).
+    pub fn check(&self) -> Result<()> {
+        transport::check("backend", &self.backend_url, self.insecure_http)?;
+        self.firebase.check(self.insecure_http)?;
+        Ok(())
+    }
 }
 
 /// Who is signed in (not secret).
@@ -79,8 +97,8 @@ impl Client {
             .build()
             .expect("an HTTP client builds");
         Client {
-            firebase: Firebase::new(settings.firebase.clone()),
-            backend: Backend::new(&settings.backend_url),
+            firebase: Firebase::new(settings.firebase.clone(), settings.insecure_http),
+            backend: Backend::new(&settings.backend_url, settings.insecure_http),
             // One sign-in per backend.
             keychain: Keychain::new(&format!("refresh-token {}", settings.backend_url)),
             uploads,
@@ -109,6 +127,8 @@ impl Client {
     /// Signs in (or, with `sign_up`, creates the account first) and keeps the refresh token in the OS
     /// keyring.
     pub async fn login(&self, email: &str, password: &str, sign_up: bool) -> Result<Account> {
+        // The ID token is about to go to the backend: both must be safe before the password goes out.
+        self.settings.check()?;
         let tokens = if sign_up {
             self.firebase.sign_up(email, password).await?
         } else {
@@ -148,11 +168,11 @@ impl Client {
 
     fn save_account(&self, account: &Account) -> Result<()> {
         let path = self.account_path();
-        std::fs::create_dir_all(self.state_dir())
+        private::create_dir_all(self.state_dir())
             .and_then(|()| {
-                std::fs::write(
+                private::write(
                     &path,
-                    serde_json::to_vec_pretty(account).expect("serializes"),
+                    &serde_json::to_vec_pretty(account).expect("serializes"),
                 )
             })
             .map_err(|e| Error::Local(format!("{}: {e}", path.display())))
@@ -160,6 +180,7 @@ impl Client {
 
     /// A valid ID token: the one in memory, or a fresh one from the refresh token in the keyring.
     pub async fn id_token(&self) -> Result<Secret> {
+        self.settings.check()?;
         let mut current = self.current.lock().await;
         if let Some((token, expires_at)) = current.as_ref()
             && *expires_at > Instant::now() + REFRESH_MARGIN
@@ -185,4 +206,197 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::Local(format!("a keyring call stopped: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A loopback HTTP server that records every request it receives and answers each with Firebase's
+    /// wrong-password error.
+    struct Recorder {
+        port: u16,
+        requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    }
+
+    fn recorder() -> Recorder {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut received = Vec::new();
+                let mut buffer = [0u8; 4096];
+                // Headers, then the (small) body.
+                while let Ok(n) = stream.read(&mut buffer) {
+                    if n == 0 {
+                        break;
+                    }
+                    received.extend_from_slice(&buffer[..n]);
+                    let text = String::from_utf8_lossy(&received);
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if received.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                seen.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&received).into_owned());
+                let body = r#"{"error":{"message":"INVALID_PASSWORD"}}"#;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Recorder { port, requests }
+    }
+
+    fn settings(backend: &str, emulator: &str, state: &Path, insecure_http: bool) -> Settings {
+        Settings {
+            backend_url: backend.into(),
+            firebase: FirebaseSettings::emulator(emulator, "emulator"),
+            state_dir: state.to_path_buf(),
+            insecure_http,
+        }
+    }
+
+    /// `0.0.0.0` is not loopback, yet on Linux a connection to it reaches this machine's listeners: the
+    /// recorder sees what would have gone over the network.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn no_password_or_token_goes_over_plain_http_to_another_host_unless_allowed() {
+        let state = tempfile::tempdir().unwrap();
+        let server = recorder();
+        let remote = format!("0.0.0.0:{}", server.port);
+        let local = format!("127.0.0.1:{}", server.port);
+        let cases = [
+            // The emulator elsewhere, the backend here; then the backend elsewhere, the emulator here.
+            (format!("http://{local}"), remote.clone()),
+            (format!("http://{remote}"), local.clone()),
+        ];
+        for (backend, emulator) in &cases {
+            let client = Client::new(settings(backend, emulator, state.path(), false));
+            let e = client
+                .login("ana@example.com", "the-password", false)
+                .await
+                .unwrap_err();
+            let message = e.to_string();
+            assert_eq!(e.kind(), Kind::Settings, "{message}");
+            assert!(
+                message.contains("0.0.0.0") && message.contains("--insecure-http"),
+                "{message}"
+            );
+            // The refresh token is never read from the keyring, nor sent.
+            let e = client.id_token().await.unwrap_err();
+            assert_eq!(e.kind(), Kind::Settings, "{e}");
+        }
+        // The backend on its own refuses too.
+        let e = Backend::new(&cases[1].0, false)
+            .datasets(&Secret::new("an-id-token"), None)
+            .await
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(e.kind(), Kind::Settings, "{e}");
+        let requests = server.requests.lock().unwrap().clone();
+        assert!(
+            requests
+                .iter()
+                .all(|r| !r.contains("the-password") && !r.contains("an-id-token")),
+            "{requests:?}"
+        );
+        assert!(
+            requests.iter().all(|r| !r.contains("0.0.0.0")),
+            "nothing was sent to the other host: {requests:?}"
+        );
+
+        // Told explicitly, the client sends them (here to the recorder, which refuses the password).
+        let (backend, emulator) = &cases[0];
+        let client = Client::new(settings(backend, emulator, state.path(), true));
+        let e = client
+            .login("ana@example.com", "the-password", false)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Auth(AuthError::WrongPassword)), "{e}");
+        let requests = server.requests.lock().unwrap().clone();
+        assert!(
+            requests.iter().any(|r| r.contains("the-password")),
+            "{requests:?}"
+        );
+    }
+
+    #[test]
+    fn settings_are_checked_as_a_whole() {
+        let dir = Path::new("/nonexistent");
+        assert!(
+            settings("http://127.0.0.1:8081", "127.0.0.1:9099", dir, false)
+                .check()
+                .is_ok()
+        );
+        assert!(
+            settings("https://b.example.com", "localhost:9099", dir, false)
+                .check()
+                .is_ok()
+        );
+        let e = settings("https://b.example.com", "10.1.2.3:9099", dir, false)
+            .check()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("10.1.2.3") && e.contains("Firebase Auth emulator"),
+            "{e}"
+        );
+        let e = settings("http://b.example.com", "127.0.0.1:9099", dir, false)
+            .check()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("b.example.com") && e.contains("backend"), "{e}");
+        assert!(
+            settings("http://b.example.com", "10.1.2.3:9099", dir, true)
+                .check()
+                .is_ok()
+        );
+        let google = Settings {
+            firebase: FirebaseSettings::google("key"),
+            ..settings("https://b.example.com", "", dir, false)
+        };
+        assert!(google.check().is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_account_record_and_journals_are_for_the_user_alone() {
+        use crate::private::tests::{mode, with_permissive_umask};
+        let root = tempfile::tempdir().unwrap();
+        let state = root.path().join("state");
+        with_permissive_umask(|| {
+            let client = Client::new(settings("http://127.0.0.1:1", "127.0.0.1:1", &state, false));
+            client
+                .save_account(&Account {
+                    uid: "u".into(),
+                    email: None,
+                })
+                .unwrap();
+            let journal = state.join("uploads").join("k.json");
+            journal::Journal::default().save(&journal).unwrap();
+            assert_eq!(mode(&state), 0o700);
+            assert_eq!(mode(&state.join("account.json")), 0o600);
+            assert_eq!(mode(&state.join("uploads")), 0o700);
+            assert_eq!(mode(&journal), 0o600);
+        });
+    }
 }

@@ -597,6 +597,13 @@ async fn convert(
     cancel: &CancellationToken,
 ) -> Result<Vec<StagedFile>> {
     let _ = std::fs::remove_dir_all(staging);
+    // The copy of the user's data is theirs alone: `staging/` and the table's directory are 0700 before
+    // anything is written in them, and the written tree is made 0700/0600 once converted.
+    staging
+        .parent()
+        .map_or(Ok(()), crate::private::private_dir)
+        .and_then(|()| crate::private::private_dir(staging))
+        .map_err(|e| Error::Local(format!("{}: {e}", staging.display())))?;
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = {
         let stop = stop.clone();
@@ -651,6 +658,8 @@ async fn convert(
             )?;
             before += std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
         }
+        crate::private::restrict_tree(&staging)
+            .map_err(|e| Error::Local(format!("{}: {e}", staging.display())))?;
         describe(&staging)
     })
     .await
@@ -813,5 +822,43 @@ mod tests {
         assert_eq!(options.dataset_name(), "Q3 sales");
         options.name = Some("sales".into());
         assert_eq!(options.dataset_name(), "sales");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_staged_copy_of_a_csv_is_for_the_user_alone() {
+        use crate::private::tests::{mode, with_permissive_umask};
+        let root = tempfile::tempdir().unwrap();
+        let csv = root.path().join("sales.csv");
+        std::fs::write(&csv, "zip,amount\n01234,1.5\n98765,2.25\n").unwrap();
+        let staging = root.path().join("state/staging/key");
+        let files = with_permissive_umask(|| {
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            runtime
+                .block_on(convert(
+                    std::slice::from_ref(&csv),
+                    &staging,
+                    &Default::default(),
+                    None,
+                    &(Arc::new(|_| {}) as ProgressFn),
+                    &CancellationToken::new(),
+                ))
+                .unwrap()
+        });
+        assert!(!files.is_empty());
+        assert_eq!(mode(&root.path().join("state")), 0o700);
+        let mut seen = 0;
+        let mut pending = vec![root.path().join("state/staging")];
+        while let Some(path) = pending.pop() {
+            seen += 1;
+            if path.is_dir() {
+                assert_eq!(mode(&path), 0o700, "{}", path.display());
+                pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            } else {
+                assert_eq!(mode(&path), 0o600, "{}", path.display());
+            }
+        }
+        // staging/, the table, its _delta_log/, a log entry and at least one data file.
+        assert!(seen >= 5, "{seen}");
     }
 }
