@@ -73,7 +73,7 @@ impl From<Error> for ApiError {
             Error::Quota(_) => (StatusCode::FORBIDDEN, "QUOTA_EXCEEDED"),
             Error::Busy(_) => (StatusCode::CONFLICT, "BUSY"),
             Error::Storage(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
-            Error::Database(_) | Error::ShareFile(_) => {
+            Error::Database(_) | Error::ShareFile(_) | Error::StorageRefused(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL")
             }
         };

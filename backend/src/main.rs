@@ -38,7 +38,8 @@ struct Args {
     /// Where datasets live: a directory, or s3://bucket/prefix (default: storage/ in the data directory).
     #[arg(long, env = "DELTA_BRIDGE_STORAGE")]
     storage: Option<String>,
-    /// S3 endpoint for S3-compatible servers (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).
+    /// S3 endpoint for S3-compatible servers. Credentials come from the AWS SDK's default chain:
+    /// environment, profile (AWS_PROFILE), SSO, web identity, container or instance role.
     #[arg(long, env = "DELTA_BRIDGE_S3_ENDPOINT")]
     s3_endpoint: Option<String>,
     /// S3 region.
@@ -47,6 +48,12 @@ struct Args {
     /// Use path-style S3 addressing, as most S3-compatible servers need.
     #[arg(long, env = "DELTA_BRIDGE_S3_PATH_STYLE")]
     s3_path_style: bool,
+    /// Longest S3 call, retries included, in seconds.
+    #[arg(long, default_value_t = 90)]
+    s3_operation_timeout_seconds: u64,
+    /// Longest single attempt of an S3 call, in seconds.
+    #[arg(long, default_value_t = 30)]
+    s3_attempt_timeout_seconds: u64,
     /// The share.yaml the sharing server serves (default: in the data directory).
     #[arg(long, env = "DELTA_BRIDGE_SHARE_CONFIG")]
     share_config: Option<PathBuf>,
@@ -196,7 +203,7 @@ async fn main() -> anyhow::Result<()> {
     let store = Store::connect(&database_url)
         .await
         .context("opening the metadata store (--database-url)")?;
-    let storage = storage(&args)?;
+    let storage = storage(&args).await?;
     let secret_file = args
         .secret_file
         .clone()
@@ -274,7 +281,7 @@ async fn main() -> anyhow::Result<()> {
     .await
 }
 
-fn storage(args: &Args) -> anyhow::Result<Storage> {
+async fn storage(args: &Args) -> anyhow::Result<Storage> {
     let spec = args.storage.clone();
     match spec.as_deref().and_then(|s| s.strip_prefix("s3://")) {
         Some(rest) => {
@@ -282,16 +289,21 @@ fn storage(args: &Args) -> anyhow::Result<Storage> {
             if bucket.is_empty() {
                 bail!("--storage s3://bucket/prefix needs a bucket");
             }
-            let client = delta_bridge_tables::s3_client_from_env(
+            let client = delta_bridge_tables::s3_client(
                 &delta_bridge_tables::S3Settings {
                     endpoint: args.s3_endpoint.clone(),
                     region: args.s3_region.clone(),
                     path_style: args.s3_path_style,
+                    timeouts: delta_bridge_tables::S3Timeouts {
+                        attempt: Duration::from_secs(args.s3_attempt_timeout_seconds.max(1)),
+                        operation: Duration::from_secs(args.s3_operation_timeout_seconds.max(1)),
+                        ..Default::default()
+                    },
                 },
+                true,
             )
-            .context(
-                "--storage is on S3, but AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set",
-            )?;
+            .await
+            .map_err(|e| anyhow::anyhow!("--storage is on S3, but {e}"))?;
             Ok(Storage::S3 {
                 client,
                 bucket: bucket.to_string(),

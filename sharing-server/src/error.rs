@@ -5,7 +5,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use delta_bridge_shares::{AuthError, LookupError};
-use delta_bridge_tables::{Error as TableError, SignatureError};
+use delta_bridge_tables::{Error as TableError, Failure, SignatureError};
 use serde_json::json;
 
 /// An error answer.
@@ -117,10 +117,18 @@ impl From<TableError> for ApiError {
                 ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED_REQUEST", message)
             }
             TableError::Storage {
-                retryable: false, ..
+                failure: Failure::Missing,
+                ..
             } => ApiError::new(StatusCode::BAD_REQUEST, "RESOURCE_DOES_NOT_EXIST", message),
+            // The server's own configuration (credentials, permissions, bucket): the log line says what
+            // to fix; the client is told only that the server failed.
             TableError::Storage {
-                retryable: true, ..
+                failure: Failure::Refused,
+                ..
+            } => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", message),
+            TableError::Storage {
+                failure: Failure::Transient,
+                ..
             } => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "TEMPORARILY_UNAVAILABLE",

@@ -27,7 +27,8 @@ struct Args {
     /// File holding the secret that signs local file URLs (shared by replicas); random if absent.
     #[arg(long, env = "DELTA_BRIDGE_SIGNING_KEY_FILE")]
     signing_key_file: Option<PathBuf>,
-    /// S3 endpoint for S3-compatible servers (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).
+    /// S3 endpoint for S3-compatible servers. Credentials come from the AWS SDK's default chain:
+    /// environment, profile (AWS_PROFILE), SSO, web identity, container or instance role.
     #[arg(long, env = "DELTA_BRIDGE_S3_ENDPOINT")]
     s3_endpoint: Option<String>,
     /// S3 region.
@@ -36,6 +37,12 @@ struct Args {
     /// Use path-style S3 addressing (http://host/bucket/key), as most S3-compatible servers need.
     #[arg(long, env = "DELTA_BRIDGE_S3_PATH_STYLE")]
     s3_path_style: bool,
+    /// Longest S3 call, retries included, in seconds.
+    #[arg(long, default_value_t = 90)]
+    s3_operation_timeout_seconds: u64,
+    /// Longest single attempt of an S3 call, in seconds.
+    #[arg(long, default_value_t = 30)]
+    s3_attempt_timeout_seconds: u64,
     /// Requests per second one recipient token may make (twice that in a burst); then 429 with
     /// Retry-After, which the official client retries.
     #[arg(long, default_value_t = 100.0)]
@@ -83,11 +90,22 @@ async fn main() -> anyhow::Result<()> {
             key
         }
     };
-    let s3 = delta_bridge_tables::s3_client_from_env(&delta_bridge_tables::S3Settings {
-        endpoint: args.s3_endpoint.clone(),
-        region: args.s3_region.clone(),
-        path_style: args.s3_path_style,
-    });
+    // Built for every server (a client is lazy: credentials are looked for when an s3:// table is read).
+    let s3 = delta_bridge_tables::s3_client(
+        &delta_bridge_tables::S3Settings {
+            endpoint: args.s3_endpoint.clone(),
+            region: args.s3_region.clone(),
+            path_style: args.s3_path_style,
+            timeouts: delta_bridge_tables::S3Timeouts {
+                attempt: std::time::Duration::from_secs(args.s3_attempt_timeout_seconds.max(1)),
+                operation: std::time::Duration::from_secs(args.s3_operation_timeout_seconds.max(1)),
+                ..Default::default()
+            },
+        },
+        false,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!(e))?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
@@ -96,7 +114,7 @@ async fn main() -> anyhow::Result<()> {
         public_url: args.public_url,
         default_page_size: args.page_size,
         signing_key,
-        s3,
+        s3: Some(s3),
         token_requests_per_second: args.token_requests_per_second.max(0.1),
     };
     // The first stdout line tells scripts and tests where the server is (useful with port 0), once

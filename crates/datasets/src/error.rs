@@ -34,6 +34,10 @@ pub enum Error {
     /// Object storage failed (the detail is logged, not shown).
     #[error("storage is unavailable, try again")]
     Storage(String),
+    /// Object storage refuses the server's requests as it is configured (credentials, permissions, the
+    /// bucket): a retry does not help; the log says what the operator should fix.
+    #[error("storage refuses this server's requests; its operator must fix the configuration")]
+    StorageRefused(String),
     /// `share.yaml` could not be written.
     #[error("the sharing configuration could not be written")]
     ShareFile(#[source] std::io::Error),
@@ -50,7 +54,7 @@ impl Error {
     pub fn detail(&self) -> Option<String> {
         match self {
             Error::Database(e) => Some(e.to_string()),
-            Error::Storage(detail) => Some(detail.clone()),
+            Error::Storage(detail) | Error::StorageRefused(detail) => Some(detail.clone()),
             Error::ShareFile(e) => Some(e.to_string()),
             _ => None,
         }

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
@@ -48,6 +49,19 @@ pub struct Presigned {
 
 /// Where local uploads are received before they are renamed into place.
 const RECEIVING: &str = ".receiving";
+
+/// A failed S3 call: refused (the server's configuration, for the operator to fix) or worth a retry.
+fn s3_failure<E, R>(what: &str, e: &aws_sdk_s3::error::SdkError<E, R>) -> Error
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let read = delta_bridge_tables::classify(what, e);
+    match read.failure {
+        delta_bridge_tables::Failure::Refused => Error::StorageRefused(read.message),
+        _ => Error::Storage(read.message),
+    }
+}
 
 fn storage_error(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Storage(format!("{what}: {e}"))
@@ -123,7 +137,7 @@ impl Storage {
             .checksum_sha256(checksum)
             .presigned(presigning(expires_in)?)
             .await
-            .map_err(|e| storage_error("presigning a PUT", e))?;
+            .map_err(|e| s3_failure("presigning a PUT", &e))?;
         Ok(presigned(request))
     }
 
@@ -136,7 +150,7 @@ impl Storage {
             .key(self.s3_key(key))
             .send()
             .await
-            .map_err(|e| storage_error("starting a multipart upload", e))?;
+            .map_err(|e| s3_failure("starting a multipart upload", &e))?;
         output
             .upload_id
             .ok_or_else(|| Error::Storage("no multipart upload id".into()))
@@ -159,7 +173,7 @@ impl Storage {
             .part_number(number)
             .presigned(presigning(expires_in)?)
             .await
-            .map_err(|e| storage_error("presigning a part", e))?;
+            .map_err(|e| s3_failure("presigning a part", &e))?;
         Ok(presigned(request))
     }
 
@@ -195,12 +209,17 @@ impl Storage {
                     )
                     .send()
                     .await
-                    .map_err(|e| {
-                        Error::Invalid(format!(
-                            "the parts of {key} could not be joined: {}",
-                            short(&e)
-                        ))
-                    })?;
+                    .map_err(
+                        |e| match (e.as_service_error(), s3_failure("joining parts", &e)) {
+                            // The client's parts (a missing one, a wrong ETag, one too small).
+                            (Some(service), Error::Storage(_)) => Error::Invalid(format!(
+                                "the parts of {key} could not be joined: {} {}",
+                                service.code().unwrap_or("error"),
+                                service.message().unwrap_or_default()
+                            )),
+                            (_, other) => other,
+                        },
+                    )?;
                 Ok(())
             }
             Storage::Local { .. } => {
@@ -274,7 +293,7 @@ impl Storage {
                     .upload_id(multipart_id)
                     .send()
                     .await
-                    .map_err(|e| storage_error("listing parts", e))?;
+                    .map_err(|e| s3_failure("listing parts", &e))?;
                 let mut parts: Vec<(i64, String)> = output
                     .parts()
                     .iter()
@@ -311,7 +330,7 @@ impl Storage {
                 {
                     Ok(output) => Ok(Some(output.content_length.unwrap_or(0).max(0) as u64)),
                     Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
-                    Err(e) => Err(storage_error("reading object metadata", e)),
+                    Err(e) => Err(s3_failure("reading object metadata", &e)),
                 }
             }
         }
@@ -344,7 +363,7 @@ impl Storage {
                     .range(format!("bytes={start}-{}", size.saturating_sub(1)))
                     .send()
                     .await
-                    .map_err(|e| storage_error("reading an object", e))?;
+                    .map_err(|e| s3_failure("reading an object", &e))?;
                 let body = output
                     .body
                     .collect()
@@ -368,7 +387,7 @@ impl Storage {
                 .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
                 .send()
                 .await
-                .map_err(|e| storage_error("reading object metadata", e))?;
+                .map_err(|e| s3_failure("reading object metadata", &e))?;
             let stored = head
                 .checksum_sha256()
                 .filter(|c| !c.contains('-'))
@@ -410,7 +429,7 @@ impl Storage {
                     .key(self.s3_key(key))
                     .send()
                     .await
-                    .map_err(|e| storage_error("reading an object", e))?;
+                    .map_err(|e| s3_failure("reading an object", &e))?;
                 let mut body = output.body;
                 while let Some(chunk) = body
                     .try_next()
@@ -458,7 +477,7 @@ impl Storage {
                     {
                         Ok(false)
                     }
-                    Err(e) => Err(storage_error("writing an object", short(&e))),
+                    Err(e) => Err(s3_failure("writing an object", &e)),
                 }
             }
         }
@@ -493,7 +512,7 @@ impl Storage {
                         Ok(Some(body.into_bytes()))
                     }
                     Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
-                    Err(e) => Err(storage_error("reading an object", short(&e))),
+                    Err(e) => Err(s3_failure("reading an object", &e)),
                 }
             }
         }
@@ -531,7 +550,7 @@ impl Storage {
                         // Completed or aborted already: nothing to do.
                         Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_upload()) => {}
                         other => {
-                            other.map_err(|e| storage_error("aborting a multipart upload", e))?;
+                            other.map_err(|e| s3_failure("aborting a multipart upload", &e))?;
                         }
                     }
                 }
@@ -541,7 +560,7 @@ impl Storage {
                     .key(self.s3_key(key))
                     .send()
                     .await
-                    .map_err(|e| storage_error("deleting an object", e))?;
+                    .map_err(|e| s3_failure("deleting an object", &e))?;
                 Ok(())
             }
         }
@@ -568,7 +587,7 @@ impl Storage {
                     .into_paginator()
                     .send();
                 while let Some(page) = pages.next().await {
-                    let page = page.map_err(|e| storage_error("listing objects", e))?;
+                    let page = page.map_err(|e| s3_failure("listing objects", &e))?;
                     for object in page.contents() {
                         if let Some(key) = object.key() {
                             client
@@ -577,7 +596,7 @@ impl Storage {
                                 .key(key)
                                 .send()
                                 .await
-                                .map_err(|e| storage_error("deleting an object", e))?;
+                                .map_err(|e| s3_failure("deleting an object", &e))?;
                         }
                     }
                 }
@@ -729,20 +748,5 @@ fn presigned(request: aws_sdk_s3::presigning::PresignedRequest) -> Presigned {
             .headers()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
-    }
-}
-
-/// The S3 error code and message, without request ids or endpoints.
-fn short<E>(e: &aws_sdk_s3::error::SdkError<E>) -> String
-where
-    E: std::fmt::Debug + aws_sdk_s3::error::ProvideErrorMetadata,
-{
-    match e.as_service_error() {
-        Some(s) => format!(
-            "{} {}",
-            s.code().unwrap_or("error"),
-            s.message().unwrap_or_default()
-        ),
-        None => "storage did not answer".into(),
     }
 }

@@ -29,11 +29,11 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// Storage failed. `retryable` is true for failures that may pass (timeouts, throttling, 5xx).
+    /// Storage failed: something missing, refused (the server's configuration), or transient.
     #[error("storage error: {message}")]
     Storage {
-        /// Whether the same request may succeed later.
-        retryable: bool,
+        /// What kind of failure.
+        failure: crate::Failure,
         /// What the store said, without credentials.
         message: String,
     },
@@ -42,12 +42,16 @@ pub enum Error {
 impl Error {
     pub(crate) fn io(err: std::io::Error) -> Self {
         use std::io::ErrorKind::*;
-        let retryable = matches!(
-            err.kind(),
-            TimedOut | Interrupted | WouldBlock | ConnectionReset | ConnectionAborted
-        );
+        let failure = match err.kind() {
+            TimedOut | Interrupted | WouldBlock | ConnectionReset | ConnectionAborted => {
+                crate::Failure::Transient
+            }
+            NotFound => crate::Failure::Missing,
+            PermissionDenied => crate::Failure::Refused,
+            _ => crate::Failure::Missing,
+        };
         Error::Storage {
-            retryable,
+            failure,
             message: err.to_string(),
         }
     }

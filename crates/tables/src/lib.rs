@@ -14,6 +14,7 @@ mod error;
 mod location;
 pub mod log;
 pub mod predicate;
+mod s3;
 mod sharing;
 mod signing;
 pub mod snapshot;
@@ -22,7 +23,8 @@ pub mod wire;
 
 pub use error::{Error, Result};
 pub use location::{Location, is_inside, relative_file_path};
+pub use s3::{Failure, S3Failure, S3Settings, S3Timeouts, classify, s3_client};
 pub use sharing::{ServeOptions, Tables};
 pub use signing::{EXPIRES_KEY, LocalSigner, SIGNATURE_KEY, SignatureError, SignedFile};
-pub use store::{EntryIdentity, LogEntry, S3Settings, Store, s3_client_from_env};
+pub use store::{EntryIdentity, LogEntry, Store};
 pub use wire::{Capabilities, ChangesRequest, Format, QueryRequest, TableResponse};

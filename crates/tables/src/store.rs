@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::PresigningConfig;
 use bytes::Bytes;
 
@@ -53,7 +53,7 @@ impl Store {
 
     fn s3(&self) -> Result<&aws_sdk_s3::Client> {
         self.s3.as_ref().ok_or_else(|| Error::Storage {
-            retryable: false,
+            failure: crate::Failure::Refused,
             message: "a table is on S3 but the server has no S3 settings".into(),
         })
     }
@@ -155,7 +155,7 @@ impl Store {
                     .await
                     .map_err(s3_error)?;
                 let body = object.body.collect().await.map_err(|e| Error::Storage {
-                    retryable: true,
+                    failure: crate::Failure::Transient,
                     message: e.to_string(),
                 })?;
                 Ok(body.into_bytes())
@@ -225,52 +225,9 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let retryable = match &err {
-        SdkError::ServiceError(service) => !matches!(
-            service.err().code(),
-            Some(
-                "NoSuchBucket"
-                    | "NoSuchKey"
-                    | "AccessDenied"
-                    | "InvalidAccessKeyId"
-                    | "SignatureDoesNotMatch"
-            )
-        ),
-        SdkError::ConstructionFailure(_) => false,
-        _ => true,
-    };
-    let message = match err.code() {
-        Some(code) => format!("S3 answered {code}"),
-        None => DisplayErrorContext(&err).to_string(),
-    };
-    Error::Storage { retryable, message }
-}
-
-/// Where an S3-compatible server is and how to address it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct S3Settings {
-    /// Endpoint of an S3-compatible server (`None`: AWS).
-    pub endpoint: Option<String>,
-    /// Region.
-    pub region: String,
-    /// Path-style addressing (`http://host/bucket/key`), as most S3-compatible servers need.
-    pub path_style: bool,
-}
-
-/// An S3 client with credentials from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
-/// `AWS_SESSION_TOKEN`; `None` when there are none.
-pub fn s3_client_from_env(settings: &S3Settings) -> Option<aws_sdk_s3::Client> {
-    let key = std::env::var("AWS_ACCESS_KEY_ID").ok()?;
-    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").ok()?;
-    let token = std::env::var("AWS_SESSION_TOKEN").ok();
-    let credentials = aws_sdk_s3::config::Credentials::new(key, secret, token, None, "environment");
-    let mut config = aws_sdk_s3::Config::builder()
-        .behavior_version_latest()
-        .region(aws_sdk_s3::config::Region::new(settings.region.clone()))
-        .credentials_provider(credentials)
-        .force_path_style(settings.path_style);
-    if let Some(endpoint) = &settings.endpoint {
-        config = config.endpoint_url(endpoint);
+    let read = crate::s3::classify("S3", &err);
+    Error::Storage {
+        failure: read.failure,
+        message: read.message,
     }
-    Some(aws_sdk_s3::Client::from_conf(config.build()))
 }

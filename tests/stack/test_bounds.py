@@ -1,0 +1,133 @@
+"""Safe by configuration, bounded under abuse (issue 13), against the real binaries, s3s-fs and the Auth
+emulator: S3 failures read by kind (a refusal is a 500 whose log line says what to fix, never a "try again"),
+a backend with no S3 credentials at all refuses to start, S3 calls give up at their timeout, one /process
+at a time per user, and an S3 upload left past its expiry is swept (its multipart upload aborted)."""
+
+import hashlib
+import os
+import subprocess
+import threading
+import time
+
+import requests
+
+from conftest import BACKEND, BUCKET, MiB, PROJECT, S3_KEY, Process, free_port, wait_for
+from test_backend import user
+from test_faults import FaultStack, tables  # noqa: F401 (the tables fixture)
+
+
+def backend_argv(directory, s3, *extra):
+    return [BACKEND, "--listen", "127.0.0.1:0", "--data-dir", str(directory / "data"),
+            "--storage", f"s3://{BUCKET}/bounds", "--firebase-project", PROJECT,
+            "--sharing-url", f"http://127.0.0.1:{free_port()}/delta-sharing",
+            "--multipart-threshold", str(6 * MiB), "--part-size", str(5 * MiB), *extra,
+            "--s3-endpoint", s3["endpoint"], "--s3-path-style"]
+
+
+def test_s3_refusing_the_servers_credentials_is_a_500_that_tells_the_operator_what_to_fix(emulator, s3, tmp_path):
+    env = {"DELTA_BRIDGE_LOG": "info", "NO_COLOR": "1", "AWS_ACCESS_KEY_ID": S3_KEY,
+           "AWS_SECRET_ACCESS_KEY": "not-the-secret", "AWS_REGION": "us-east-1",
+           "FIREBASE_AUTH_EMULATOR_HOST": emulator.host}
+    backend = Process(backend_argv(tmp_path, s3), tmp_path, "backend", env)
+    try:
+        token = user(emulator)
+        # A file large enough to go up in parts: presigning it starts a multipart upload on S3.
+        response = requests.post(
+            backend.url + "/presign", headers={"Authorization": f"Bearer {token}"}, timeout=30,
+            json={"name": "t", "files": [{"name": "big", "size": 7 * MiB, "sha256": "ab" * 32}]})
+        assert response.status_code == 500, response.text
+        body = response.json()["error"]
+        assert body["code"] == "INTERNAL" and "try again" not in body["message"], body
+        assert "not-the-secret" not in response.text
+        assert wait_for(lambda: "secret access key does not match" in (tmp_path / "backend.log").read_text()), \
+            (tmp_path / "backend.log").read_text()
+        assert "not-the-secret" not in (tmp_path / "backend.log").read_text()
+    finally:
+        backend.stop()
+
+
+def test_a_backend_on_s3_with_no_credentials_anywhere_refuses_to_start(s3, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(HOME=str(home), AWS_EC2_METADATA_DISABLED="true", AWS_REGION="us-east-1",
+               FIREBASE_AUTH_EMULATOR_HOST="127.0.0.1:9", DELTA_BRIDGE_LOG="info")
+    result = subprocess.run(backend_argv(tmp_path, s3), env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "listening" not in result.stdout
+    assert "no AWS credentials were found" in result.stderr, result.stderr
+    assert "instance role" in result.stderr
+
+
+def test_a_slow_s3_is_given_up_at_the_operation_timeout_and_a_retry_commits_once(emulator, s3, tables, tmp_path):  # noqa: F811
+    stack = FaultStack(tmp_path / "stack", emulator, s3,
+                       backend_args=["--s3-operation-timeout-seconds", "2", "--s3-attempt-timeout-seconds", "1"])
+    try:
+        token = user(emulator)
+        first = stack.put_files(token, tables["base"][0], name="slow")
+        assert stack.process(token, first, "create").status_code == 200
+        dataset_id = stack.call("GET", "/datasets", token).json()["datasets"][0]["id"]
+        upload = stack.put_files(token, tables["more1"][0], dataset_id=dataset_id)
+        # Every log-entry PUT held 8 s: without time limits /process would wait for each.
+        stack.proxy.set_fault("delay", seconds=8.0)
+        started = time.monotonic()
+        answered = stack.process(token, upload, "append")
+        took = time.monotonic() - started
+        stack.proxy.clear()
+        assert answered.status_code == 503, answered.text
+        assert took < 8, f"/process answered after {took:.1f} s"
+        assert wait_for(stack.proxy.idle, timeout=20)
+        retried = stack.process(token, upload, "append")
+        assert retried.status_code == 200 and retried.json()["version"] == 1, retried.text
+        assert stack.log_versions(dataset_id) == [0, 1]
+    finally:
+        stack.stop()
+
+
+def test_one_process_at_a_time_per_user(emulator, s3, tables, tmp_path):  # noqa: F811
+    stack = FaultStack(tmp_path / "stack", emulator, s3)
+    try:
+        token = user(emulator)
+        first = stack.put_files(token, tables["base"][0], name="one")
+        second = stack.put_files(token, tables["more1"][0], name="two")
+        other = user(emulator)
+        third = stack.put_files(other, tables["more2"][0], name="three")
+        stack.proxy.set_fault("delay", times=1, seconds=2.0)
+        answers = {}
+        slow = threading.Thread(target=lambda: answers.update(first=stack.process(token, first, "create")))
+        slow.start()
+        time.sleep(0.5)
+        busy = stack.process(token, second, "create")
+        assert busy.status_code == 409 and busy.json()["error"]["code"] == "BUSY", busy.text
+        assert first in busy.json()["error"]["message"]
+        # Another user is not held up, and the same upload again waits for the one under way.
+        assert stack.process(other, third, "create").status_code == 200
+        again = stack.process(token, first, "create")
+        slow.join(30)
+        assert answers["first"].status_code == 200 and again.status_code == 200, (answers, again.text)
+        assert again.json()["version"] == answers["first"].json()["version"] == 0
+        # Once it is done, the user's other upload goes through.
+        assert stack.process(token, second, "create").status_code == 200
+    finally:
+        stack.proxy.clear()
+        stack.stop()
+
+
+def test_an_s3_upload_left_past_its_expiry_is_swept(emulator, s3, tmp_path):
+    stack = FaultStack(tmp_path / "stack", emulator, s3, backend_args=["--upload-expiry-seconds", "1"])
+    try:
+        token = user(emulator)
+        data = os.urandom(7 * MiB)
+        presigned = stack.call("POST", "/presign", token, json={"name": "t", "files": [
+            {"name": "big", "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}]}).json()
+        part = presigned["files"][0]["parts"][0]
+        headers = {h["name"]: h["value"] for h in part.get("headers", [])}
+        assert requests.put(part["url"], data=data[:5 * MiB], headers=headers, timeout=60).status_code == 200
+        log_mark = len(stack.backend_log())
+        assert wait_for(lambda: "swept expired uploads" in stack.backend_log(log_mark), timeout=20), stack.backend_log(log_mark)
+        # The multipart upload is gone from S3: its parts cannot be listed and the upload cannot be resumed.
+        resumed = stack.call("POST", "/presign", token, json={"uploadId": presigned["uploadId"]})
+        assert resumed.status_code == 404, resumed.text
+        assert "uploads=1" in stack.backend_log(log_mark)
+    finally:
+        stack.stop()
