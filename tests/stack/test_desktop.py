@@ -1,13 +1,17 @@
 """The desktop app end to end, under Xvfb through tauri-driver and WebKitWebDriver, against the real stack:
 sign up, add a CSV through the same path a drop takes, check the preview's rows and types, upload and share,
 press Copy, and run the clipboard's text in Python with the official client. A screenshot of each screen
-goes to $DELTA_BRIDGE_SCREENSHOTS (docs/screenshots in the repository when refreshed by hand)."""
+goes to $DELTA_BRIDGE_SCREENSHOTS (docs/screenshots in the repository when refreshed by hand). And a fresh app
+with nothing configured: it asks for its configuration, refuses plain http to another machine, and signs in only
+once the settings are saved (for the user alone, under a permissive umask)."""
 
 import base64
+import json
 import os
 import pathlib
 import shutil
 import socket
+import stat
 import subprocess
 import time
 import uuid
@@ -69,6 +73,9 @@ class WebDriver:
     def type(self, css, text):
         self.call("POST", f"/element/{self.find(css)}/value", {"text": text})
 
+    def clear(self, css):
+        self.call("POST", f"/element/{self.find(css)}/clear", {})
+
     def text(self, css):
         return self.call("GET", f"/element/{self.find(css)}/text")
 
@@ -83,17 +90,25 @@ class WebDriver:
         requests.delete(self.session, timeout=30)
 
 
-@pytest.fixture
-def desktop(local_stack, tmp_path):
+# What configures the app besides its saved settings; a fresh app is started without any of them.
+CONFIGURING = ("DELTA_BRIDGE_BACKEND_URL", "DELTA_BRIDGE_FIREBASE_API_KEY", "FIREBASE_AUTH_EMULATOR_HOST",
+               "DELTA_BRIDGE_INSECURE_HTTP", "DELTA_BRIDGE_PROVISIONING")
+IDENTIFIER = "dev.delta-bridge.desktop"
+
+
+def launch(tmp_path, **configuration):
+    """The app on its own Xvfb display with fresh configuration and data directories, under a permissive
+    umask, configured only by `configuration` (environment variables); yields a WebDriver session."""
     display = free_display()
     xvfb = subprocess.Popen(["Xvfb", f":{display}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert wait_for(lambda: os.path.exists(f"/tmp/.X11-unix/X{display}"), timeout=20), "Xvfb did not start"
     port, native = free_port(), free_port()
-    env = dict(os.environ, DISPLAY=f":{display}", XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"),
-               DELTA_BRIDGE_BACKEND_URL=local_stack.url, FIREBASE_AUTH_EMULATOR_HOST=local_stack.emulator.host)
+    env = {k: v for k, v in os.environ.items() if k not in CONFIGURING}
+    env.update(DISPLAY=f":{display}", XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"), **configuration)
     log = open(tmp_path / "tauri-driver.log", "w")
-    driver = subprocess.Popen([TAURI_DRIVER, "--port", str(port), "--native-port", str(native)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    driver = subprocess.Popen([TAURI_DRIVER, "--port", str(port), "--native-port", str(native)], env=env, stdout=log, stderr=subprocess.STDOUT,
+                              preexec_fn=lambda: os.umask(0o022))
     # tauri-driver answers once it and the WebKitWebDriver it starts both listen.
     assert wait_for(lambda: port_open(port) and port_open(native), timeout=30), "tauri-driver did not start"
     session = WebDriver(f"http://127.0.0.1:{port}", DESKTOP)
@@ -104,6 +119,20 @@ def desktop(local_stack, tmp_path):
     finally:
         stop(driver)
         stop(xvfb)
+
+
+@pytest.fixture
+def desktop(local_stack, tmp_path):
+    """The app configured by the environment, as scripts/run.sh starts it."""
+    yield from launch(tmp_path, DELTA_BRIDGE_BACKEND_URL=local_stack.url, FIREBASE_AUTH_EMULATOR_HOST=local_stack.emulator.host)
+
+
+@pytest.fixture
+def fresh_desktop(local_stack, tmp_path):
+    """The app with no settings, no environment and no provisioning file."""
+    if os.path.exists("/etc/delta-bridge/provisioning.json"):
+        pytest.skip("this machine has a system-wide provisioning file")
+    yield from launch(tmp_path)
 
 
 def clipboard(display):
@@ -148,3 +177,41 @@ def test_sign_up_drop_preview_upload_share_copy_and_read(desktop, tmp_path):
     cells = app.run("return [...document.querySelector('#datasets tr[data-id]').cells].map(c => c.innerText.trim());")
     assert cells[0] == "awkward" and cells[4] == "ready" and cells[5] == "yes", cells
     app.screenshot("4-datasets")
+
+
+def mode(path):
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+def test_a_fresh_app_asks_for_its_configuration_and_signs_in_only_once_it_is_saved(fresh_desktop, local_stack, tmp_path):
+    app = fresh_desktop
+    app.find("#configure", timeout=60)
+    assert app.run("return document.querySelector('#email') === null;")
+    # Real Firebase is offered first; the emulator only when chosen.
+    assert app.run("return document.querySelector('#configure input[name=firebase][value=emulator]').checked;") is False
+    settings = tmp_path / "config" / IDENTIFIER / "settings.json"
+
+    # Plain http to another machine (0.0.0.0 is not loopback) is refused, naming the host and the flag.
+    app.type("#configure .backend", "http://0.0.0.0:" + local_stack.url.rsplit(":", 1)[1])
+    app.click("#configure input[name=firebase][value=emulator]")
+    app.type("#configure .emulator", local_stack.emulator.host)
+    app.click("#configure .save")
+    assert wait_for(lambda: "0.0.0.0" in app.text("#configure .settings-error"), timeout=20), app.text("#configure")
+    assert "--insecure-http" in app.text("#configure .settings-error")
+    app.screenshot("0-configure")
+    assert not settings.exists()
+
+    app.clear("#configure .backend")
+    app.type("#configure .backend", local_stack.url)
+    app.click("#configure .save")
+    app.find("#email", timeout=30)
+    assert json.loads(settings.read_text()) == {"backendUrl": local_stack.url, "firebaseApiKey": None,
+                                                "firebaseEmulatorHost": local_stack.emulator.host, "insecureHttp": False}
+    assert mode(settings.parent) == 0o700 and mode(settings) == 0o600
+
+    app.type("#email", f"{uuid.uuid4().hex[:10]}@example.com")
+    app.type("#password", "correct horse battery")
+    app.click("#sign-up")
+    app.find("#drop")
+    state = tmp_path / "data" / IDENTIFIER
+    assert mode(state) == 0o700 and mode(state / "account.json") == 0o600

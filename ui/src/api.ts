@@ -1,10 +1,19 @@
 // The Rust commands (src-tauri/src/lib.rs), typed. The UI calls nothing else across the IPC boundary.
 import { Channel, invoke } from "@tauri-apps/api/core";
 
+/** The settings (and a provisioning file's format). */
 export interface Settings {
   backendUrl: string;
   firebaseApiKey?: string | null;
   firebaseEmulatorHost?: string | null;
+  insecureHttp: boolean;
+}
+/** What the app runs with: no settings means unconfigured (nothing signs in until settings are saved). */
+export interface Configuration {
+  settings: Settings | null;
+  source: "saved" | "environment" | "provisioning" | null;
+  file: string | null;
+  problems: string[];
 }
 export interface Account { uid: string; email?: string | null }
 export interface Column { name: string; header: string; type: string; order?: string; decimal_comma?: boolean; nullable: boolean; ambiguous_dates: boolean }
@@ -28,11 +37,11 @@ export interface Snippet {
 }
 export interface Progress { stage: "converting" | "uploading" | "committing" | "sharing"; bytesDone: number; bytesTotal: number }
 export interface Uploaded { dataset: DatasetDetail; snippet?: Snippet | null; resumed: boolean; bytesSent: number }
-export interface CommandError { kind: "auth" | "input" | "network" | "cancelled" | "other"; message: string }
+export interface CommandError { kind: "auth" | "input" | "network" | "cancelled" | "settings" | "other"; message: string }
 
 export const api = {
-  getSettings: () => invoke<Settings>("get_settings"),
-  saveSettings: (settings: Settings) => invoke<void>("save_settings", { settings }),
+  configuration: () => invoke<Configuration>("configuration"),
+  saveSettings: (settings: Settings) => invoke<Configuration>("save_settings", { settings }),
   restoreSession: () => invoke<Account | null>("restore_session"),
   signIn: (email: string, password: string, signUp: boolean) => invoke<Account>("sign_in", { email, password, signUp }),
   signOut: () => invoke<void>("sign_out"),

@@ -32,6 +32,7 @@ export function explain(error: unknown): string {
     case "auth": return `Sign-in problem: ${message}`;
     case "network": return `${message}. Check your connection and the backend URL in Settings, then try again.`;
     case "cancelled": return "Cancelled. Nothing was left behind; upload again to start over.";
+    case "settings": return `${message}. Change it in Settings.`;
     case "input": return message;
     default: return `Something went wrong: ${message}`;
   }

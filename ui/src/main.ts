@@ -1,11 +1,16 @@
-// The desktop app's screens: sign in, add CSVs (drop or pick), preview, upload with progress, datasets,
-// the snippet dialog, settings. All work happens in Rust commands (./api.ts).
-import { api, type Dataset, type DatasetDetail, type Preview, type ReadOverrides, type Snippet } from "./api";
+// The desktop app's screens: first-launch configuration, sign in, add CSVs (drop or pick), preview, upload
+// with progress, datasets, the snippet dialog, settings. All work happens in Rust commands (./api.ts); what
+// the screens show comes from `state`.
+import { api, type Configuration, type Dataset, type DatasetDetail, type Preview, type ReadOverrides, type Settings, type Snippet } from "./api";
 import { TYPES, bytes, datasetName, delimiterName, explain, fraction, progressText, setOverride, typeName } from "./format";
 
 interface Queued { path: string; name: string; mode: "create" | "append" | "overwrite"; read: ReadOverrides; preview?: Preview; error?: string }
 
-const state = { queue: [] as Queued[], datasets: [] as Dataset[], email: "", uploading: new Map<string, number>() };
+const state = {
+  /** The settings in force and where they come from; without settings the app is unconfigured. */
+  configuration: null as Configuration | null,
+  queue: [] as Queued[], datasets: [] as Dataset[], email: "", uploading: new Map<string, number>(),
+};
 
 const $ = <T extends HTMLElement>(selector: string, root: ParentNode = document) => root.querySelector(selector) as T;
 const esc = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -21,16 +26,92 @@ export async function start(root: HTMLElement) {
   $("#settings-open").onclick = openSettings;
   $("#sign-out").onclick = async () => { await api.signOut(); showSignIn(); };
   try {
+    state.configuration = await api.configuration();
+  } catch (e) {
+    state.configuration = { settings: null, source: null, file: null, problems: [explain(e)] };
+  }
+  await enter();
+}
+
+/** The first screen for the configuration in state: set up, sign in, or the main screen. */
+async function enter() {
+  if (!state.configuration?.settings) { showConfigure(); return; }
+  try {
     const account = await api.restoreSession();
     if (account) showMain(account.email ?? account.uid); else showSignIn();
   } catch (e) {
-    showSignIn(explain(e));
+    // Settings the client refuses (plain http to another machine): back to the form, with the reason.
+    const refused = e as { kind?: string; message?: string };
+    if (refused.kind === "settings") showConfigure(refused.message ?? explain(e)); else showSignIn(explain(e));
   }
+}
+
+const SOURCES = { saved: "saved in this app", environment: "from the environment (DELTA_BRIDGE_BACKEND_URL…)", provisioning: "from your organisation's provisioning file" };
+
+/** The settings form, filled from `s`: the backend, then a Firebase Web API key or, chosen explicitly, the Auth emulator. */
+function settingsForm(s: Settings | null | undefined, cancel: boolean) {
+  const emulator = Boolean(s?.firebaseEmulatorHost);
+  return `<form class="settings-form">
+      <p><label>Backend URL <input class="backend" size="40" required placeholder="https://delta-bridge.example.com" value="${esc(s?.backendUrl ?? "")}"></label></p>
+      <fieldset><legend>Sign-in</legend>
+        <p><label><input type="radio" name="firebase" value="key" ${emulator ? "" : "checked"}> Firebase, with the project's Web API key</label>
+          <input class="api-key" size="40" aria-label="Firebase Web API key" value="${esc(s?.firebaseApiKey ?? "")}" ${emulator ? "disabled" : ""}></p>
+        <p><label><input type="radio" name="firebase" value="emulator" ${emulator ? "checked" : ""}> The Firebase Auth emulator, for local testing only</label>
+          <input class="emulator" size="24" aria-label="Auth emulator host" placeholder="127.0.0.1:9099" value="${esc(s?.firebaseEmulatorHost ?? "")}" ${emulator ? "" : "disabled"}></p>
+      </fieldset>
+      <p><label><input type="checkbox" class="insecure" ${s?.insecureHttp ? "checked" : ""}> Allow plain http:// to other machines (anyone on the network can read your password and tokens)</label></p>
+      <p class="error settings-error" aria-live="polite"></p>
+      <div class="row"><button class="primary save" type="submit">Save</button>${cancel ? `<button class="cancel" type="button">Cancel</button>` : ""}</div></form>`;
+}
+
+/** Wires a settings form: saving sends the settings to Rust, which checks and keeps them; `onSaved` gets the new configuration. */
+function bindSettingsForm(root: ParentNode, onSaved: (configuration: Configuration) => void) {
+  const form = $<HTMLFormElement>(".settings-form", root);
+  const mode = () => form.querySelector<HTMLInputElement>("input[name=firebase]:checked")?.value;
+  form.querySelectorAll<HTMLInputElement>("input[name=firebase]").forEach((radio) => {
+    radio.onchange = () => {
+      $<HTMLInputElement>(".api-key", form).disabled = mode() !== "key";
+      $<HTMLInputElement>(".emulator", form).disabled = mode() !== "emulator";
+    };
+  });
+  form.onsubmit = async (event) => {
+    event.preventDefault();
+    const value = (selector: string) => $<HTMLInputElement>(selector, form).value.trim();
+    const settings: Settings = {
+      backendUrl: value(".backend"),
+      firebaseApiKey: mode() === "key" ? value(".api-key") || null : null,
+      firebaseEmulatorHost: mode() === "emulator" ? value(".emulator") || null : null,
+      insecureHttp: $<HTMLInputElement>(".insecure", form).checked,
+    };
+    try {
+      onSaved(await api.saveSettings(settings));
+    } catch (e) {
+      $(".settings-error", form).textContent = (e as { message?: string }).message ?? String(e);
+    }
+  };
+}
+
+/** First launch (or nothing usable configured): nothing signs in until settings are saved. */
+function showConfigure(message = "") {
+  const c = state.configuration;
+  $("#who").textContent = "";
+  $("#sign-out").hidden = true;
+  $("#settings-open").hidden = true;
+  const problems = [...(c?.problems ?? []), ...(message ? [message] : [])];
+  $("#screen").innerHTML = `<section id="configure"><h2>Set up Delta-Bridge</h2>
+      <p>Which Delta-Bridge backend to use and how to sign in: your organisation gives you these (it can also install them for you in a provisioning file). Nothing is sent anywhere until you save.</p>
+      ${problems.map((p) => `<p class="error problem">${esc(p)}</p>`).join("")}
+      ${settingsForm(c?.settings, false)}</section>`;
+  bindSettingsForm($("#configure"), (configuration) => {
+    state.configuration = configuration;
+    void enter();
+  });
 }
 
 function showSignIn(message = "") {
   $("#who").textContent = "";
   $("#sign-out").hidden = true;
+  $("#settings-open").hidden = false;
   $("#screen").innerHTML = `<section><h2>Sign in</h2>
       <form id="sign-in" class="row">
         <label>Email <input id="email" type="email" autocomplete="username" required></label>
@@ -54,6 +135,7 @@ function showMain(email: string) {
   state.email = email;
   $("#who").textContent = email;
   $("#sign-out").hidden = false;
+  $("#settings-open").hidden = false;
   $("#screen").innerHTML = `<section><h2>Add CSV files</h2>
       <div id="drop" class="drop" tabindex="0">Drop CSV files here, or <button id="pick">choose files…</button></div>
       <div id="queue"></div></section>
@@ -304,22 +386,19 @@ export async function copy(text: string) {
   }
 }
 
-async function openSettings() {
+function openSettings() {
   const dialog = $<HTMLDialogElement>("#settings-dialog");
-  const s = await api.getSettings();
-  dialog.innerHTML = `<h2>Settings</h2><form id="settings-form" method="dialog">
-      <p><label>Backend URL <input id="backend" size="40" value="${esc(s.backendUrl)}"></label></p>
-      <p><label>Firebase Web API key <input id="api-key" size="40" value="${esc(s.firebaseApiKey ?? "")}"></label></p>
-      <p><label>Firebase Auth emulator (local use) <input id="emulator" size="24" placeholder="127.0.0.1:9099" value="${esc(s.firebaseEmulatorHost ?? "")}"></label></p>
-      <div class="row"><button class="primary" value="save">Save</button><button value="cancel" formnovalidate>Cancel</button></div></form>`;
-  $<HTMLFormElement>("#settings-form", dialog).onsubmit = async (event) => {
-    if ((event.submitter as HTMLButtonElement | null)?.value !== "save") return;
-    await api.saveSettings({
-      backendUrl: $<HTMLInputElement>("#backend", dialog).value.trim(),
-      firebaseApiKey: $<HTMLInputElement>("#api-key", dialog).value.trim() || null,
-      firebaseEmulatorHost: $<HTMLInputElement>("#emulator", dialog).value.trim() || null,
-    });
-  };
+  const c = state.configuration;
+  const from = c?.source ? `<p class="muted">In force: ${SOURCES[c.source]}${c.file ? ` (${esc(c.file)})` : ""}. Saving here takes precedence from now on.</p>` : "";
+  dialog.innerHTML = `<h2>Settings</h2>${from}${settingsForm(c?.settings, true)}`;
+  $(".cancel", dialog).onclick = () => dialog.close?.();
+  bindSettingsForm(dialog, (configuration) => {
+    const changed = JSON.stringify(configuration.settings) !== JSON.stringify(state.configuration?.settings);
+    state.configuration = configuration;
+    dialog.close?.();
+    // Another backend or sign-in: its own session (or none) applies.
+    if (changed) void enter();
+  });
   dialog.showModal?.();
 }
 

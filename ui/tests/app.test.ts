@@ -3,6 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 
 const dataset = { id: "ds0123456789abcdef0123", name: "sales", version: 0, rows: 3, bytes: 1422, schema: [], shared: false, createdAt: "2026-01-01T00:00:00Z", updatedAt: "2026-01-01T00:00:00Z" };
+const configured = { settings: { backendUrl: "http://127.0.0.1:8081", firebaseApiKey: null, firebaseEmulatorHost: "127.0.0.1:9099", insecureHttp: false }, source: "environment", file: null, problems: [] };
+const unconfigured = { settings: null, source: null, file: null, problems: [] };
 const snippet = { datasetId: dataset.id, table: `${dataset.id}.default.sales`, profile: {}, install: "pip install delta-sharing", python: "print('pandas')", spark: "print('spark')" };
 
 async function settle() {
@@ -29,6 +31,7 @@ describe("the app", () => {
 
   it("asks to sign in when the keyring holds no session, then lists datasets", async () => {
     mockIPC((cmd, args) => {
+      if (cmd === "configuration") return configured;
       calls.push({ cmd, args });
       if (cmd === "restore_session") return null;
       if (cmd === "sign_in") return { uid: "u1", email: "ana@example.com" };
@@ -50,6 +53,7 @@ describe("the app", () => {
     const uploads: unknown[] = [];
     let finish = () => {};
     mockIPC((cmd, args) => {
+      if (cmd === "configuration") return configured;
       if (cmd === "preview") previews.push(args);
       if (cmd === "new_job") return 1;
       if (cmd === "upload") { uploads.push(args); return new Promise((done) => { finish = () => done({ dataset: { ...dataset, version: 1, rows: 5, versions: [] }, resumed: false, bytesSent: 1 }); }); }
@@ -98,6 +102,7 @@ describe("the app", () => {
     ];
     const other = { ...dataset, id: "ds_other", name: "costs" };
     mockIPC((cmd, args) => {
+      if (cmd === "configuration") return configured;
       calls.push({ cmd, args });
       if (cmd === "restore_session") return { uid: "u1", email: "ana@example.com" };
       if (cmd === "datasets") return [dataset, other];
@@ -149,6 +154,7 @@ describe("the app", () => {
     const alerts: string[] = [];
     window.alert = (m?: unknown) => { alerts.push(String(m)); };
     mockIPC((cmd, args) => {
+      if (cmd === "configuration") return configured;
       calls.push({ cmd, args });
       if (cmd === "restore_session") return { uid: "u1", email: "ana@example.com" };
       if (cmd === "datasets") return [overwritten];
@@ -187,5 +193,100 @@ describe("the app", () => {
     (document.querySelector("#copy") as HTMLButtonElement).click();
     await settle();
     expect(copied).toBe("print('spark')");
+  });
+
+  it("on first launch asks for the configuration and signs nothing in until it is saved", async () => {
+    let saved = false;
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args });
+      if (cmd === "configuration") return unconfigured;
+      if (cmd === "save_settings") { saved = true; return { ...configured, settings: (args as { settings: unknown }).settings, source: "saved", file: "/home/ana/.config/x/settings.json" }; }
+      if (cmd === "restore_session") return null;
+      return null;
+    });
+    const { root } = await mount();
+    const screen = root.querySelector("#configure") as HTMLElement;
+    expect(screen).not.toBeNull();
+    expect(root.querySelector("#email")).toBeNull();
+    expect((root.querySelector("#settings-open") as HTMLElement).hidden).toBe(true);
+    expect(calls.map((c) => c.cmd)).toEqual(["configuration"]);
+    // Real Firebase is the default choice; the emulator is there only when chosen, with no host filled in.
+    const firebase = (value: string) => screen.querySelector(`input[name=firebase][value=${value}]`) as HTMLInputElement;
+    expect(firebase("key").checked).toBe(true);
+    expect(firebase("emulator").checked).toBe(false);
+    const host = screen.querySelector(".emulator") as HTMLInputElement;
+    expect(host.value).toBe("");
+    expect(host.disabled).toBe(true);
+    (screen.querySelector(".backend") as HTMLInputElement).value = " http://127.0.0.1:8081 ";
+    firebase("emulator").checked = true;
+    firebase("emulator").dispatchEvent(new Event("change"));
+    expect(host.disabled).toBe(false);
+    expect((screen.querySelector(".api-key") as HTMLInputElement).disabled).toBe(true);
+    host.value = "127.0.0.1:9099";
+    (screen.querySelector(".settings-form") as HTMLFormElement).requestSubmit();
+    await settle();
+    expect(saved).toBe(true);
+    expect(calls.find((c) => c.cmd === "save_settings")?.args).toEqual({ settings: { backendUrl: "http://127.0.0.1:8081", firebaseApiKey: null, firebaseEmulatorHost: "127.0.0.1:9099", insecureHttp: false } });
+    // Only now does the app look for a session, and it asks to sign in.
+    expect(calls.map((c) => c.cmd)).toEqual(["configuration", "save_settings", "restore_session"]);
+    expect(root.querySelector("#configure")).toBeNull();
+    expect(root.querySelector("#email")).not.toBeNull();
+    expect((root.querySelector("#settings-open") as HTMLElement).hidden).toBe(false);
+  });
+
+  it("says why settings were not saved, and what was wrong with the ones found", async () => {
+    const refusal = "refusing to send passwords or tokens over plain http:// to backend.lan (the backend), which is not this machine: … --insecure-http …";
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args });
+      if (cmd === "configuration") return { ...unconfigured, problems: ["/etc/delta-bridge/provisioning.json: unknown field `firebaseApiKy`"] };
+      if (cmd === "save_settings") throw { kind: "settings", message: refusal };
+      return null;
+    });
+    const { root } = await mount();
+    expect(root.querySelector("#configure .problem")?.textContent).toContain("firebaseApiKy");
+    (root.querySelector("#configure .backend") as HTMLInputElement).value = "http://backend.lan:8081";
+    (root.querySelector("#configure .api-key") as HTMLInputElement).value = "web-api-key";
+    (root.querySelector("#configure .settings-form") as HTMLFormElement).requestSubmit();
+    await settle();
+    expect(calls.find((c) => c.cmd === "save_settings")?.args).toEqual({ settings: { backendUrl: "http://backend.lan:8081", firebaseApiKey: "web-api-key", firebaseEmulatorHost: null, insecureHttp: false } });
+    expect(root.querySelector("#configure .settings-error")?.textContent).toBe(refusal);
+    expect(root.querySelector("#email")).toBeNull();
+    expect(calls.some((c) => c.cmd === "restore_session")).toBe(false);
+  });
+
+  it("brings settings the client refuses back to the configuration screen, filled in, with the reason", async () => {
+    const remote = { ...configured, settings: { backendUrl: "http://backend.lan:8081", firebaseApiKey: "k", firebaseEmulatorHost: null, insecureHttp: false }, source: "provisioning", file: "/etc/delta-bridge/provisioning.json" };
+    mockIPC((cmd) => {
+      if (cmd === "configuration") return remote;
+      if (cmd === "restore_session") throw { kind: "settings", message: "refusing to send passwords or tokens over plain http:// to backend.lan" };
+      return null;
+    });
+    const { root } = await mount();
+    expect(root.querySelector("#configure .problem")?.textContent).toContain("backend.lan");
+    expect((root.querySelector("#configure .backend") as HTMLInputElement).value).toBe("http://backend.lan:8081");
+    expect((root.querySelector("#configure .api-key") as HTMLInputElement).value).toBe("k");
+    expect((root.querySelector("#configure .insecure") as HTMLInputElement).checked).toBe(false);
+  });
+
+  it("shows in Settings where the settings in force come from, and a change signs in to the new backend", async () => {
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args });
+      if (cmd === "configuration") return { ...configured, source: "provisioning", file: "/etc/delta-bridge/provisioning.json" };
+      if (cmd === "save_settings") return { ...configured, settings: (args as { settings: unknown }).settings, source: "saved", file: "/x/settings.json" };
+      if (cmd === "restore_session") return null;
+      return null;
+    });
+    const { root } = await mount();
+    (root.querySelector("#settings-open") as HTMLButtonElement).click();
+    await settle();
+    const dialog = root.querySelector("#settings-dialog") as HTMLElement;
+    expect(dialog.textContent).toContain("provisioning file");
+    expect(dialog.textContent).toContain("/etc/delta-bridge/provisioning.json");
+    expect((dialog.querySelector("input[name=firebase][value=emulator]") as HTMLInputElement).checked).toBe(true);
+    (dialog.querySelector(".insecure") as HTMLInputElement).checked = true;
+    (dialog.querySelector(".settings-form") as HTMLFormElement).requestSubmit();
+    await settle();
+    expect(calls.find((c) => c.cmd === "save_settings")?.args).toEqual({ settings: { ...configured.settings, insecureHttp: true } });
+    expect(calls.filter((c) => c.cmd === "restore_session")).toHaveLength(2);
   });
 });
