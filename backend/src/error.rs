@@ -73,9 +73,11 @@ impl From<Error> for ApiError {
             Error::Quota(_) => (StatusCode::FORBIDDEN, "QUOTA_EXCEEDED"),
             Error::Busy(_) => (StatusCode::CONFLICT, "BUSY"),
             Error::Storage(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
-            Error::Database(_) | Error::ShareFile(_) | Error::StorageRefused(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL")
-            }
+            Error::Database(_)
+            | Error::ShareFile(_)
+            | Error::StorageRefused(_)
+            | Error::SecretMismatch(_)
+            | Error::SecretUnknown(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
         };
         if let Some(detail) = e.detail() {
             tracing::error!("{e}: {detail}");

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Parser;
 use delta_bridge_backend::{AppState, RequestLimits, serve};
-use delta_bridge_datasets::{Datasets, Limits, Secret, Settings, Storage, Store};
+use delta_bridge_datasets::{Datasets, Limits, Secret, Secrets, Settings, Storage, Store};
 use delta_bridge_identity::{GOOGLE_CERTIFICATES_URL, Mode, Policy, Verifier};
 
 #[derive(Parser, Debug)]
@@ -184,6 +184,13 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    if std::env::args().nth(1).as_deref() == Some("rotate-secret") {
+        let args = RotateArgs::parse_from(
+            std::iter::once("delta-bridge-backend rotate-secret".to_string())
+                .chain(std::env::args().skip(2)),
+        );
+        return rotate_secret(args).await;
+    }
     let args = Args::parse();
     // Everything the backend creates (data directory, backend.db, secret, share.yaml, storage, uploads
     // being received) is for this user alone: directories 0700, files 0600.
@@ -193,13 +200,17 @@ async fn main() -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
-    let database_url = match &args.database_url {
-        Some(url) => url.clone(),
-        None => format!(
-            "sqlite://{}?mode=rwc",
-            args.data_dir.join("backend.db").display()
-        ),
-    };
+    if args
+        .database_url
+        .as_deref()
+        .is_some_and(|url| url.starts_with("postgres"))
+        && args.secret_file.is_none()
+    {
+        bail!(
+            "with a Postgres --database-url, give --secret-file: every replica on that database must hold the same secret file (a secret made in each data directory would differ)"
+        );
+    }
+    let database_url = database_url(&args.data_dir, args.database_url.as_deref());
     let store = Store::connect(&database_url)
         .await
         .context("opening the metadata store (--database-url)")?;
@@ -208,7 +219,7 @@ async fn main() -> anyhow::Result<()> {
         .secret_file
         .clone()
         .unwrap_or_else(|| args.data_dir.join("secret"));
-    let secret = read_or_create_secret(&secret_file)?;
+    let secrets = read_or_create_secret(&secret_file)?;
     // Unsigned emulator tokens only on purpose: a host:port and a demo- project, nothing else.
     let mode = Mode::choose(
         std::env::var("FIREBASE_AUTH_EMULATOR_HOST").ok().as_deref(),
@@ -243,7 +254,7 @@ async fn main() -> anyhow::Result<()> {
             .share_config
             .clone()
             .unwrap_or_else(|| args.data_dir.join("share.yaml")),
-        secret,
+        secrets,
         multipart_threshold: args.multipart_threshold,
         part_size: args.part_size,
         upload_expiry: Duration::from_secs(args.upload_expiry_seconds),
@@ -260,7 +271,11 @@ async fn main() -> anyhow::Result<()> {
     let share_file = settings.share_file.clone();
     let datasets = Datasets::new(store, storage, settings)
         .await
-        .with_context(|| format!("writing {}", share_file.display()))?;
+        .map_err(|e| match e.detail() {
+            Some(detail) => anyhow::anyhow!("{e}: {detail}"),
+            None => anyhow::anyhow!("{e}"),
+        })
+        .with_context(|| format!("checking the secret file {}", secret_file.display()))?;
     // The first stdout line tells scripts and tests where the backend is (useful with port 0).
     println!("listening on http://{address}");
     tracing::info!("share.yaml at {}", share_file.display());
@@ -320,29 +335,99 @@ async fn storage(args: &Args) -> anyhow::Result<Storage> {
     }
 }
 
-fn read_or_create_secret(path: &Path) -> anyhow::Result<Secret> {
+fn read_or_create_secret(path: &Path) -> anyhow::Result<Secrets> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     match std::fs::read(path) {
-        Ok(bytes) => {
-            if bytes.len() < 32 {
-                bail!("the secret in {} is shorter than 32 bytes", path.display());
-            }
-            Ok(Secret::from_material(&bytes))
-        }
+        Ok(bytes) => Secrets::parse(&bytes)
+            .map_err(|e| anyhow::anyhow!("the secret file {}: {e}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let secret = Secret::generate();
+            let secrets = Secrets::from(Secret::generate());
             let mut file = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
                 .open(path)
                 .with_context(|| format!("creating the secret {}", path.display()))?;
-            file.write_all(secret.bytes())?;
+            file.write_all(secrets.to_file().as_bytes())?;
             tracing::info!("created a new server secret in {}", path.display());
-            Ok(secret)
+            Ok(secrets)
         }
         Err(e) => Err(e).with_context(|| format!("reading the secret {}", path.display())),
+    }
+}
+
+/// `delta-bridge-backend rotate-secret`: a new current secret in the secret file, the old ones kept
+/// after it (their upload URLs stay valid until they expire, their shares' tokens keep working).
+#[derive(Parser, Debug)]
+#[command(name = "delta-bridge-backend rotate-secret")]
+struct RotateArgs {
+    /// The data directory (its backend.db and secret are the defaults).
+    #[arg(
+        long,
+        env = "DELTA_BRIDGE_DATA_DIR",
+        default_value = "delta-bridge-data"
+    )]
+    data_dir: PathBuf,
+    /// The metadata store the replicas use.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// The secret file to rotate.
+    #[arg(long, env = "DELTA_BRIDGE_SECRET_FILE")]
+    secret_file: Option<PathBuf>,
+}
+
+async fn rotate_secret(args: RotateArgs) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = args
+        .secret_file
+        .clone()
+        .unwrap_or_else(|| args.data_dir.join("secret"));
+    let bytes =
+        std::fs::read(&path).with_context(|| format!("reading the secret {}", path.display()))?;
+    let secrets = Secrets::parse(&bytes)
+        .map_err(|e| anyhow::anyhow!("the secret file {}: {e}", path.display()))?;
+    let store = Store::connect(&database_url(&args.data_dir, args.database_url.as_deref()))
+        .await
+        .context("opening the metadata store (--database-url)")?;
+    // The store must know the file as it is now: rotating another deployment's file is refused.
+    let fingerprints: Vec<String> = secrets.all().map(Secret::fingerprint).collect();
+    store
+        .adopt_secrets(&fingerprints)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let rotated = secrets.rotate();
+    store
+        .record_secret(&rotated.current().fingerprint())
+        .await?;
+    let temporary = path.with_extension("rotating");
+    let _ = std::fs::remove_file(&temporary);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&temporary)
+        .with_context(|| format!("writing {}", temporary.display()))?;
+    file.write_all(rotated.to_file().as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, &path).with_context(|| format!("replacing {}", path.display()))?;
+    println!(
+        "rotated {}: new secret {}, {} older kept; give every replica this file and restart them",
+        path.display(),
+        rotated.current().fingerprint(),
+        rotated.all().count() - 1
+    );
+    Ok(())
+}
+
+fn database_url(data_dir: &Path, given: Option<&str>) -> String {
+    match given {
+        Some(url) => url.to_string(),
+        None => format!(
+            "sqlite://{}?mode=rwc",
+            data_dir.join("backend.db").display()
+        ),
     }
 }
 

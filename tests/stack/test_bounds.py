@@ -11,8 +11,8 @@ import time
 
 import requests
 
-from conftest import BACKEND, BUCKET, MiB, PROJECT, S3_KEY, Process, free_port, wait_for
-from test_backend import user
+from conftest import BACKEND, BUCKET, MiB, PROJECT, S3_KEY, Process, Stack, convert, free_port, wait_for
+from test_backend import run_snippet, user, write_csv
 from test_faults import FaultStack, tables  # noqa: F401 (the tables fixture)
 
 
@@ -131,3 +131,53 @@ def test_an_s3_upload_left_past_its_expiry_is_swept(emulator, s3, tmp_path):
         assert "uploads=1" in stack.backend_log(log_mark)
     finally:
         stack.stop()
+
+
+def test_rotating_the_secret_keeps_every_recipient_reading_and_a_replica_with_another_secret_is_refused(emulator, tmp_path):
+    stack = Stack(tmp_path / "stack", emulator, str(tmp_path / "stack" / "storage"))
+    try:
+        token = user(emulator)
+        files = convert(write_csv(tmp_path, "id,name\n1,a\n2,b\n"), tmp_path / "table")
+        created = stack.upload(token, "rotated", files)
+        assert created.status_code == 200, created.text
+        dataset_id = created.json()["id"]
+        snippet = stack.call("POST", "/share", token, json={"datasetId": dataset_id}).json()["snippet"]
+        secret_file = tmp_path / "stack" / "data" / "secret"
+        before = secret_file.read_text()
+
+        stack.backend.stop()
+        rotated = subprocess.run([BACKEND, "rotate-secret", "--data-dir", str(tmp_path / "stack" / "data")],
+                                 capture_output=True, text=True, timeout=60)
+        assert rotated.returncode == 0, rotated.stderr
+        assert "give every replica this file" in rotated.stdout
+        after = secret_file.read_text()
+        assert after.startswith("delta-bridge-secrets 1\n") and len(after.split()) == 4, "header, new and old"
+        assert oct(secret_file.stat().st_mode & 0o777) == "0o600"
+        assert before.split()[-1] in after.split()[-1], "the old secret is kept after the new one"
+        stack.restart_backend()
+        again = stack.call("GET", f"/snippet?tableId={dataset_id}", token).json()["snippet"]
+        assert again["profile"]["bearerToken"] == snippet["profile"]["bearerToken"]
+        frame, failure = run_snippet(snippet, tmp_path / "notebook")
+        assert frame is not None, failure
+        assert sorted(frame["id"].tolist()) == [1, 2], frame
+
+        # A replica on the same store with a secret of its own refuses to start, naming both fingerprints.
+        other = tmp_path / "other-secret"
+        other.write_bytes(os.urandom(32))
+        argv = [a for a in stack.backend_argv]
+        refused = subprocess.run(argv + ["--secret-file", str(other)], env=dict(os.environ, **stack.backend_env),
+                                 capture_output=True, text=True, timeout=60)
+        assert refused.returncode != 0 and "listening" not in refused.stdout
+        assert "not one this store was set up with" in refused.stderr, refused.stderr
+    finally:
+        stack.stop()
+
+
+def test_postgres_without_a_secret_file_is_refused(tmp_path):
+    result = subprocess.run(
+        [BACKEND, "--data-dir", str(tmp_path), "--database-url", "postgres://127.0.0.1:9/none",
+         "--firebase-project", PROJECT],
+        env=dict(os.environ, FIREBASE_AUTH_EMULATOR_HOST="127.0.0.1:9"), capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "--secret-file" in result.stderr, result.stderr
+    assert not (tmp_path / "secret").exists()

@@ -21,6 +21,7 @@ use delta_bridge_identity::testing::{
 mod bounds;
 mod footers;
 mod limits;
+mod secrets;
 mod signin;
 mod trust;
 
@@ -46,6 +47,8 @@ struct Options {
     upload_expiry: Duration,
     /// Time, concurrency and rate limits of requests.
     requests: delta_bridge_backend::RequestLimits,
+    /// The secret file's secrets.
+    secrets: delta_bridge_datasets::Secrets,
     /// Notified: the backend shuts down. It notifies `stopped` once `serve` returned.
     shutdown: Option<(Arc<tokio::sync::Notify>, Arc<tokio::sync::Notify>)>,
 }
@@ -65,6 +68,7 @@ impl Default for Options {
                 ..Default::default()
             },
             shutdown: None,
+            secrets: Secret::from_material(&[7u8; 32]).into(),
         }
     }
 }
@@ -92,7 +96,12 @@ impl Backend {
     /// A second backend process's worth (its own service, share.yaml writer and maintenance) on the
     /// same store, storage and share.yaml, as a replica would be.
     async fn replica(&self) -> Backend {
-        Self::serve_on(self.dir.clone(), self.database.clone(), Options::default()).await
+        self.replica_with(Options::default()).await
+    }
+
+    /// [`Backend::replica`] set up otherwise.
+    async fn replica_with(&self, options: Options) -> Backend {
+        Self::serve_on(self.dir.clone(), self.database.clone(), options).await
     }
 
     async fn serve_on(dir: Arc<tempfile::TempDir>, database: String, options: Options) -> Backend {
@@ -104,7 +113,7 @@ impl Backend {
             sharing_url: "http://sharing.example/delta-sharing".into(),
             public_url: url.clone(),
             share_file: dir.path().join("share.yaml"),
-            secret: Secret::from_material(&[7u8; 32]),
+            secrets: options.secrets.clone(),
             multipart_threshold: options.multipart_threshold,
             part_size: options.part_size,
             upload_expiry: options.upload_expiry,

@@ -38,6 +38,15 @@ pub enum Error {
     /// bucket): a retry does not help; the log says what the operator should fix.
     #[error("storage refuses this server's requests; its operator must fix the configuration")]
     StorageRefused(String),
+    /// The secret file does not hold a secret the store knows: replicas must share one secret file.
+    #[error("{0}")]
+    SecretMismatch(String),
+    /// A share was made with a secret this server's secret file does not hold (a rotation not rolled out
+    /// to every replica); the fingerprint is logged.
+    #[error(
+        "this server lacks the secret this share was made with; its operator must give it the current secret file"
+    )]
+    SecretUnknown(String),
     /// `share.yaml` could not be written.
     #[error("the sharing configuration could not be written")]
     ShareFile(#[source] std::io::Error),
@@ -56,6 +65,9 @@ impl Error {
             Error::Database(e) => Some(e.to_string()),
             Error::Storage(detail) | Error::StorageRefused(detail) => Some(detail.clone()),
             Error::ShareFile(e) => Some(e.to_string()),
+            Error::SecretUnknown(fingerprint) => Some(format!(
+                "no secret with fingerprint {fingerprint} in the secret file; roll out the rotated secret file and restart"
+            )),
             _ => None,
         }
     }

@@ -33,7 +33,7 @@ pub use delta_bridge_api as api;
 pub use delta_bridge_api::Snippet;
 pub use error::{Error, Result};
 pub use process::MAX_FOOTER;
-pub use secret::Secret;
+pub use secret::{Secret, Secrets};
 pub use share_file::{SCHEMA, ShareFile, stamp, table_key, table_name};
 pub use snippet::snippet;
 pub use storage::{Presigned, Storage};
@@ -65,8 +65,8 @@ pub struct Settings {
     pub public_url: String,
     /// Where `share.yaml` is written.
     pub share_file: PathBuf,
-    /// Signs upload URLs and derives recipient tokens.
-    pub secret: Secret,
+    /// Sign upload URLs and derive recipient tokens (the current one; those it replaced keep verifying).
+    pub secrets: Secrets,
     /// Files larger than this are uploaded in parts.
     pub multipart_threshold: i64,
     /// Bytes per part (S3 needs at least 5 MiB).
@@ -138,6 +138,9 @@ impl Datasets {
     /// The service over a store and storage; brings `share.yaml` up to the store once (if that fails,
     /// [`Datasets::maintain`] keeps trying, and `/healthz` says the file lags).
     pub async fn new(store: Store, storage: Storage, settings: Settings) -> Result<Datasets> {
+        // The store knows the secrets replicas share: another one is refused before anything is served.
+        let fingerprints: Vec<String> = settings.secrets.all().map(Secret::fingerprint).collect();
+        store.adopt_secrets(&fingerprints).await?;
         let share_file = Arc::new(ShareFile::new(&settings.share_file));
         let datasets = Datasets {
             store,
@@ -443,14 +446,18 @@ impl Datasets {
     pub async fn share(&self, owner: &str, request: &ShareRequest) -> Result<ShareResponse> {
         let id = request.dataset_id.as_str();
         let salt = ids::random_hex(32);
-        let token = self.settings.secret.recipient_token(id, &salt);
+        let secret = self.settings.secrets.current();
+        let token = secret.recipient_token(id, &salt);
         let share = self
             .store
             .share(
                 owner,
                 id,
-                &salt,
-                &delta_bridge_shares::hash_token(&token),
+                store::NewShare {
+                    salt: &salt,
+                    token_hash: &delta_bridge_shares::hash_token(&token),
+                    secret_fingerprint: &secret.fingerprint(),
+                },
                 request.with_history,
             )
             .await?
@@ -459,7 +466,7 @@ impl Datasets {
         if !share.history {
             self.spawn_vacuum(id);
         }
-        Ok(self.share_response(&share))
+        self.share_response(&share)
     }
 
     /// Stops sharing one of the caller's datasets. Answers once the `share.yaml` that revokes its token
@@ -490,7 +497,7 @@ impl Datasets {
     /// The snippet of one of the caller's shared datasets.
     pub async fn snippet(&self, owner: &str, id: &str) -> Result<ShareResponse> {
         match self.store.share_of(owner, id).await? {
-            Some(share) => Ok(self.share_response(&share)),
+            Some(share) => self.share_response(&share),
             None => {
                 self.store
                     .dataset(owner, id)
@@ -503,12 +510,15 @@ impl Datasets {
         }
     }
 
-    fn share_response(&self, share: &store::ShareRecord) -> ShareResponse {
-        let token = self
+    fn share_response(&self, share: &store::ShareRecord) -> Result<ShareResponse> {
+        // The token is derived with the secret the share was made with (a rotation keeps it).
+        let secret = self
             .settings
-            .secret
-            .recipient_token(&share.dataset_id, &share.salt);
-        ShareResponse {
+            .secrets
+            .find(&share.secret_fingerprint)
+            .ok_or_else(|| Error::SecretUnknown(share.secret_fingerprint.clone()))?;
+        let token = secret.recipient_token(&share.dataset_id, &share.salt);
+        Ok(ShareResponse {
             shared: true,
             start_version: share.start_version,
             history: share.history,
@@ -518,7 +528,7 @@ impl Datasets {
                 &self.settings.sharing_url,
                 &token,
             ),
-        }
+        })
     }
 }
 

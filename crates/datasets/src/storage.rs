@@ -50,6 +50,17 @@ pub struct Presigned {
 /// Where local uploads are received before they are renamed into place.
 const RECEIVING: &str = ".receiving";
 
+/// A temporary file, removed when dropped unless taken.
+struct Temporary(Option<PathBuf>);
+
+impl Drop for Temporary {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
 /// A failed S3 call: refused (the server's configuration, for the operator to fix) or worth a retry.
 fn s3_failure<E, R>(what: &str, e: &aws_sdk_s3::error::SdkError<E, R>) -> Error
 where
@@ -666,6 +677,9 @@ impl Storage {
                 .unwrap_or("upload"),
             crate::ids::random_hex(8)
         ));
+        // Removed however the receive ends: an error, or the request dropped mid-way (a client that
+        // went away, a timeout).
+        let mut guard = Temporary(Some(temporary.clone()));
         let result = async {
             let mut file = tokio::fs::File::create(&temporary)
                 .await
@@ -705,8 +719,8 @@ impl Storage {
             Ok((written, digest))
         }
         .await;
-        if result.is_err() {
-            let _ = tokio::fs::remove_file(&temporary).await;
+        if result.is_ok() {
+            guard.0 = None;
         }
         result
     }

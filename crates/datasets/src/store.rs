@@ -141,6 +141,19 @@ pub struct ShareRecord {
     pub start_version: i64,
     /// Whether the owner chose to share the history.
     pub history: bool,
+    /// The fingerprint of the secret its token is derived with.
+    pub secret_fingerprint: String,
+}
+
+/// What a new share records.
+#[derive(Debug, Clone, Copy)]
+pub struct NewShare<'a> {
+    /// Salt its token is derived from.
+    pub salt: &'a str,
+    /// `sha256:<hex>` of its token.
+    pub token_hash: &'a str,
+    /// The secret its token is derived with.
+    pub secret_fingerprint: &'a str,
 }
 
 /// A file an overwrite removed, kept until no share and no retention window needs it.
@@ -419,6 +432,64 @@ impl Store {
             committed_version: row.try_get("committed_version")?,
             files,
         }))
+    }
+
+    /// Checks a secret file's secrets (fingerprints, the current one first) against those the store
+    /// knows. A first start records them; after that the current one must be known (one the rotation
+    /// command recorded), else the replica has another secret file and is refused. Shares made before
+    /// secrets were recorded are marked as made with the oldest secret recorded.
+    pub async fn adopt_secrets(&self, fingerprints: &[String]) -> Result<()> {
+        let Some(current) = fingerprints.first() else {
+            return Err(Error::SecretMismatch(
+                "the secret file holds no secret".into(),
+            ));
+        };
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE share_generation SET generation = generation WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        let known: Vec<String> =
+            sqlx::query_scalar("SELECT fingerprint FROM secrets ORDER BY added_at, fingerprint")
+                .fetch_all(&mut *tx)
+                .await?;
+        if known.is_empty() {
+            // The oldest secret of the file is the one legacy shares were made with.
+            for (age, fingerprint) in fingerprints.iter().rev().enumerate() {
+                sqlx::query("INSERT INTO secrets (fingerprint, added_at) VALUES ($1, $2)")
+                    .bind(fingerprint)
+                    .bind(age as i64)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        } else if !known.contains(current) {
+            return Err(Error::SecretMismatch(format!(
+                "the secret file's current secret (fingerprint {current}) is not one this store was set up with ({}): every replica needs the same --secret-file; to change the secret, run `delta-bridge-backend rotate-secret`",
+                known.join(", ")
+            )));
+        }
+        let oldest: String = sqlx::query_scalar(
+            "SELECT fingerprint FROM secrets ORDER BY added_at, fingerprint LIMIT 1",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE shares SET secret_fingerprint = $1 WHERE secret_fingerprint IS NULL")
+            .bind(oldest)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a new current secret (the rotation command, before replicas get the new file).
+    pub async fn record_secret(&self, fingerprint: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO secrets (fingerprint, added_at) VALUES ($1, $2) ON CONFLICT (fingerprint) DO NOTHING",
+        )
+        .bind(fingerprint)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// What one owner keeps: their datasets, the bytes of their current versions, and the bytes their
@@ -817,8 +888,7 @@ impl Store {
         &self,
         owner: &str,
         dataset_id: &str,
-        salt: &str,
-        token_hash: &str,
+        new: NewShare<'_>,
         history: bool,
     ) -> Result<Option<ShareRecord>> {
         // An unshare may commit between this transaction's write and its read (Postgres reads what
@@ -847,17 +917,18 @@ impl Store {
             let changed = match shared {
                 None => {
                     sqlx::query(
-                        "INSERT INTO shares (dataset_id, owner, salt, token_hash, created_at, start_version, history) \
-                         SELECT id, owner, $1, $2, $3, $4, $5 FROM datasets WHERE id = $6 AND owner = $7 \
+                        "INSERT INTO shares (dataset_id, owner, salt, token_hash, created_at, start_version, history, secret_fingerprint) \
+                         SELECT id, owner, $1, $2, $3, $4, $5, $8 FROM datasets WHERE id = $6 AND owner = $7 \
                          ON CONFLICT (dataset_id) DO NOTHING",
                     )
-                    .bind(salt)
-                    .bind(token_hash)
+                    .bind(new.salt)
+                    .bind(new.token_hash)
                     .bind(now_ms())
                     .bind(start)
                     .bind(history as i64)
                     .bind(dataset_id)
                     .bind(owner)
+                    .bind(new.secret_fingerprint)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected()
@@ -1066,7 +1137,7 @@ async fn insert_deletion(
     Ok(())
 }
 
-const SHARE_SELECT: &str = "SELECT s.dataset_id, d.name, s.token_hash, s.salt, s.start_version, s.history \
+const SHARE_SELECT: &str = "SELECT s.dataset_id, d.name, s.token_hash, s.salt, s.start_version, s.history, s.secret_fingerprint \
      FROM shares s JOIN datasets d ON d.id = s.dataset_id";
 
 async fn bump_generation(connection: &mut sqlx::AnyConnection) -> Result<()> {
@@ -1112,5 +1183,8 @@ fn share_record(row: &AnyRow) -> Result<ShareRecord> {
         salt: row.try_get("salt")?,
         start_version: row.try_get("start_version")?,
         history: row.try_get::<i64, _>("history")? != 0,
+        secret_fingerprint: row
+            .try_get::<Option<String>, _>("secret_fingerprint")?
+            .unwrap_or_default(),
     })
 }

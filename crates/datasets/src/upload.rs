@@ -248,7 +248,8 @@ impl Datasets {
         let expires = expires / 1000;
         let signature = self
             .settings
-            .secret
+            .secrets
+            .current()
             .upload_signature(&upload.id, file.index, part, expires);
         Presigned {
             url: format!(
@@ -278,13 +279,14 @@ impl Datasets {
         if !self.storage.is_local() || !ids::is_id(&target.upload_id, "up") {
             return Err(forbidden());
         }
-        let expected = self.settings.secret.upload_signature(
+        // Any of the secrets: a URL signed before a rotation stays valid until it expires.
+        if !self.settings.secrets.signed_upload(
+            &target.signature,
             &target.upload_id,
             target.index,
             target.part,
             target.expires,
-        );
-        if !secret::same(&expected, &target.signature) {
+        ) {
             return Err(forbidden());
         }
         if target.expires * 1000 < now_ms() {
