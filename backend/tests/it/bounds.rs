@@ -231,48 +231,44 @@ async fn a_footer_above_sixteen_mib_is_refused_without_reading_it() {
 
 #[tokio::test]
 async fn an_object_is_read_back_once() {
-    let backend = Backend::start().await;
+    // Parts, so the whole object is only checked when it is processed.
+    let backend = Backend::start_with(1000, 700).await;
     let work = backend.dir.path().join("work");
     std::fs::create_dir_all(&work).unwrap();
-    let files = parquet_files(&work, CSV);
-    // A file that is all right but for its footer: the first process checks its SHA-256, then refuses
-    // the footer.
-    let broken = declaring_footer(&files[0], 900, &work.join("broken.parquet"));
-    let (_, presigned) = backend
-        .post(
-            "/presign",
-            "ana",
-            json!({"name": "t", "files": [spec(&broken)]}),
-        )
+    let (status, body) = backend
+        .upload("ana", "t", &parquet_files(&work, CSV), "create")
         .await;
-    let url = presigned["files"][0]["url"].as_str().unwrap();
-    let bytes = std::fs::read(&broken).unwrap();
-    let response = backend
-        .http
-        .put(url)
-        .body(bytes.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let process = json!({"uploadId": presigned["uploadId"], "mode": "create"});
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let dataset_id = body["id"].as_str().unwrap().to_string();
+    // Other columns: the append is refused after its objects were checked.
+    let other = work.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let csv: String = std::iter::once("n,text\n".to_string())
+        .chain((0..400).map(|i| format!("{i},row number {i} of many\n")))
+        .collect();
+    let files = parquet_files(&other, &csv);
+    let (_, presigned) = backend
+        .post("/presign", "ana", json!({"datasetId": dataset_id, "files": [spec(&files[0])]}))
+        .await;
+    let bytes = std::fs::read(&files[0]).unwrap();
+    let part_size = presigned["files"][0]["partSize"].as_u64().unwrap() as usize;
+    for (i, part) in presigned["files"][0]["parts"].as_array().unwrap().iter().enumerate() {
+        let chunk = bytes[i * part_size..((i + 1) * part_size).min(bytes.len())].to_vec();
+        let response = backend.http.put(part["url"].as_str().unwrap()).body(chunk).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let process = json!({"uploadId": presigned["uploadId"], "mode": "append"});
     let (status, first) = backend.post("/process", "ana", process.clone()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{first}");
-    assert!(
-        first["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("footer"),
-        "{first}"
-    );
-    // Changed behind the backend's back, same size: a second process does not read the whole object
-    // again (its SHA-256 is recorded), so it still answers about the footer.
-    let stored: Vec<PathBuf> = files_under(&backend.dir.path().join("storage"))
+    assert!(first["error"]["message"].as_str().unwrap().contains("differ"), "{first}");
+    // Changed behind the backend's back (same size, footer intact): a second process does not read the
+    // whole object again (its SHA-256 is recorded), so it answers about the columns again.
+    let stored: Vec<PathBuf> = files_under(&backend.dir.path().join("storage/datasets").join(&dataset_id))
         .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .filter(|p| p.to_string_lossy().contains(presigned["uploadId"].as_str().unwrap()))
         .collect();
-    assert_eq!(stored.len(), 1);
-    let mut changed = bytes;
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    let mut changed = std::fs::read(&stored[0]).unwrap();
     changed[4] ^= 0xff;
     std::fs::write(&stored[0], &changed).unwrap();
     let (status, second) = backend.post("/process", "ana", process).await;

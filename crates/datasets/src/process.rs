@@ -416,23 +416,12 @@ impl Datasets {
                 file.name, file.size
             )));
         }
-        // Reading a whole object back is the expensive check: done once per file, then recorded (its
-        // bytes cannot change: a PUT is checked against the presigned SHA-256, a completed multipart
-        // upload takes no more parts).
-        if !file.verified {
-            if !self.storage.has_sha256(&file.key, &file.sha256).await? {
-                return Err(Error::Invalid(format!(
-                    "file {:?} does not have the SHA-256 that was presigned",
-                    file.name
-                )));
-            }
-            self.store.file_verified(upload_id, file.index).await?;
-        }
+        // The footer first: it is small (at most MAX_FOOTER), and one that is refused costs no hashing.
         let mut length = 64 * 1024;
-        loop {
+        let described = loop {
             let tail = self.storage.tail(&file.key, size, length).await?;
             match delta_bridge_ingest::read_footer(&tail) {
-                Ok(described) => return Ok(described),
+                Ok(described) => break described,
                 Err(FooterError::NeedTail(n)) if n as u64 > MAX_FOOTER => {
                     return Err(Error::Invalid(format!(
                         "file {:?}: its Parquet footer declares {}, more than the {} this server reads; write smaller row groups or fewer columns",
@@ -448,7 +437,20 @@ impl Datasets {
                     return Err(Error::Invalid(format!("file {:?}: {e}", file.name)));
                 }
             }
+        };
+        // Reading a whole object back is the expensive check: done once per file, then recorded (its
+        // bytes cannot change: a PUT is checked against the presigned SHA-256, a completed multipart
+        // upload takes no more parts).
+        if !file.verified {
+            if !self.storage.has_sha256(&file.key, &file.sha256).await? {
+                return Err(Error::Invalid(format!(
+                    "file {:?} does not have the SHA-256 that was presigned",
+                    file.name
+                )));
+            }
+            self.store.file_verified(upload_id, file.index).await?;
         }
+        Ok(described)
     }
 }
 

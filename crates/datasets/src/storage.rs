@@ -416,21 +416,23 @@ impl Storage {
         let mut hasher = Sha256::new();
         match self {
             Storage::Local { .. } => {
+                // Hashing is CPU work: on a blocking thread, so requests on the async workers go on.
                 let path = self.path(key);
-                let mut file = tokio::fs::File::open(&path)
-                    .await
-                    .map_err(|e| io_error(&path, e))?;
-                let mut buffer = vec![0u8; 1 << 20];
-                loop {
-                    let n = file
-                        .read(&mut buffer)
-                        .await
-                        .map_err(|e| io_error(&path, e))?;
-                    if n == 0 {
-                        break;
+                return tokio::task::spawn_blocking(move || {
+                    use std::io::Read;
+                    let mut file = std::fs::File::open(&path).map_err(|e| io_error(&path, e))?;
+                    let mut buffer = vec![0u8; 1 << 20];
+                    loop {
+                        let n = file.read(&mut buffer).map_err(|e| io_error(&path, e))?;
+                        if n == 0 {
+                            break;
+                        }
+                        hasher.update(&buffer[..n]);
                     }
-                    hasher.update(&buffer[..n]);
-                }
+                    Ok(hex::encode(hasher.finalize()))
+                })
+                .await
+                .map_err(|e| Error::Storage(format!("hashing an object: {e}")))?;
             }
             Storage::S3 { .. } => {
                 let (client, bucket) = self.s3();

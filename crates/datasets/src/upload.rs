@@ -361,6 +361,10 @@ impl Datasets {
                 }
                 other => other,
             })?;
+        if target.part == 0 {
+            // Its SHA-256 was checked as it arrived: /process need not read it back.
+            self.store.file_verified(&upload.id, file.index).await?;
+        }
         tracing::info!(
             upload = %upload.id,
             file = target.index,
