@@ -115,6 +115,9 @@ struct Args {
     /// Most bytes one user keeps (their datasets' current versions and unprocessed uploads).
     #[arg(long, default_value = "1TiB", value_parser = parse_bytes)]
     max_bytes_per_user: i64,
+    /// Most upload URLs in one /presign answer (at most 10,000); clients fetch the rest in pages.
+    #[arg(long, default_value_t = delta_bridge_datasets::PAGE_URLS)]
+    presign_page_urls: usize,
     /// Longest request, in seconds (not /process, not uploads): then 503.
     #[arg(long, default_value_t = 30)]
     request_timeout_seconds: u64,
@@ -266,6 +269,9 @@ async fn main() -> anyhow::Result<()> {
             bytes_per_upload: args.max_upload_bytes,
             datasets_per_user: args.max_datasets_per_user,
             bytes_per_user: args.max_bytes_per_user,
+            urls_per_answer: args
+                .presign_page_urls
+                .clamp(1, delta_bridge_datasets::PAGE_URLS),
         },
     };
     let share_file = settings.share_file.clone();

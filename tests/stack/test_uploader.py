@@ -283,3 +283,45 @@ def test_passwords_and_tokens_go_over_plain_http_to_another_machine_only_when_to
     (tmp_path / "cli" / "config.toml").write_text("insecure_http = true\n")
     assert json.loads(cli.run("whoami", "--json", env=remote).stdout)["email"] == email
     assert json.loads(cli.run("logout", "--json", env=remote).stdout)["signedOut"] is True
+
+
+def test_urls_come_in_pages_and_an_upload_swept_while_away_starts_again(emulator, tmp_path):
+    """A backend answering 2 URLs per /presign: the CLI fetches the other pages. Its uploads expire after
+    3 s: an upload killed mid-way and swept meanwhile is started again by the next run."""
+    from conftest import Stack
+    stack = Stack(tmp_path / "stack", emulator, str(tmp_path / "stack" / "storage"),
+                  backend_args=["--presign-page-urls", "2", "--upload-expiry-seconds", "3"])
+    try:
+        cli = Cli(stack, tmp_path / "cli")
+        cli.run("login", "--email", f"{uuid.uuid4().hex[:10]}@example.com", "--sign-up", stdin=PASSWORD + "\n")
+        csv = tmp_path / "big.csv"
+        rows = big_csv(csv, megabytes=120)
+        first = cli.spawn("upload", csv, "--name", "big", "--concurrency", "1", "--json")
+        journals = cli.state / "uploads"
+
+        def some_parts_sent():
+            for journal in journals.glob("*.json"):
+                try:
+                    sent = json.loads(journal.read_text())["sent"]
+                except (ValueError, KeyError):
+                    continue
+                if sum(len(s.get("parts", {})) for s in sent.values()) >= 1:
+                    return True
+            return False
+
+        assert wait_for(some_parts_sent, timeout=600, interval=0.005), first.communicate()
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        journal = json.loads(next(journals.glob("*.json")).read_text())
+        total_parts = sum(-(-f["size"] // (5 << 20)) for f in journal["files"])
+        assert total_parts > 2, "more URLs than one answer holds"
+        log = stack.dir / "backend.log"
+        assert wait_for(lambda: "swept expired uploads" in log.read_text(), timeout=30), log.read_text()
+
+        second = cli.json("upload", csv, "--name", "big", "--concurrency", "2")
+        assert second["dataset"]["rows"] == rows
+        assert not list(journals.glob("*.json"))
+        text = ANSI.sub("", log.read_text())
+        assert journal["upload_id"] in text and "aborted upload" in text
+    finally:
+        stack.stop()

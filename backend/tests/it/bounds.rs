@@ -108,6 +108,7 @@ async fn uploads_and_users_have_caps_that_say_what_to_do() {
             bytes_per_upload: 10_000,
             datasets_per_user: 1,
             bytes_per_user: 15_000,
+            ..Default::default()
         },
         ..Options::default()
     })
@@ -248,25 +249,55 @@ async fn an_object_is_read_back_once() {
         .collect();
     let files = parquet_files(&other, &csv);
     let (_, presigned) = backend
-        .post("/presign", "ana", json!({"datasetId": dataset_id, "files": [spec(&files[0])]}))
+        .post(
+            "/presign",
+            "ana",
+            json!({"datasetId": dataset_id, "files": [spec(&files[0])]}),
+        )
         .await;
     let bytes = std::fs::read(&files[0]).unwrap();
     let part_size = presigned["files"][0]["partSize"].as_u64().unwrap() as usize;
-    for (i, part) in presigned["files"][0]["parts"].as_array().unwrap().iter().enumerate() {
+    for (i, part) in presigned["files"][0]["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
         let chunk = bytes[i * part_size..((i + 1) * part_size).min(bytes.len())].to_vec();
-        let response = backend.http.put(part["url"].as_str().unwrap()).body(chunk).send().await.unwrap();
+        let response = backend
+            .http
+            .put(part["url"].as_str().unwrap())
+            .body(chunk)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
     }
     let process = json!({"uploadId": presigned["uploadId"], "mode": "append"});
     let (status, first) = backend.post("/process", "ana", process.clone()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{first}");
-    assert!(first["error"]["message"].as_str().unwrap().contains("differ"), "{first}");
+    assert!(
+        first["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("differ"),
+        "{first}"
+    );
     // Changed behind the backend's back (same size, footer intact): a second process does not read the
     // whole object again (its SHA-256 is recorded), so it answers about the columns again.
-    let stored: Vec<PathBuf> = files_under(&backend.dir.path().join("storage/datasets").join(&dataset_id))
-        .into_iter()
-        .filter(|p| p.to_string_lossy().contains(presigned["uploadId"].as_str().unwrap()))
-        .collect();
+    let stored: Vec<PathBuf> = files_under(
+        &backend
+            .dir
+            .path()
+            .join("storage/datasets")
+            .join(&dataset_id),
+    )
+    .into_iter()
+    .filter(|p| {
+        p.to_string_lossy()
+            .contains(presigned["uploadId"].as_str().unwrap())
+    })
+    .collect();
     assert_eq!(stored.len(), 1, "{stored:?}");
     let mut changed = std::fs::read(&stored[0]).unwrap();
     changed[4] ^= 0xff;

@@ -97,6 +97,8 @@ pub struct Limits {
     pub datasets_per_user: i64,
     /// Most bytes one user keeps: their datasets' current versions and their unprocessed uploads.
     pub bytes_per_user: i64,
+    /// Most upload URLs in one `/presign` answer (at most [`PAGE_URLS`]); the rest come in pages.
+    pub urls_per_answer: usize,
 }
 
 impl Default for Limits {
@@ -106,6 +108,7 @@ impl Default for Limits {
             bytes_per_upload: 1 << 40,
             datasets_per_user: 1_000,
             bytes_per_user: 1 << 40,
+            urls_per_answer: PAGE_URLS,
         }
     }
 }

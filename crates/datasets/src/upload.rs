@@ -12,7 +12,7 @@ use crate::*;
 impl Datasets {
     /// Upload URLs for the files of a new version of the caller's dataset (by name, created on commit
     /// if new, or by id), or fresh URLs for an unprocessed upload (its next page with `page`). An
-    /// answer holds at most [`PAGE_URLS`] URLs.
+    /// answer holds at most [`Limits::urls_per_answer`] URLs.
     pub async fn presign(&self, owner: &str, request: PresignRequest) -> Result<PresignResponse> {
         let expires_at = now_ms() + self.settings.upload_expiry.as_millis() as i64;
         if let Some(upload_id) = &request.upload_id {
@@ -129,8 +129,9 @@ impl Datasets {
         let mut files = Vec::new();
         let mut urls = 0usize;
         let mut next_page = None;
+        let per_answer = self.settings.limits.urls_per_answer.clamp(1, PAGE_URLS);
         for file in upload.files.iter().skip(page.file as usize) {
-            if urls == PAGE_URLS {
+            if urls == per_answer {
                 next_page = Some(Page {
                     file: file.index,
                     part: 0,
@@ -180,7 +181,7 @@ impl Datasets {
                 out.part_size = Some(file.part_size);
                 let count = part_count(file.size, file.part_size);
                 for number in first_part..=count {
-                    if urls == PAGE_URLS {
+                    if urls == per_answer {
                         next_page = Some(Page {
                             file: file.index,
                             part: number,
@@ -470,7 +471,7 @@ pub struct Swept {
     pub temporaries: usize,
 }
 
-/// Most URLs in one `/presign` answer.
+/// Most URLs in one `/presign` answer (the default of [`Limits::urls_per_answer`], and its maximum).
 pub const PAGE_URLS: usize = 10_000;
 
 /// Most parts of one file (S3's limit).

@@ -109,8 +109,33 @@ impl Backend {
         token: &Secret,
         request: &PresignRequest,
     ) -> Result<PresignResponse> {
-        self.call(Method::POST, "/presign", token, Some(request))
-            .await
+        // An answer holds at most 10,000 URLs; the rest come in pages, merged here file by file.
+        let mut answer: PresignResponse = self
+            .call(Method::POST, "/presign", token, Some(request))
+            .await?;
+        let mut next = answer.next_page.take();
+        while let Some(page) = next {
+            let request = PresignRequest {
+                upload_id: Some(answer.upload_id.clone()),
+                page: Some(page),
+                ..Default::default()
+            };
+            let mut more: PresignResponse = self
+                .call(Method::POST, "/presign", token, Some(&request))
+                .await?;
+            next = more.next_page.take();
+            for file in more.files {
+                match answer.files.iter_mut().find(|f| f.name == file.name) {
+                    Some(known) => {
+                        known.parts.extend(file.parts);
+                        known.received.extend(file.received);
+                    }
+                    None => answer.files.push(file),
+                }
+            }
+            answer.expires_at = more.expires_at;
+        }
+        Ok(answer)
     }
 
     /// `POST /process`.

@@ -311,29 +311,35 @@ impl Client {
             let j = journal.lock().expect("not poisoned");
             (j.name.clone(), j.upload_id.clone(), j.files.clone())
         };
+        let fresh = PresignRequest {
+            name: Some(name),
+            files: files
+                .iter()
+                .map(|f| FileSpec {
+                    name: f.name.clone(),
+                    size: f.size,
+                    sha256: f.sha256.clone(),
+                })
+                .collect(),
+            ..Default::default()
+        };
         let request = match &existing {
             Some(upload_id) => PresignRequest {
                 upload_id: Some(upload_id.clone()),
                 ..Default::default()
             },
-            None => PresignRequest {
-                name: Some(name),
-                files: files
-                    .iter()
-                    .map(|f| FileSpec {
-                        name: f.name.clone(),
-                        size: f.size,
-                        sha256: f.sha256.clone(),
-                    })
-                    .collect(),
-                ..Default::default()
-            },
+            None => fresh.clone(),
         };
         let presigned = match self.backend().presign(&token, &request).await {
             Ok(p) => p,
             // Sent and committed by an earlier run that died before it could tell.
             Err(Error::Refused { status: 409, .. }) if existing.is_some() => {
                 return Ok((existing.unwrap_or_default(), 0));
+            }
+            // Left unprocessed past its URLs' expiry, the backend swept it: start the upload again.
+            Err(Error::Refused { status: 404, .. }) if existing.is_some() => {
+                journal.lock().expect("not poisoned").sent.clear();
+                self.backend().presign(&token, &fresh).await?
             }
             Err(e) => return Err(e),
         };
