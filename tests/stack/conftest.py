@@ -29,6 +29,9 @@ FIREBASE = os.environ.get("FIREBASE_BIN", "firebase")
 PROJECT = "demo-delta-bridge"
 S3_KEY, S3_SECRET, BUCKET = "AKIDDELTABRIDGE", "delta-bridge-test-secret-0123456789", "datasets"
 MiB = 1 << 20
+# Tests poll the backend every 20 ms from one user: no per-user rate limit here (backend/tests/it/limits.rs
+# tests it, and ./scripts/bench.sh abuse runs the defaults).
+UNLIMITED = ["--user-requests-per-second", "100000"]
 
 
 def free_port():
@@ -157,7 +160,7 @@ class Stack:
             "--firebase-project", project, "--sharing-url", f"http://127.0.0.1:{sharing_port}/delta-sharing",
             "--multipart-threshold", str(6 * MiB), "--part-size", str(5 * MiB),
             # Overwritten files are vacuumed at once unless a share reaches them; share.yaml is checked every second.
-            "--retention", "0s", "--maintenance-interval-seconds", "1", *s3_args, *backend_args,
+            "--retention", "0s", "--maintenance-interval-seconds", "1", *UNLIMITED, *s3_args, *backend_args,
         ]
         self.backend_env = backend_env
         self.backend = Process(self.backend_argv, directory, "backend", backend_env)

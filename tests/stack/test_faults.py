@@ -22,7 +22,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import BACKEND, BUCKET, MiB, PROJECT, S3_KEY, S3_SECRET, SHARING, Process, convert, free_port, wait_for
+from conftest import BACKEND, BUCKET, MiB, PROJECT, S3_KEY, S3_SECRET, SHARING, UNLIMITED, Process, convert, free_port, wait_for
 from faults import FaultProxy
 from test_backend import user, write_csv
 
@@ -52,7 +52,7 @@ class FaultStack:
              "--storage", f"s3://{BUCKET}/{self.prefix}", "--firebase-project", PROJECT,
              "--sharing-url", f"http://127.0.0.1:{sharing_port}/delta-sharing",
              "--multipart-threshold", str(6 * MiB), "--part-size", str(5 * MiB),
-             "--maintenance-interval-seconds", "1", *s3_args, *backend_args],
+             "--maintenance-interval-seconds", "1", *UNLIMITED, *s3_args, *backend_args],
             directory, "backend", dict(env, FIREBASE_AUTH_EMULATOR_HOST=emulator.host),
         )
         self.sharing = Process(
