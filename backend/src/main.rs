@@ -25,16 +25,8 @@ struct Args {
     /// Base URL clients reach this backend at (local upload URLs point here); default http://<listen>.
     #[arg(long, env = "DELTA_BRIDGE_BACKEND_PUBLIC_URL")]
     public_url: Option<String>,
-    /// Directory of the embedded defaults: backend.db, storage/, share.yaml, secret.
-    #[arg(
-        long,
-        env = "DELTA_BRIDGE_DATA_DIR",
-        default_value = "delta-bridge-data"
-    )]
-    data_dir: PathBuf,
-    /// Metadata store: sqlite://path or postgres://... (default: SQLite in the data directory).
-    #[arg(long, env = "DATABASE_URL")]
-    database_url: Option<String>,
+    #[command(flatten)]
+    place: Place,
     /// Where datasets live: a directory, or s3://bucket/prefix (default: storage/ in the data directory).
     #[arg(long, env = "DELTA_BRIDGE_STORAGE")]
     storage: Option<String>,
@@ -64,10 +56,6 @@ struct Args {
         default_value = "http://127.0.0.1:8080/delta-sharing"
     )]
     sharing_url: String,
-    /// File holding the server secret (signs upload URLs, derives recipient tokens); replicas share it.
-    /// Created with a random secret if missing.
-    #[arg(long, env = "DELTA_BRIDGE_SECRET_FILE")]
-    secret_file: Option<PathBuf>,
     /// Firebase project id (the tokens' audience). The Auth emulator's unsigned tokens are accepted only
     /// for a demo- project with FIREBASE_AUTH_EMULATOR_HOST set to the emulator's host:port.
     #[arg(long, env = "FIREBASE_PROJECT_ID")]
@@ -157,6 +145,43 @@ fn parse_bytes(text: &str) -> Result<i64, String> {
     number.checked_mul(1 << shift).ok_or_else(invalid)
 }
 
+/// Where the backend keeps what it knows: the data directory, the metadata store and the secret file.
+#[derive(clap::Args, Debug)]
+struct Place {
+    /// Directory of the embedded defaults: backend.db, storage/, share.yaml, secret.
+    #[arg(
+        long,
+        env = "DELTA_BRIDGE_DATA_DIR",
+        default_value = "delta-bridge-data"
+    )]
+    data_dir: PathBuf,
+    /// Metadata store: sqlite://path or postgres://... (default: SQLite in the data directory).
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// File holding the server secrets (they sign upload URLs and derive recipient tokens); every
+    /// replica gets the same one. Created with a random secret if missing (not with Postgres).
+    #[arg(long, env = "DELTA_BRIDGE_SECRET_FILE")]
+    secret_file: Option<PathBuf>,
+}
+
+impl Place {
+    fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("backend.db").display()
+            ),
+        }
+    }
+
+    fn secret_file(&self) -> PathBuf {
+        self.secret_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("secret"))
+    }
+}
+
 /// `30s`, `15m`, `12h`, `7d`.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let invalid = || format!("{text:?} is not a duration such as 30s, 15m, 12h or 7d");
@@ -201,27 +226,29 @@ async fn main() -> anyhow::Result<()> {
     if args.part_size < 5 << 20 {
         bail!("--part-size must be at least 5 MiB (5242880), as S3 requires");
     }
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
+    std::fs::create_dir_all(&args.place.data_dir).with_context(|| {
+        format!(
+            "creating the data directory {}",
+            args.place.data_dir.display()
+        )
+    })?;
     if args
+        .place
         .database_url
         .as_deref()
         .is_some_and(|url| url.starts_with("postgres"))
-        && args.secret_file.is_none()
+        && args.place.secret_file.is_none()
     {
         bail!(
             "with a Postgres --database-url, give --secret-file: every replica on that database must hold the same secret file (a secret made in each data directory would differ)"
         );
     }
-    let database_url = database_url(&args.data_dir, args.database_url.as_deref());
+    let database_url = args.place.database_url();
     let store = Store::connect(&database_url)
         .await
         .context("opening the metadata store (--database-url)")?;
     let storage = storage(&args).await?;
-    let secret_file = args
-        .secret_file
-        .clone()
-        .unwrap_or_else(|| args.data_dir.join("secret"));
+    let secret_file = args.place.secret_file();
     let secrets = read_or_create_secret(&secret_file)?;
     // Unsigned emulator tokens only on purpose: a host:port and a demo- project, nothing else.
     let mode = Mode::choose(
@@ -256,7 +283,7 @@ async fn main() -> anyhow::Result<()> {
         share_file: args
             .share_config
             .clone()
-            .unwrap_or_else(|| args.data_dir.join("share.yaml")),
+            .unwrap_or_else(|| args.place.data_dir.join("share.yaml")),
         secrets,
         multipart_threshold: args.multipart_threshold,
         part_size: args.part_size,
@@ -334,7 +361,7 @@ async fn storage(args: &Args) -> anyhow::Result<Storage> {
         None => {
             let dir = match spec {
                 Some(s) => PathBuf::from(s.strip_prefix("file://").unwrap_or(&s)),
-                None => args.data_dir.join("storage"),
+                None => args.place.data_dir.join("storage"),
             };
             Storage::local(&dir).map_err(|e| anyhow::anyhow!("{e}: {:?}", e.detail()))
         }
@@ -368,33 +395,19 @@ fn read_or_create_secret(path: &Path) -> anyhow::Result<Secrets> {
 #[derive(Parser, Debug)]
 #[command(name = "delta-bridge-backend rotate-secret")]
 struct RotateArgs {
-    /// The data directory (its backend.db and secret are the defaults).
-    #[arg(
-        long,
-        env = "DELTA_BRIDGE_DATA_DIR",
-        default_value = "delta-bridge-data"
-    )]
-    data_dir: PathBuf,
-    /// The metadata store the replicas use.
-    #[arg(long, env = "DATABASE_URL")]
-    database_url: Option<String>,
-    /// The secret file to rotate.
-    #[arg(long, env = "DELTA_BRIDGE_SECRET_FILE")]
-    secret_file: Option<PathBuf>,
+    #[command(flatten)]
+    place: Place,
 }
 
 async fn rotate_secret(args: RotateArgs) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let path = args
-        .secret_file
-        .clone()
-        .unwrap_or_else(|| args.data_dir.join("secret"));
+    let path = args.place.secret_file();
     let bytes =
         std::fs::read(&path).with_context(|| format!("reading the secret {}", path.display()))?;
     let secrets = Secrets::parse(&bytes)
         .map_err(|e| anyhow::anyhow!("the secret file {}: {e}", path.display()))?;
-    let store = Store::connect(&database_url(&args.data_dir, args.database_url.as_deref()))
+    let store = Store::connect(&args.place.database_url())
         .await
         .context("opening the metadata store (--database-url)")?;
     // The store must know the file as it is now: rotating another deployment's file is refused.
@@ -425,16 +438,6 @@ async fn rotate_secret(args: RotateArgs) -> anyhow::Result<()> {
         rotated.all().count() - 1
     );
     Ok(())
-}
-
-fn database_url(data_dir: &Path, given: Option<&str>) -> String {
-    match given {
-        Some(url) => url.to_string(),
-        None => format!(
-            "sqlite://{}?mode=rwc",
-            data_dir.join("backend.db").display()
-        ),
-    }
 }
 
 async fn shutdown_signal() {

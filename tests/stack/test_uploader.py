@@ -135,6 +135,18 @@ def test_sign_in_mistakes_have_clear_messages_and_exit_codes(stack, tmp_path):
     assert offline.returncode in (4, 5)
 
 
+def parts_sent(journals):
+    """How many parts the upload journals in `journals` record as sent (a journal being written counts 0)."""
+    count = 0
+    for journal in journals.glob("*.json"):
+        try:
+            sent = json.loads(journal.read_text())["sent"]
+        except (ValueError, KeyError):
+            continue
+        count += sum(len(s.get("parts", {})) for s in sent.values())
+    return count
+
+
 def big_csv(path, megabytes=300):
     """A mixed CSV of about `megabytes` MB (ints, ZIP codes, floats, text)."""
     line = "{i},{zip:05d},{x:.3f},customer number {i} of a large export,2024-01-{d:02d}\n"
@@ -170,18 +182,7 @@ def test_a_killed_upload_resumes_without_sending_a_part_twice(stack, tmp_path):
 
     first = cli.spawn("upload", csv, "--name", "big", "--concurrency", "1", "--json")
     journals = cli.state / "uploads"
-
-    def some_parts_sent():
-        for journal in journals.glob("*.json"):
-            try:
-                sent = json.loads(journal.read_text())["sent"]
-            except (ValueError, KeyError):
-                continue
-            if sum(len(s.get("parts", {})) for s in sent.values()) >= 2:
-                return True
-        return False
-
-    assert wait_for(some_parts_sent, timeout=600, interval=0.005), first.communicate()
+    assert wait_for(lambda: parts_sent(journals) >= 2, timeout=600, interval=0.005), first.communicate()
     first.send_signal(signal.SIGKILL)
     first.wait()
     journal = json.loads(next(journals.glob("*.json")).read_text())
@@ -298,18 +299,7 @@ def test_urls_come_in_pages_and_an_upload_swept_while_away_starts_again(emulator
         rows = big_csv(csv, megabytes=120)
         first = cli.spawn("upload", csv, "--name", "big", "--concurrency", "1", "--json")
         journals = cli.state / "uploads"
-
-        def some_parts_sent():
-            for journal in journals.glob("*.json"):
-                try:
-                    sent = json.loads(journal.read_text())["sent"]
-                except (ValueError, KeyError):
-                    continue
-                if sum(len(s.get("parts", {})) for s in sent.values()) >= 1:
-                    return True
-            return False
-
-        assert wait_for(some_parts_sent, timeout=600, interval=0.005), first.communicate()
+        assert wait_for(lambda: parts_sent(journals) >= 1, timeout=600, interval=0.005), first.communicate()
         first.send_signal(signal.SIGKILL)
         first.wait()
         journal = json.loads(next(journals.glob("*.json")).read_text())

@@ -256,23 +256,7 @@ async fn an_object_is_read_back_once() {
         )
         .await;
     let bytes = std::fs::read(&files[0]).unwrap();
-    let part_size = presigned["files"][0]["partSize"].as_u64().unwrap() as usize;
-    for (i, part) in presigned["files"][0]["parts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .enumerate()
-    {
-        let chunk = bytes[i * part_size..((i + 1) * part_size).min(bytes.len())].to_vec();
-        let response = backend
-            .http
-            .put(part["url"].as_str().unwrap())
-            .body(chunk)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-    }
+    backend.put_parts(&presigned["files"][0], &bytes).await;
     let process = json!({"uploadId": presigned["uploadId"], "mode": "append"});
     let (status, first) = backend.post("/process", "ana", process.clone()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{first}");

@@ -186,6 +186,25 @@ impl Backend {
             .await
     }
 
+    /// PUTs every part of one presigned file; answers their ETags.
+    async fn put_parts(&self, upload: &Value, bytes: &[u8]) -> Vec<Value> {
+        let part_size = upload["partSize"].as_u64().unwrap() as usize;
+        let mut etags = Vec::new();
+        for (i, part) in upload["parts"].as_array().unwrap().iter().enumerate() {
+            let chunk = bytes[i * part_size..((i + 1) * part_size).min(bytes.len())].to_vec();
+            let response = self
+                .http
+                .put(part["url"].as_str().unwrap())
+                .body(chunk)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            etags.push(json!(response.headers()["etag"].to_str().unwrap()));
+        }
+        etags
+    }
+
     /// Presigns, uploads and processes a table's data files; returns the process answer.
     async fn upload(
         &self,
@@ -206,21 +225,7 @@ impl Backend {
                 let response = self.http.put(url).body(bytes).send().await.unwrap();
                 assert_eq!(response.status(), StatusCode::OK);
             } else {
-                let part_size = upload["partSize"].as_u64().unwrap() as usize;
-                let mut etags = Vec::new();
-                for (i, part) in upload["parts"].as_array().unwrap().iter().enumerate() {
-                    let chunk =
-                        bytes[i * part_size..((i + 1) * part_size).min(bytes.len())].to_vec();
-                    let response = self
-                        .http
-                        .put(part["url"].as_str().unwrap())
-                        .body(chunk)
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(response.status(), StatusCode::OK);
-                    etags.push(json!(response.headers()["etag"].to_str().unwrap()));
-                }
+                let etags = self.put_parts(upload, &bytes).await;
                 parts.insert(upload["name"].as_str().unwrap().into(), Value::Array(etags));
             }
         }
