@@ -1,7 +1,11 @@
+import { svelte } from "@sveltejs/vite-plugin-svelte";
 import { defineConfig } from "vite";
 
-// Tauri serves the built files; no dev server is needed by the app itself.
+// Tauri serves the built files; no dev server is needed by the app itself. Under vitest, Svelte resolves to its
+// browser build so components mount in jsdom.
 export default defineConfig({
+  plugins: [svelte()],
   build: { outDir: "dist", emptyOutDir: true, target: "safari15" },
-  test: { environment: "jsdom" },
+  resolve: process.env.VITEST ? { conditions: ["browser"] } : undefined,
+  test: { environment: "jsdom", setupFiles: ["tests/setup.ts"] },
 } as never);

@@ -24,18 +24,52 @@ export function fraction(p: Progress): number {
   return p.bytesTotal > 0 ? Math.min(1, p.bytesDone / p.bytesTotal) : 0;
 }
 
+/** "sales.csv, row 12, column amount" from an error that names where in a file it is (empty when it does not). */
+export function where(e: Partial<CommandError>): string {
+  const parts = [
+    e.file ? basename(e.file) : "",
+    typeof e.row === "number" ? `row ${e.row}` : "",
+    e.column ? `column ${e.column}` : "",
+  ];
+  return parts.filter(Boolean).join(", ");
+}
+
 /** A plain sentence for an error from a command. */
 export function explain(error: unknown): string {
-  const e = error as Partial<CommandError>;
-  const message = typeof e?.message === "string" ? e.message : String(error);
+  const e = (error ?? {}) as Partial<CommandError>;
+  const place = where(e);
+  const message = (place ? `${place}: ` : "") + (typeof e?.message === "string" ? e.message : String(error));
   switch (e?.kind) {
     case "auth": return `Sign-in problem: ${message}`;
     case "network": return `${message}. Check your connection and the backend URL in Settings, then try again.`;
     case "cancelled": return "Cancelled. Nothing was left behind; upload again to start over.";
+    case "paused": return "Paused. Resume carries on from where it stopped.";
     case "settings": return `${message}. Change it in Settings.`;
     case "input": return message;
     default: return `Something went wrong: ${message}`;
   }
+}
+
+/** A path's last part. */
+export function basename(path: string): string {
+  return path.split(/[\\/]/).pop() || path;
+}
+
+/** How far a whole upload is, from 0 to 1, given its current stage's progress: converting is the first half,
+ * uploading the second, committing (and sharing) the last bit. Moves only forward as stages follow each other. */
+export function overall(p: Progress): number {
+  const at = fraction(p);
+  switch (p.stage) {
+    case "converting": return 0.45 * at;
+    case "uploading": return 0.45 + 0.45 * at;
+    case "committing": return 0.9 + 0.05 * at;
+    case "sharing": return 0.95 + 0.05 * at;
+  }
+}
+
+/** "42%" */
+export function percent(value: number): string {
+  return `${Math.floor(Math.max(0, Math.min(1, value)) * 100)}%`;
 }
 
 /** The dataset name a file suggests: its name without directory and extension. */

@@ -1,0 +1,649 @@
+// The app's one store: everything the screens show lives here, and the screens render from it alone. Actions
+// call the Rust commands (./api.ts) and write their answers back here; an upload in flight finds its queue item
+// by id on every progress event, so nothing a screen re-renders can cut it off from what it shows.
+import {
+  api, onCloseRequested, onDragDrop,
+  type Account, type CloseBehaviour, type CommandError, type Configuration, type Dataset, type DatasetDetail,
+  type Interrupted, type Mode, type Preview, type ReadOverrides, type Settings, type Snippet, type UploadRequest,
+} from "./api";
+import { bytes, datasetName, explain, overall, progressText, setOverride } from "./format";
+
+/** Which screen is up: nothing configured, nobody signed in, or the main screen. */
+export type Phase = "starting" | "configure" | "signIn" | "home";
+
+/**
+ * Where a queue item is:
+ * - `ready`: added (its preview can be edited), or back after a failure or a cancel;
+ * - `uploading`: its job runs;
+ * - `paused`: stopped by the user with its journal kept;
+ * - `interrupted`: found at launch, cut off by a crash, a kill or quitting;
+ * - `done`: committed.
+ */
+export type ItemStatus = "ready" | "uploading" | "paused" | "interrupted" | "done";
+
+export interface QueueItem {
+  /** The item's own id (not the job's): what actions and progress events find it by. */
+  id: number;
+  files: string[];
+  /** The dataset name, as typed. */
+  name: string;
+  /** The mode chosen; `Store.modeOf` says which one applies to the name as it stands. */
+  mode: Mode;
+  share: boolean;
+  /** The user's changes to the preview. */
+  read: ReadOverrides;
+  preview: Preview | null;
+  previewing: boolean;
+  /** What went wrong with this file (reading it or uploading it), shown on its row only. */
+  error: string;
+  status: ItemStatus;
+  /** The running job, to pause or cancel it. */
+  job: number | null;
+  /** What the upload was started with: paused and interrupted uploads resume with exactly this. */
+  request: UploadRequest | null;
+  /** An interrupted upload's journal key (from `api.interrupted`). */
+  key: string | null;
+  /** Found at launch from its journal alone: no preview, and nothing to go back to if it is cancelled. */
+  fromJournal: boolean;
+  /** The whole upload's progress, 0 to 1. */
+  progress: number;
+  /** What the running upload is doing: "uploading 12.0 MB of 40.0 MB, about 7 s left". */
+  progressText: string;
+  /** The last outcome: uploaded, paused, cancelled. */
+  message: string;
+  /** Pause or Cancel was pressed and the job has not stopped yet. */
+  stopping: "pause" | "cancel" | null;
+}
+
+export type Dialog =
+  | { id: number; kind: "snippet"; snippet: Snippet }
+  | { id: number; kind: "history"; detail: DatasetDetail }
+  | { id: number; kind: "settings" }
+  | { id: number; kind: "share"; name: string; version: number; answer: (withHistory: boolean | null) => void }
+  | { id: number; kind: "confirm"; title: string; message: string; confirm: string; answer: (ok: boolean) => void }
+  | { id: number; kind: "closeToTray" };
+type NewDialog = Dialog extends infer D ? (D extends Dialog ? Omit<D, "id"> : never) : never;
+
+export interface Toast { id: number; text: string; tone: "info" | "error" }
+
+/** The overall progress of the uploads under way (and those done since the queue was last cleared). */
+export interface Total { value: number; done: number; count: number; running: number }
+
+const SAME = (a: UploadRequest, b: UploadRequest) =>
+  a.name === b.name && a.mode === b.mode && a.files.length === b.files.length && a.files.every((f, i) => f === b.files[i]);
+
+export class Store {
+  phase = $state<Phase>("starting");
+  /** The settings in force and where they come from; without settings the app is unconfigured. */
+  configuration = $state<Configuration | null>(null);
+  /** Why the settings in force were refused (besides the configuration's own problems). */
+  refusal = $state("");
+  account = $state<Account | null>(null);
+  signInError = $state("");
+  queue = $state<QueueItem[]>([]);
+  datasets = $state<Dataset[]>([]);
+  datasetsLoaded = $state(false);
+  datasetsError = $state("");
+  /** Open dialogs, the last on top. */
+  dialogs = $state<Dialog[]>([]);
+  toasts = $state<Toast[]>([]);
+  /** Files are being dragged over the window. */
+  dragging = $state(false);
+  /** How long an information toast stays (errors stay twice as long). */
+  toastMilliseconds = 6000;
+
+  private ids = 0;
+  /** The latest preview request per item: an older answer arriving late is dropped. */
+  private previewTurn = new Map<number, number>();
+
+  /** The dataset names a new version is being uploaded to. */
+  uploadingNames = $derived(new Set(this.queue.filter((i) => i.status === "uploading" && i.request).map((i) => i.request!.name)));
+
+  total = $derived.by((): Total | null => {
+    const counted = this.queue.filter((i) => i.status === "uploading" || i.status === "paused" || i.status === "done");
+    const running = counted.filter((i) => i.status === "uploading").length;
+    if (running === 0 && !counted.some((i) => i.status === "paused")) return null;
+    const value = counted.reduce((sum, i) => sum + (i.status === "done" ? 1 : i.progress), 0) / counted.length;
+    return { value, done: counted.filter((i) => i.status === "done").length, count: counted.length, running };
+  });
+
+  // ---- launch, configuration and session ----
+
+  /** The first screen: set up, sign in, or the main screen (with the datasets and any interrupted uploads). */
+  async start() {
+    try {
+      this.configuration = await api.configuration();
+    } catch (e) {
+      this.configuration = { settings: null, source: null, file: null, problems: [explain(e)] };
+    }
+    await this.enter();
+  }
+
+  /** Listens to what Rust and the webview report: a close while uploads run, and files dragged over the window. */
+  async connect() {
+    await onCloseRequested(() => {
+      if (!this.dialogs.some((d) => d.kind === "closeToTray")) this.openDialog({ kind: "closeToTray" });
+    });
+    await onDragDrop((event) => {
+      if (event.type === "enter" || event.type === "over") this.dragging = this.phase === "home";
+      else this.dragging = false;
+      if (event.type === "drop" && this.phase === "home") void this.addFiles(event.paths);
+    });
+  }
+
+  private async enter() {
+    if (!this.configuration?.settings) {
+      this.phase = "configure";
+      return;
+    }
+    try {
+      const account = await api.restoreSession();
+      if (account) await this.signedIn(account);
+      else this.phase = "signIn";
+    } catch (e) {
+      // Settings the client refuses (plain http to another machine): back to the form, with the reason.
+      const refused = e as Partial<CommandError>;
+      if (refused?.kind === "settings") {
+        this.refusal = refused.message ?? explain(e);
+        this.phase = "configure";
+      } else {
+        this.signInError = explain(e);
+        this.phase = "signIn";
+      }
+    }
+  }
+
+  /** Sends the settings to Rust, which checks and keeps them (a refusal throws, for the form to show). Another
+   * backend or sign-in than before starts over with its own session, or none. */
+  async saveSettings(settings: Settings) {
+    const before = JSON.stringify(this.configuration?.settings ?? null);
+    this.configuration = await api.saveSettings(settings);
+    this.refusal = "";
+    this.dialogs = this.dialogs.filter((d) => d.kind !== "settings");
+    if (this.phase === "configure" || JSON.stringify(this.configuration.settings) !== before) await this.enter();
+  }
+
+  async signIn(email: string, password: string, signUp: boolean) {
+    try {
+      const account = await api.signIn(email, password, signUp);
+      await this.signedIn(account);
+    } catch (e) {
+      this.signInError = explain(e);
+    }
+  }
+
+  private async signedIn(account: Account) {
+    this.account = account;
+    this.signInError = "";
+    this.phase = "home";
+    await Promise.all([this.refreshDatasets(), this.loadInterrupted()]);
+  }
+
+  async signOut() {
+    try {
+      await api.signOut();
+    } catch (e) {
+      this.toast(explain(e), "error");
+      return;
+    }
+    this.account = null;
+    this.datasets = [];
+    this.datasetsLoaded = false;
+    this.phase = "signIn";
+  }
+
+  // ---- the queue ----
+
+  item(id: number): QueueItem | undefined {
+    return this.queue.find((i) => i.id === id);
+  }
+
+  /** The mode that applies: a new name creates; an existing one appends unless overwrite is chosen. */
+  modeOf(item: QueueItem): Mode {
+    const exists = this.datasets.some((d) => d.name === item.name.trim());
+    if (!exists) return "create";
+    return item.mode === "create" ? "append" : item.mode;
+  }
+
+  private newItem(files: string[], name: string): QueueItem {
+    return {
+      id: ++this.ids, files, name, mode: "create", share: false, read: { names: [], types: [] },
+      preview: null, previewing: false, error: "", status: "ready", job: null, request: null, key: null,
+      fromJournal: false, progress: 0, progressText: "", message: "", stopping: null,
+    };
+  }
+
+  /** Queues files (dropped, picked, or through `window.deltaBridge.addFiles`), each read for its preview; one
+   * bad file shows its error on its own row. `name` names the dataset (a new version of it), else each file's. */
+  async addFiles(paths: string[], name?: string) {
+    const ids = paths.map((path) => {
+      const item = this.newItem([path], name ?? datasetName(path));
+      this.queue.push(item);
+      return item.id;
+    });
+    await Promise.all(ids.map((id) => this.readPreview(id)));
+  }
+
+  /** Reads one item's file again with its overrides. */
+  private async readPreview(id: number) {
+    const item = this.item(id);
+    if (!item) return;
+    const turn = (this.previewTurn.get(id) ?? 0) + 1;
+    this.previewTurn.set(id, turn);
+    item.previewing = true;
+    let preview: Preview | null = null;
+    let error = "";
+    try {
+      preview = await api.preview(item.files[0], $state.snapshot(item.read) as ReadOverrides);
+    } catch (e) {
+      error = explain(e);
+    }
+    if (this.previewTurn.get(id) !== turn) return;
+    const now = this.item(id);
+    if (!now) return;
+    now.previewing = false;
+    now.error = error;
+    // A refused change keeps the last good preview on screen, with the reason above it.
+    if (preview) now.preview = preview;
+  }
+
+  /** Whether the item's preview and options can still change: only before its upload starts. */
+  editable(item: QueueItem) {
+    return item.status === "ready";
+  }
+
+  private edit(id: number, change: (item: QueueItem) => void, reread: boolean) {
+    const item = this.item(id);
+    if (!item || !this.editable(item)) return;
+    change(item);
+    if (reread) void this.readPreview(id);
+  }
+
+  setColumnName(id: number, column: number, name: string) {
+    this.edit(id, (i) => { i.read.names = setOverride(i.read.names, column, name.trim()); }, true);
+  }
+  setColumnType(id: number, column: number, type: string) {
+    this.edit(id, (i) => { i.read.types = setOverride(i.read.types, column, type); }, true);
+  }
+  /** Another delimiter means other columns: their names and types start again from what is inferred. */
+  setDelimiter(id: number, delimiter: string) {
+    this.edit(id, (i) => { i.read.delimiter = delimiter; i.read.names = []; i.read.types = []; }, true);
+  }
+  setHasHeader(id: number, hasHeader: boolean) {
+    this.edit(id, (i) => { i.read.hasHeader = hasHeader; }, true);
+  }
+  setName(id: number, name: string) {
+    this.edit(id, (i) => { i.name = name; }, false);
+  }
+  setMode(id: number, mode: Mode) {
+    this.edit(id, (i) => { i.mode = mode; }, false);
+  }
+  setShare(id: number, share: boolean) {
+    this.edit(id, (i) => { i.share = share; }, false);
+  }
+
+  canUpload(item: QueueItem) {
+    return item.status === "ready" && item.preview !== null && !item.previewing && item.name.trim() !== "";
+  }
+
+  /** Starts one item's upload with its options as they stand. */
+  async upload(id: number) {
+    const item = this.item(id);
+    if (!item || !this.canUpload(item)) return;
+    const request: UploadRequest = {
+      files: [...item.files], name: item.name.trim(), mode: this.modeOf(item), share: item.share,
+      read: $state.snapshot(item.read) as ReadOverrides,
+    };
+    item.request = request;
+    await this.run(id, request);
+  }
+
+  /** Starts every item that is ready. */
+  async uploadAll() {
+    await Promise.all(this.queue.filter((i) => this.canUpload(i)).map((i) => this.upload(i.id)));
+  }
+
+  /** Resumes a paused or interrupted upload: a new job with the same request, which Rust resumes from its
+   * journal. */
+  async resume(id: number) {
+    const item = this.item(id);
+    if (!item || (item.status !== "paused" && item.status !== "interrupted") || !item.request) return;
+    await this.run(id, item.request);
+  }
+
+  private async run(id: number, request: UploadRequest) {
+    const start = this.item(id)!;
+    start.status = "uploading";
+    start.stopping = null;
+    start.error = "";
+    start.message = "";
+    start.progressText = "starting…";
+    let job: number;
+    try {
+      job = await api.newJob();
+    } catch (e) {
+      this.failed(id, e);
+      return;
+    }
+    const running = this.item(id);
+    if (!running) return;
+    running.job = job;
+    let stage = "";
+    let stageStart = performance.now();
+    try {
+      const done = await api.upload(job, request, (p) => {
+        const item = this.item(id);
+        if (!item || item.job !== job) return;
+        if (p.stage !== stage) {
+          stage = p.stage;
+          stageStart = performance.now();
+        }
+        item.progress = Math.max(item.progress, overall(p));
+        item.progressText = progressText(p, (performance.now() - stageStart) / 1000);
+      });
+      const item = this.item(id);
+      if (item) {
+        item.status = "done";
+        item.job = null;
+        item.key = null;
+        item.stopping = null;
+        item.progress = 1;
+        item.progressText = "";
+        item.message = `Uploaded ${request.name}: version ${done.dataset.version}, ${done.dataset.rows} rows${done.resumed ? " (resumed)" : ""}.`;
+      }
+      // The answer holds the dataset as committed: no need to fetch the list again.
+      this.upsert(done.dataset);
+      this.toast(`${request.name} is uploaded${done.snippet ? " and shared" : ""}.`);
+      if (done.snippet) this.openDialog({ kind: "snippet", snippet: done.snippet });
+    } catch (e) {
+      this.failed(id, e);
+    }
+  }
+
+  /** A job that ended without committing: paused, cancelled, or failed (the error goes on its row). */
+  private failed(id: number, e: unknown) {
+    const item = this.item(id);
+    if (!item) return;
+    const kind = (e as Partial<CommandError>)?.kind;
+    item.job = null;
+    item.stopping = null;
+    item.progressText = "";
+    if (kind === "paused") {
+      item.status = "paused";
+      item.message = "Paused. Resume carries on from where it stopped.";
+    } else if (kind === "cancelled") {
+      this.cancelled(item);
+    } else if (item.fromJournal) {
+      // Nothing to go back to but the journal: it can be resumed again or discarded.
+      item.status = "interrupted";
+      item.error = explain(e);
+    } else {
+      item.status = "ready";
+      item.request = null;
+      item.progress = 0;
+      item.error = explain(e);
+    }
+  }
+
+  private cancelled(item: QueueItem) {
+    if (item.fromJournal) {
+      this.queue = this.queue.filter((i) => i.id !== item.id);
+      this.toast(`The upload of ${item.request?.name ?? item.name} was discarded.`);
+      return;
+    }
+    item.status = "ready";
+    item.request = null;
+    item.key = null;
+    item.progress = 0;
+    item.message = explain({ kind: "cancelled", message: "cancelled" });
+  }
+
+  /** Stops a running upload and keeps its journal. */
+  async pause(id: number) {
+    const item = this.item(id);
+    if (!item || item.status !== "uploading" || item.job === null || item.stopping) return;
+    item.stopping = "pause";
+    await this.stop(id, () => api.pause(item.job!));
+  }
+
+  /** Stops a running upload and discards it; a paused or interrupted one is discarded (its journal forgotten). */
+  async cancel(id: number) {
+    const item = this.item(id);
+    if (!item || item.stopping) return;
+    if (item.status === "uploading" && item.job !== null) {
+      item.stopping = "cancel";
+      await this.stop(id, () => api.cancel(item.job!));
+    } else if (item.status === "paused" || item.status === "interrupted") {
+      item.stopping = "cancel";
+      try {
+        const key = item.key ?? (await this.journalKey(item.request));
+        if (key) await api.discard(key);
+        const now = this.item(id);
+        if (now) {
+          now.stopping = null;
+          this.cancelled(now);
+        }
+      } catch (e) {
+        const now = this.item(id);
+        if (now) now.stopping = null;
+        this.toast(explain(e), "error");
+      }
+    }
+  }
+
+  /** Asks Rust to stop a job; the upload's promise then rejects (paused or cancelled) and `failed` records it. */
+  private async stop(id: number, ask: () => Promise<boolean>) {
+    try {
+      const stopped = await ask();
+      const item = this.item(id);
+      if (!stopped && item?.status === "uploading") item.stopping = null;
+    } catch (e) {
+      const item = this.item(id);
+      if (item) item.stopping = null;
+      this.toast(explain(e), "error");
+    }
+  }
+
+  /** A paused upload's journal key: the interrupted upload with the same request. */
+  private async journalKey(request: UploadRequest | null) {
+    if (!request) return null;
+    return (await api.interrupted()).find((i) => SAME(i.request, request))?.key ?? null;
+  }
+
+  /** Puts the uploads cut off last time (crash, kill or quit) in the queue, to resume or discard. */
+  async loadInterrupted() {
+    let found: Interrupted[];
+    try {
+      found = await api.interrupted();
+    } catch (e) {
+      this.toast(`Could not look for unfinished uploads: ${explain(e)}`, "error");
+      return;
+    }
+    for (const stopped of found) {
+      const known = this.queue.some((i) => i.key === stopped.key || (i.request && i.status !== "done" && SAME(i.request, stopped.request)));
+      if (known) continue;
+      const item = this.newItem([...stopped.request.files], stopped.request.name);
+      Object.assign(item, {
+        mode: stopped.request.mode, share: stopped.request.share, read: stopped.request.read, request: stopped.request,
+        key: stopped.key, fromJournal: true, status: "interrupted",
+        progress: overall({ stage: "uploading", bytesDone: stopped.bytesSent, bytesTotal: stopped.bytesTotal }),
+        message: `Interrupted after ${bytes(stopped.bytesSent)} of ${bytes(stopped.bytesTotal)}: Resume carries on from there.`,
+      } satisfies Partial<QueueItem>);
+      this.queue.push(item);
+    }
+  }
+
+  /** Takes an item off the queue (not while its upload runs or waits to be resumed). */
+  remove(id: number) {
+    const item = this.item(id);
+    if (!item || item.status === "uploading" || item.status === "paused" || item.status === "interrupted") return;
+    this.queue = this.queue.filter((i) => i.id !== id);
+    this.previewTurn.delete(id);
+  }
+
+  clearFinished() {
+    this.queue = this.queue.filter((i) => i.status !== "done");
+  }
+
+  async pickFiles(name?: string) {
+    let files: string[];
+    try {
+      files = await api.pickFiles();
+    } catch (e) {
+      this.toast(`The file picker did not open: ${explain(e)}`, "error");
+      return;
+    }
+    if (files.length) await this.addFiles(files, name);
+  }
+
+  // ---- datasets ----
+
+  /** Fetches the whole list (on sign-in and with Refresh). */
+  async refreshDatasets() {
+    try {
+      this.datasets = await api.datasets();
+      this.datasetsError = "";
+      this.datasetsLoaded = true;
+    } catch (e) {
+      this.datasetsError = explain(e);
+    }
+  }
+
+  dataset(id: string) {
+    return this.datasets.find((d) => d.id === id);
+  }
+
+  /** Puts one dataset, as the backend just answered it, in its place (newest first when new). */
+  upsert(dataset: Dataset) {
+    const { versions: _, ...plain } = dataset as DatasetDetail;
+    const at = this.datasets.findIndex((d) => d.id === dataset.id);
+    if (at >= 0) this.datasets[at] = plain;
+    else this.datasets.unshift(plain);
+    this.datasetsLoaded = true;
+  }
+
+  /** Fetches one dataset after an action on it, instead of the whole list. */
+  private async refreshOne(id: string) {
+    try {
+      this.upsert(await api.dataset(id));
+    } catch (e) {
+      // The backend refuses an id it no longer knows (deleted elsewhere).
+      if ((e as Partial<CommandError>)?.kind === "input") this.datasets = this.datasets.filter((d) => d.id !== id);
+      else this.toast(explain(e), "error");
+    }
+  }
+
+  private async attempt(action: () => Promise<unknown>) {
+    try {
+      await action();
+    } catch (e) {
+      this.toast(explain(e), "error");
+    }
+  }
+
+  /** Asks what the share exposes, shares, and shows the snippet. */
+  async share(id: string) {
+    const dataset = this.dataset(id);
+    if (!dataset) return;
+    const withHistory = await new Promise<boolean | null>((answer) =>
+      this.openDialog({ kind: "share", name: dataset.name, version: dataset.version, answer }));
+    if (withHistory === null) return;
+    await this.attempt(async () => this.openDialog({ kind: "snippet", snippet: (await api.share(id, withHistory)).snippet }));
+    await this.refreshOne(id);
+  }
+
+  async showSnippet(id: string) {
+    await this.attempt(async () => this.openDialog({ kind: "snippet", snippet: (await api.snippet(id)).snippet }));
+  }
+
+  async unshare(id: string) {
+    const name = this.dataset(id)?.name ?? "The dataset";
+    await this.attempt(async () => {
+      const answer = await api.unshare(id);
+      this.toast(answer.revocation === "pending"
+        ? `${name} is unshared, but the sharing server could not be told yet. Delta-Bridge keeps trying by itself: the snippet stops working as soon as it can.`
+        : `${name} is no longer shared: its snippet stopped working.`);
+    });
+    await this.refreshOne(id);
+  }
+
+  async showHistory(id: string) {
+    await this.attempt(async () => this.openDialog({ kind: "history", detail: await api.dataset(id) }));
+  }
+
+  /** Picks files to upload as a new version of this dataset. */
+  async newVersion(id: string) {
+    const dataset = this.dataset(id);
+    if (dataset) await this.pickFiles(dataset.name);
+  }
+
+  /** Deletes a dataset once the user confirms, by name, what goes. */
+  async deleteDataset(id: string) {
+    const dataset = this.dataset(id);
+    if (!dataset) return;
+    const ok = await this.confirm({
+      title: `Delete ${dataset.name}?`,
+      message: `This deletes the dataset ${dataset.name} (version ${dataset.version}, ${dataset.rows} rows, ${bytes(dataset.bytes)}) with all its history${dataset.shared ? ", and its recipients can no longer read it" : ""}. It cannot be undone.`,
+      confirm: `Delete ${dataset.name}`,
+    });
+    if (!ok) return;
+    await this.attempt(async () => {
+      await api.remove(id);
+      this.datasets = this.datasets.filter((d) => d.id !== id);
+      this.toast(`Deleted ${dataset.name}.`);
+    });
+  }
+
+  // ---- dialogs and toasts ----
+
+  openDialog(dialog: NewDialog): number {
+    const id = ++this.ids;
+    this.dialogs.push({ ...dialog, id } as Dialog);
+    return id;
+  }
+
+  /** Closes a dialog (Escape, Close, Cancel): a question it asked is answered "no". */
+  closeDialog(id: number) {
+    const dialog = this.dialogs.find((d) => d.id === id);
+    if (!dialog) return;
+    this.dialogs = this.dialogs.filter((d) => d.id !== id);
+    if (dialog.kind === "confirm") dialog.answer(false);
+    if (dialog.kind === "share") dialog.answer(null);
+  }
+
+  /** Answers a dialog's question and closes it. */
+  answer(id: number, value: boolean) {
+    const dialog = this.dialogs.find((d) => d.id === id);
+    if (!dialog) return;
+    this.dialogs = this.dialogs.filter((d) => d.id !== id);
+    if (dialog.kind === "confirm" || dialog.kind === "share") dialog.answer(value);
+  }
+
+  confirm(question: { title: string; message: string; confirm: string }): Promise<boolean> {
+    return new Promise((answer) => this.openDialog({ kind: "confirm", ...question, answer }));
+  }
+
+  openSettings() {
+    if (!this.dialogs.some((d) => d.kind === "settings")) this.openDialog({ kind: "settings" });
+  }
+
+  /** The answer to "Keep uploading in the background?", asked once: Rust remembers it. */
+  async chooseClose(id: number, behaviour: CloseBehaviour) {
+    try {
+      await api.setCloseBehaviour(behaviour);
+      this.dialogs = this.dialogs.filter((d) => d.id !== id);
+    } catch (e) {
+      this.toast(explain(e), "error");
+    }
+  }
+
+  toast(text: string, tone: Toast["tone"] = "info") {
+    const id = ++this.ids;
+    this.toasts.push({ id, text, tone });
+    setTimeout(() => this.dismiss(id), this.toastMilliseconds * (tone === "error" ? 2 : 1));
+  }
+
+  dismiss(id: number) {
+    this.toasts = this.toasts.filter((t) => t.id !== id);
+  }
+}
