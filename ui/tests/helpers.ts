@@ -1,0 +1,102 @@
+// What the component tests share: fixtures as Rust answers them, a mocked Rust side at the IPC boundary
+// (@tauri-apps/api/mocks) that records every call, and the app started on a fresh store.
+import { render } from "@testing-library/svelte";
+import { mockIPC } from "@tauri-apps/api/mocks";
+import type { Progress } from "../src/api";
+import App from "../src/App.svelte";
+import { Store } from "../src/state.svelte";
+
+export const dataset = { id: "ds0123456789abcdef0123", name: "sales", version: 0, rows: 3, bytes: 1422, schema: [], shared: false, createdAt: "2026-01-01T00:00:00Z", updatedAt: "2026-01-01T00:00:00Z" };
+export const configured = { settings: { backendUrl: "http://127.0.0.1:8081", firebaseApiKey: null, firebaseEmulatorHost: "127.0.0.1:9099", insecureHttp: false }, source: "environment", file: null, problems: [] };
+export const unconfigured = { settings: null, source: null, file: null, problems: [] };
+export const snippet = { datasetId: dataset.id, table: `${dataset.id}.default.sales`, profile: {}, install: "pip install delta-sharing", python: "print('pandas')", spark: "print('spark')" };
+export const account = { uid: "u1", email: "ana@example.com", remembered: true };
+
+/** A preview as Rust answers it, for a file with the given columns (all strings unless typed). */
+export function preview(file: string, columns: string[] = ["zip"], rows: (string | null)[][] = [["01234"], [null]]) {
+  return {
+    file, file_size: 60, complete: true, sampled_rows: rows.length, warnings: [],
+    dialect: { encoding: "utf-8", delimiter: ",", quote: "\"", has_header: true, line_ending: "Lf" },
+    columns: columns.map((name) => ({ name, header: name, type: "string", nullable: false, ambiguous_dates: false })),
+    rows,
+  };
+}
+
+export type Call = { cmd: string; args: Record<string, unknown> };
+type Handler = (args: Record<string, unknown>, calls: Call[]) => unknown;
+
+/** A pending `upload` call: feed it progress through its Channel, then let it finish or fail. */
+export interface Pending {
+  job: number;
+  request: { files: string[]; name: string; mode: string; share: boolean; read: unknown };
+  progress(p: Progress): void;
+  finish(answer?: unknown): void;
+  fail(error: unknown): void;
+}
+
+/**
+ * Mocks the Rust side: `handlers` answer commands by name (a function gets the arguments), everything else
+ * answers null. `upload` stays pending unless a handler is given: each call lands in `uploads`. Jobs count
+ * from 1. Returns the calls made and the pending uploads.
+ */
+export function backend(handlers: Record<string, unknown> = {}) {
+  const calls: Call[] = [];
+  const uploads: Pending[] = [];
+  let jobs = 0;
+  const answers: Record<string, unknown> = {
+    configuration: configured,
+    restore_session: account,
+    datasets: [dataset],
+    interrupted: [],
+    new_job: () => ++jobs,
+    // The preview as Rust reads it again with the user's names and types.
+    preview: (args: { path: string; read: { names: [number, string][]; types: [number, string][] } | null }) => {
+      const answer = preview(args.path);
+      for (const [i, name] of args.read?.names ?? []) answer.columns[i].name = name;
+      for (const [i, type] of args.read?.types ?? []) answer.columns[i].type = type;
+      return answer;
+    },
+    upload: (args: { job: number; request: Pending["request"]; onProgress: { id: number } }) => new Promise((resolve, reject) => {
+      let index = 0;
+      uploads.push({
+        job: args.job,
+        request: args.request,
+        // Through the Channel's own callback, as Rust's messages arrive.
+        progress: (p) => (window as unknown as { __TAURI_INTERNALS__: { runCallback(id: number, data: unknown): void } })
+          .__TAURI_INTERNALS__.runCallback(args.onProgress.id, { index: index++, message: p }),
+        finish: (answer) => resolve(answer ?? { dataset: { ...dataset, name: args.request.name, version: 1, rows: 5, versions: [] }, resumed: false, bytesSent: 100 }),
+        fail: reject,
+      });
+    }),
+    ...handlers,
+  };
+  mockIPC((cmd, args) => {
+    const given = (args ?? {}) as Record<string, unknown>;
+    calls.push({ cmd, args: given });
+    const answer = answers[cmd];
+    return typeof answer === "function" ? (answer as Handler)(given, calls) : answer ?? null;
+  }, { shouldMockEvents: true });
+  return { calls, uploads, of: (cmd: string) => calls.filter((c) => c.cmd === cmd).map((c) => c.args) };
+}
+
+/** Lets promises and Svelte's updates run. */
+export async function settle() {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 0));
+}
+
+/** The app on a fresh store, started (configuration, session, datasets, interrupted uploads) and connected to
+ * Rust's events. */
+export async function start() {
+  const store = new Store();
+  const view = render(App, { props: { store } });
+  await store.connect();
+  await store.start();
+  await settle();
+  return { store, ...view, root: view.container as HTMLElement };
+}
+
+export function $<T extends Element = HTMLElement>(selector: string, root: ParentNode = document): T {
+  const found = root.querySelector<T>(selector);
+  if (!found) throw new Error(`no element ${selector}`);
+  return found;
+}
