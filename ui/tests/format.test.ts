@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bytes, datasetName, delimiterName, explain, fraction, progressText } from "../src/format";
+import { basename, bytes, datasetName, delimiterName, explain, fraction, overall, percent, progressText } from "../src/format";
 
 describe("format", () => {
   it("shows sizes in decimal units", () => {
@@ -16,6 +16,21 @@ describe("format", () => {
   it("turns errors into sentences saying what to do", () => {
     expect(explain({ kind: "network", message: "cannot reach the backend" })).toContain("Check your connection");
     expect(explain({ kind: "cancelled", message: "cancelled" })).toContain("Nothing was left behind");
+    expect(explain({ kind: "paused", message: "paused" })).toContain("Resume carries on");
+  });
+  it("says where in a file an error is", () => {
+    expect(explain({ kind: "input", message: "not a number", file: "/data/file.csv", row: 12, column: "amount" })).toBe("file.csv, row 12, column amount: not a number");
+    expect(explain({ kind: "input", message: "empty file", file: "C:\\data\\file.csv" })).toBe("file.csv: empty file");
+    expect(explain({ kind: "input", message: "bad", row: 0 })).toBe("row 0: bad");
+  });
+  it("measures a whole upload across its stages, only forward", () => {
+    const stages = ["converting", "uploading", "committing", "sharing"] as const;
+    const points = stages.flatMap((stage) => [0, 0.5, 1].map((at) => overall({ stage, bytesDone: at * 10, bytesTotal: 10 })));
+    points.slice(1).forEach((p, i) => expect(p).toBeGreaterThanOrEqual(points[i] - 1e-9));
+    expect(points[0]).toBe(0);
+    expect(points.at(-1)).toBe(1);
+    expect(percent(0.426)).toBe("42%");
+    expect(basename("/a/b/c.csv")).toBe("c.csv");
   });
   it("suggests a dataset name from the file", () => {
     expect(datasetName("/home/ana/Sales 2024.csv")).toBe("Sales 2024");
