@@ -308,7 +308,7 @@ export class Store {
   async resume(id: number) {
     const item = this.item(id);
     if (!item || (item.status !== "paused" && item.status !== "interrupted") || !item.request) return;
-    await this.run(id, item.request);
+    await this.run(id, $state.snapshot(item.request) as UploadRequest);
   }
 
   private async run(id: number, request: UploadRequest) {
@@ -373,15 +373,19 @@ export class Store {
       item.message = "Paused. Resume carries on from where it stopped.";
     } else if (kind === "cancelled") {
       this.cancelled(item);
-    } else if (item.fromJournal) {
-      // Nothing to go back to but the journal: it can be resumed again or discarded.
-      item.status = "interrupted";
-      item.error = explain(e);
     } else {
-      item.status = "ready";
-      item.request = null;
-      item.progress = 0;
+      const name = item.request?.name ?? item.name;
+      if (item.fromJournal) {
+        // Nothing to go back to but the journal: it can be resumed again or discarded.
+        item.status = "interrupted";
+      } else {
+        item.status = "ready";
+        item.request = null;
+        item.progress = 0;
+      }
       item.error = explain(e);
+      // The reason is on the item's row; the toast tells a user looking elsewhere.
+      this.toast(`${name} was not uploaded: see its row in the queue.`, "error");
     }
   }
 
