@@ -121,9 +121,13 @@ export class Store {
 
   /** Listens to what Rust and the webview report: a close while uploads run, and files dragged over the window. */
   async connect() {
-    await onCloseRequested(() => {
-      if (!this.dialogs.some((d) => d.kind === "closeToTray")) this.openDialog({ kind: "closeToTray" });
-    });
+    try {
+      await onCloseRequested(() => {
+        if (!this.dialogs.some((d) => d.kind === "closeToTray")) this.openDialog({ kind: "closeToTray" });
+      });
+    } catch {
+      // No event bridge (outside Tauri): nothing will ask.
+    }
     await onDragDrop((event) => {
       if (event.type === "enter" || event.type === "over") this.dragging = this.phase === "home";
       else this.dragging = false;
