@@ -53,6 +53,8 @@ export interface QueueItem {
   message: string;
   /** Pause or Cancel was pressed and the job has not stopped yet. */
   stopping: "pause" | "cancel" | null;
+  /** Counted in the total progress: started in the current batch (since nothing was last running). */
+  inTotal: boolean;
 }
 
 export type Dialog =
@@ -100,7 +102,7 @@ export class Store {
   uploadingNames = $derived(new Set(this.queue.filter((i) => i.status === "uploading" && i.request).map((i) => i.request!.name)));
 
   total = $derived.by((): Total | null => {
-    const counted = this.queue.filter((i) => i.status === "uploading" || i.status === "paused" || i.status === "done");
+    const counted = this.queue.filter((i) => i.inTotal && (i.status === "uploading" || i.status === "paused" || i.status === "done"));
     const running = counted.filter((i) => i.status === "uploading").length;
     if (running === 0 && !counted.some((i) => i.status === "paused")) return null;
     const value = counted.reduce((sum, i) => sum + (i.status === "done" ? 1 : i.progress), 0) / counted.length;
@@ -213,7 +215,7 @@ export class Store {
     return {
       id: ++this.ids, files, name, mode: "create", share: false, read: { names: [], types: [] },
       preview: null, previewing: false, error: "", status: "ready", job: null, request: null, key: null,
-      fromJournal: false, progress: 0, progressText: "", message: "", stopping: null,
+      fromJournal: false, progress: 0, progressText: "", message: "", stopping: null, inTotal: false,
     };
   }
 
@@ -316,7 +318,12 @@ export class Store {
   }
 
   private async run(id: number, request: UploadRequest) {
+    // A new batch when nothing else runs or waits: the total starts again from the uploads in it.
+    if (!this.queue.some((i) => i.status === "uploading" || i.status === "paused")) {
+      for (const i of this.queue) i.inTotal = false;
+    }
     const start = this.item(id)!;
+    start.inTotal = true;
     start.status = "uploading";
     start.stopping = null;
     start.error = "";

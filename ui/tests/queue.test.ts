@@ -180,6 +180,15 @@ describe("the queue", () => {
     await settle();
     expect($<HTMLProgressElement>(".total progress").value).toBeCloseTo(0.725);
     expect($(".total").textContent).toContain("1 of 2 done, 1 uploading");
+    ipc.uploads[0].finish();
+    await settle();
+    expect(document.querySelector(".total")).toBeNull();
+    // The next upload starts a new total, without the finished ones.
+    await store.addFiles(["/data/c.csv"]);
+    await settle();
+    await fireEvent.click(button(items()[2], "upload")!);
+    await settle();
+    expect($(".total").textContent).toContain("0 of 1 done, 1 uploading");
     await fireEvent.click($(".clear-finished"));
     expect(items()).toHaveLength(1);
   });
