@@ -68,7 +68,7 @@ type NewDialog = Dialog extends infer D ? (D extends Dialog ? Omit<D, "id"> : ne
 
 export interface Toast { id: number; text: string; tone: "info" | "error" }
 
-/** The overall progress of the uploads under way (and those done since the queue was last cleared). */
+/** The overall progress of the current batch: the uploads under way or paused, and those done since the batch began. */
 export interface Total { value: number; done: number; count: number; running: number }
 
 const SAME = (a: UploadRequest, b: UploadRequest) =>
