@@ -68,6 +68,8 @@ export const api = {
   signIn: (email: string, password: string, signUp: boolean) => invoke<Account>("sign_in", { email, password, signUp }),
   signOut: () => invoke<void>("sign_out"),
   pickFiles: () => invoke<string[]>("pick_files"),
+  /** The CSV files the app was launched with (a file manager's "Open with"), answered once. */
+  openedFiles: () => invoke<string[]>("opened_files"),
   preview: (path: string, read?: ReadOverrides, rows = 100) => invoke<Preview>("preview", { path, rows, read: read ?? null }),
   /** A new job id, to pass to `upload` and then to `pause` or `cancel`. */
   newJob: () => invoke<number>("new_job"),

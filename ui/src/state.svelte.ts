@@ -182,7 +182,17 @@ export class Store {
     this.account = account;
     this.signInError = "";
     this.phase = "home";
-    await Promise.all([this.refreshDatasets(), this.loadInterrupted()]);
+    await Promise.all([this.refreshDatasets(), this.loadInterrupted(), this.addOpenedFiles()]);
+  }
+
+  /** The CSV files the app was launched with ("Open with" in a file manager), queued once. */
+  private async addOpenedFiles() {
+    try {
+      const opened = await api.openedFiles();
+      if (opened.length > 0) await this.addFiles(opened);
+    } catch (e) {
+      this.toast(explain(e), "error");
+    }
   }
 
   async signOut() {

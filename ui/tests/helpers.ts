@@ -48,6 +48,7 @@ export function backend(handlers: Record<string, unknown> = {}) {
     restore_session: account,
     datasets: [dataset],
     interrupted: [],
+    opened_files: [],
     new_job: () => ++jobs,
     // The preview as Rust reads it again with the user's names and types.
     preview: (args: { path: string; read: { names: [number, string][]; types: [number, string][] } | null }) => {

@@ -285,4 +285,11 @@ describe("the queue", () => {
     expect(ipc.of("pick_files")).toHaveLength(1);
     expect(items().map((i) => $<HTMLInputElement>(".name", i).value)).toEqual(["one", "two"]);
   });
+
+  it("queues the CSV files the app was opened with, once", async () => {
+    const ipc = backend({ opened_files: ["/data/opened.csv"] });
+    await start();
+    expect(ipc.of("opened_files")).toHaveLength(1);
+    expect(items().map((i) => $<HTMLInputElement>(".name", i).value)).toEqual(["opened"]);
+  });
 });
