@@ -12,7 +12,7 @@ ensure_system
 ensure_venv
 ensure_firebase
 ensure_desktop
-build_workspace
+build_release
 
 DEMO="$DELTA_BRIDGE_CACHE/demo"
 PROJECT="demo-delta-bridge"

@@ -96,8 +96,10 @@ ensure_desktop() {
   local missing=0
   pkg-config --exists webkit2gtk-4.1 2>/dev/null || missing=1
   command -v Xvfb >/dev/null && command -v WebKitWebDriver >/dev/null || missing=1
-  command -v xclip >/dev/null || missing=1
-  [ "$missing" -eq 0 ] || apt_install libwebkit2gtk-4.1-dev libxdo-dev libssl-dev librsvg2-dev pkg-config xvfb xauth webkit2gtk-driver xclip
+  command -v xclip >/dev/null && command -v xdotool >/dev/null || missing=1
+  pkg-config --exists ayatana-appindicator3-0.1 2>/dev/null || missing=1
+  [ "$missing" -eq 0 ] || apt_install libwebkit2gtk-4.1-dev libxdo-dev libssl-dev librsvg2-dev pkg-config xvfb xauth webkit2gtk-driver xclip \
+    xdotool libayatana-appindicator3-dev
   command -v npm >/dev/null || apt_install nodejs npm
   local want; want="$(sha256sum "$REPO/ui/package-lock.json" | cut -d' ' -f1)"
   if [ ! -d "$REPO/ui/node_modules" ] || [ "$(cat "$REPO/ui/node_modules/.lock.sha256" 2>/dev/null)" != "$want" ]; then
@@ -130,6 +132,50 @@ ensure_firebase() {
   cp "$REPO/tests/firebase/package.json" "$REPO/tests/firebase/package-lock.json" "$DELTA_BRIDGE_CACHE/firebase/"
   (cd "$DELTA_BRIDGE_CACHE/firebase" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   echo "$want" > "$stamp"
+}
+
+ensure_packaging() {
+  # The Tauri CLI (from npm, pinned by packaging/package-lock.json) that bundles the desktop app.
+  export TAURI_CLI_BIN="$REPO/packaging/node_modules/.bin/tauri"
+  local want; want="$(sha256sum "$REPO/packaging/package-lock.json" | cut -d' ' -f1)"
+  if [ -x "$TAURI_CLI_BIN" ] && [ "$(cat "$REPO/packaging/node_modules/.lock.sha256" 2>/dev/null)" = "$want" ]; then return 0; fi
+  command -v npm >/dev/null || apt_install nodejs npm
+  command -v rpm >/dev/null || apt_install rpm
+  say "installing the Tauri CLI"
+  (cd "$REPO/packaging" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "$want" > "$REPO/packaging/node_modules/.lock.sha256"
+}
+
+build_packages() {
+  # The desktop app's installers ($1: deb,rpm) into $REPO/dist, holding the optimised app and CLI.
+  local bundles="${1:-deb,rpm}"
+  say "building the command-line tool (release)"
+  (cd "$REPO" && cargo build --release --locked --quiet -p delta-bridge-cli)
+  say "building and bundling the desktop app (release; $bundles)"
+  # The CLI goes into the packages next to the app: its path is only known here (the target directory is
+  # outside the clone), so it is given as a configuration overlay rather than written in tauri.conf.json.
+  local cli="$CARGO_TARGET_DIR/release/delta-bridge"
+  local overlay
+  overlay="$(printf '{"bundle":{"linux":{"deb":{"files":{"/usr/bin/delta-bridge":"%s"}},"rpm":{"files":{"/usr/bin/delta-bridge":"%s"}}}}}' "$cli" "$cli")"
+  (cd "$REPO" && CI=true "$TAURI_CLI_BIN" build --ci --bundles "$bundles" --config "$overlay" >"$CARGO_TARGET_DIR/package.log" 2>&1) \
+    || { tail -40 "$CARGO_TARGET_DIR/package.log" >&2; return 1; }
+  mkdir -p "$REPO/dist"
+  rm -f "$REPO"/dist/*.deb "$REPO"/dist/*.rpm
+  local format
+  for format in ${bundles//,/ }; do
+    cp "$CARGO_TARGET_DIR"/release/bundle/"$format"/*."$format" "$REPO/dist/"
+  done
+  export DELTA_BRIDGE_PACKAGES="$REPO/dist"
+}
+
+build_release() {
+  # The optimised binaries the product runs (and the packages hold): conversion is ~12x faster than debug.
+  say "building the optimised binaries (target: $CARGO_TARGET_DIR/release)"
+  (cd "$REPO" && cargo build --release --workspace --locked --quiet)
+  export DELTA_BRIDGE_SHARING_BIN="$CARGO_TARGET_DIR/release/delta-bridge-sharing"
+  export DELTA_BRIDGE_CLI_BIN="$CARGO_TARGET_DIR/release/delta-bridge"
+  export DELTA_BRIDGE_BACKEND_BIN="$CARGO_TARGET_DIR/release/delta-bridge-backend"
+  export DELTA_BRIDGE_DESKTOP_BIN="$CARGO_TARGET_DIR/release/delta-bridge-desktop"
 }
 
 build_workspace() {

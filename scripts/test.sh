@@ -14,6 +14,7 @@ ensure_firebase
 ensure_keyring
 ensure_desktop
 ensure_tauri_driver
+ensure_packaging
 build_workspace
 
 say "cargo test"
@@ -34,6 +35,9 @@ export DELTA_BRIDGE_FIXTURES="$DELTA_BRIDGE_CACHE/fixtures"
 cd "$REPO"
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider cli/tests/python
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider sharing-server/tests/python "$@"
+
+say "packaging: the .deb and .rpm (optimised app and CLI), as ./scripts/package.sh builds them"
+build_packages deb,rpm
 
 say "pytest: the whole stack (Firebase Auth emulator, backend, sharing server, s3s-fs, the official client, the CLI with a real Secret Service, the desktop app under Xvfb)"
 with_keyring "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/stack

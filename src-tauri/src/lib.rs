@@ -2,6 +2,9 @@
 //! uploader core (`delta_bridge_uploader`) or the ingest library, and shaping the answer. Progress of an
 //! upload streams over a `Channel`; a job id lets the UI cancel it.
 
+mod background;
+mod tray;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,8 +17,11 @@ use delta_bridge_uploader::{
 };
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
-use tauri::{AppHandle, Manager, Runtime, State};
+use tauri::{AppHandle, Emitter, Manager, Runtime, State};
+use tauri_plugin_dialog::DialogExt;
 use tauri_plugin_notification::NotificationExt;
+
+pub use background::{Activity, CloseBehaviour, OnClose, Preferences};
 use tokio_util::sync::CancellationToken;
 
 /// Jobs at least this long end with a desktop notification (the user has likely looked away).
@@ -319,6 +325,11 @@ pub struct AppState {
     client: Mutex<Option<Arc<Client>>>,
     jobs: Mutex<HashMap<u64, CancellationToken>>,
     next_job: AtomicU64,
+    /// Running uploads' progress, for the tray and for closing the window.
+    activity: Arc<Activity>,
+    preferences_file: PathBuf,
+    /// CSV files the app was opened with (a file manager's "Open with"), handed to the UI once.
+    opened: Mutex<Vec<String>>,
 }
 
 impl AppState {
@@ -326,6 +337,7 @@ impl AppState {
     /// app was given at launch (`launch`) applies when nothing is saved.
     pub fn new(config_dir: PathBuf, state_dir: PathBuf, launch: &Launch) -> AppState {
         let settings_file = config_dir.join("settings.json");
+        let preferences_file = Preferences::file(&config_dir);
         let configuration = resolve(&settings_file, launch);
         let client = configuration
             .settings
@@ -339,6 +351,9 @@ impl AppState {
             client: Mutex::new(client),
             jobs: Mutex::new(HashMap::new()),
             next_job: AtomicU64::new(1),
+            activity: Arc::new(Activity::default()),
+            preferences_file,
+            opened: Mutex::new(Vec::new()),
         }
     }
 
@@ -417,17 +432,56 @@ async fn sign_out(state: State<'_, AppState>) -> Answer<()> {
     Ok(())
 }
 
-/// The native file picker (the fallback to dropping files on the window).
+/// The native file picker (the fallback to dropping files on the window): rfd through Tauri's dialog
+/// plugin, which uses GTK's own file chooser on Linux, so it works on desktops without xdg-desktop-portal.
 #[tauri::command]
-async fn pick_files() -> Vec<String> {
-    rfd::AsyncFileDialog::new()
+async fn pick_files<R: Runtime>(app: AppHandle<R>) -> Vec<String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title("Choose CSV files")
         .add_filter("CSV", &["csv", "tsv", "txt"])
-        .pick_files()
-        .await
+        .pick_files(move |files| {
+            let _ = tx.send(files);
+        });
+    rx.await
+        .ok()
+        .flatten()
         .unwrap_or_default()
         .into_iter()
-        .map(|f| f.path().to_string_lossy().into_owned())
+        .filter_map(|f| f.into_path().ok())
+        .map(|p| p.to_string_lossy().into_owned())
         .collect()
+}
+
+/// The CSV files the app was opened with, once (then none).
+#[tauri::command]
+fn opened_files(state: State<'_, AppState>) -> Vec<String> {
+    std::mem::take(&mut *state.opened.lock().expect("not poisoned"))
+}
+
+/// Remembers what closing the window does while uploads run, and does it now (the question is asked when
+/// the user closes the window).
+#[tauri::command]
+fn set_close_behaviour<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    behaviour: CloseBehaviour,
+) -> Answer<()> {
+    let mut preferences = Preferences::load(&state.preferences_file);
+    preferences.close_behaviour = Some(behaviour);
+    preferences
+        .save(&state.preferences_file)
+        .map_err(|e| other(format!("{}: {e}", state.preferences_file.display())))?;
+    match behaviour {
+        CloseBehaviour::Background => {
+            if let Some(window) = app.get_webview_window("main") {
+                let _ = window.hide();
+            }
+        }
+        CloseBehaviour::Quit => app.exit(0),
+    }
+    Ok(())
 }
 
 /// What the user changed in the preview: dialect, and column names and types by 0-based position.
@@ -550,11 +604,15 @@ async fn upload<R: Runtime>(
         concurrency: 4,
         read: request.read.options(None)?,
     };
+    let activity = state.activity.clone();
+    activity.progress(job, 0, 0);
     let progress = Arc::new(move |p: Progress| {
+        activity.progress(job, p.bytes_done, p.bytes_total);
         let _ = on_progress.send(p);
     });
     let result = client.upload(&options, progress, cancel).await;
     state.jobs.lock().expect("not poisoned").remove(&job);
+    state.activity.finished(job);
     let result = result.map_err(CommandError::from);
     if let Some((title, body)) =
         finished_notice(&options.dataset_name(), &result, started.elapsed())
@@ -665,17 +723,50 @@ pub fn run() {
                 }
             }
             let launch = Launch::from_environment(&config);
-            app.manage(AppState::new(config, state_dir, &launch));
+            let state = AppState::new(config, state_dir, &launch);
+            *state.opened.lock().expect("not poisoned") = opened_on_the_command_line();
+            let activity = state.activity.clone();
+            app.manage(state);
+            tray::install(app.handle(), activity);
             Ok(())
+        })
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+                let state = window.state::<AppState>();
+                let chosen = Preferences::load(&state.preferences_file).close_behaviour;
+                match background::on_close(state.activity.running(), chosen) {
+                    OnClose::Close => {}
+                    OnClose::Hide => {
+                        api.prevent_close();
+                        let _ = window.hide();
+                    }
+                    OnClose::Ask => {
+                        api.prevent_close();
+                        let _ = window.emit("close-requested", ());
+                    }
+                }
+            }
         })
         .run(tauri::generate_context!())
         .expect("the app starts");
+}
+
+/// The files named on the command line that exist (how a file manager opens a CSV with the app).
+fn opened_on_the_command_line() -> Vec<String> {
+    std::env::args_os()
+        .skip(1)
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect()
 }
 
 /// The plugins and commands, on any runtime (the real one, or the mock one in tests).
 fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     builder
         .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_dialog::init())
         .invoke_handler(tauri::generate_handler![
             configuration,
             save_settings,
@@ -683,6 +774,8 @@ fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             sign_in,
             sign_out,
             pick_files,
+            opened_files,
+            set_close_behaviour,
             preview,
             new_job,
             upload,

@@ -42,10 +42,10 @@ def free_display():
 class WebDriver:
     """The W3C WebDriver protocol over plain HTTP."""
 
-    def __init__(self, url, application):
+    def __init__(self, url, application, args=()):
         self.url = url
         response = requests.post(f"{url}/session", json={"capabilities": {"alwaysMatch": {
-            "browserName": "wry", "tauri:options": {"application": application}}}}, timeout=120)
+            "browserName": "wry", "tauri:options": {"application": application, "args": list(args)}}}}, timeout=120)
         response.raise_for_status()
         self.session = f"{url}/session/{response.json()['value']['sessionId']}"
 
@@ -96,9 +96,10 @@ CONFIGURING = ("DELTA_BRIDGE_BACKEND_URL", "DELTA_BRIDGE_FIREBASE_API_KEY", "FIR
 IDENTIFIER = "dev.delta-bridge.desktop"
 
 
-def launch(tmp_path, **configuration):
+def launch(tmp_path, args=(), **configuration):
     """The app on its own Xvfb display with fresh configuration and data directories, under a permissive
-    umask, configured only by `configuration` (environment variables); yields a WebDriver session."""
+    umask, configured only by `configuration` (environment variables) and started with `args`; yields a
+    WebDriver session."""
     display = free_display()
     xvfb = subprocess.Popen(["Xvfb", f":{display}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -111,7 +112,7 @@ def launch(tmp_path, **configuration):
                               preexec_fn=lambda: os.umask(0o022))
     # tauri-driver answers once it and the WebKitWebDriver it starts both listen.
     assert wait_for(lambda: port_open(port) and port_open(native), timeout=30), "tauri-driver did not start"
-    session = WebDriver(f"http://127.0.0.1:{port}", DESKTOP)
+    session = WebDriver(f"http://127.0.0.1:{port}", DESKTOP, args)
     session.display = display
     yield session
     try:
@@ -158,7 +159,7 @@ def test_sign_up_drop_preview_upload_share_copy_and_read(desktop, tmp_path):
     assert first_column == ["01234", "98765", "00501", "10001"]
     app.screenshot("2-preview")
 
-    app.run("const input = document.querySelector('#queue .col-name'); input.value = 'postcode'; input.dispatchEvent(new Event('change'));")
+    app.run("const input = document.querySelector('#queue .col-name'); input.value = 'postcode'; input.dispatchEvent(new Event('change', {bubbles: true}));")
     assert wait_for(lambda: app.run("return document.querySelector('#queue .col-name').value;") == "postcode", timeout=20)
     app.click("#queue .share")
     app.click("#queue .upload")

@@ -1,0 +1,80 @@
+"""The desktop app's native parts, on a desktop like many Linux ones: no xdg-desktop-portal. The file picker
+is GTK's own chooser (driven here with xdotool as a user would: type the path, press Enter), and the app opens
+the CSV files it is launched with (a file manager's "Open with")."""
+
+import json
+import os
+import shutil
+import subprocess
+import uuid
+
+import pytest
+
+from conftest import wait_for
+from test_desktop import launch
+
+pytestmark = pytest.mark.skipif(
+    not (os.environ.get("DBUS_SESSION_BUS_ADDRESS") and shutil.which("Xvfb") and shutil.which("WebKitWebDriver")
+         and shutil.which("xdotool")),
+    reason="needs Xvfb, WebKitWebDriver, xdotool and a Secret Service session (scripts/test.sh provides them)",
+)
+
+
+@pytest.fixture
+def desktop(local_stack, tmp_path):
+    yield from launch(tmp_path, DELTA_BRIDGE_BACKEND_URL=local_stack.url, FIREBASE_AUTH_EMULATOR_HOST=local_stack.emulator.host)
+
+
+def xdotool(display, *args):
+    return subprocess.run(["xdotool", *args], capture_output=True, text=True, timeout=20,
+                          env=dict(os.environ, DISPLAY=f":{display}"))
+
+
+def test_the_file_picker_works_without_a_portal(desktop, tmp_path):
+    app = desktop
+    assert subprocess.run(["busctl", "--user", "status", "org.freedesktop.portal.Desktop"], capture_output=True).returncode != 0
+    csv = tmp_path / "picked.csv"
+    csv.write_text("id,name\n1,x\n")
+
+    # The command the "choose files…" button calls; it answers when the dialog closes.
+    app.run("""window.__picked = null;
+        window.__TAURI_INTERNALS__.invoke('pick_files').then(r => window.__picked = JSON.stringify(r),
+                                                               e => window.__picked = 'error: ' + JSON.stringify(e));""")
+    window = []
+
+    def dialog_shown():
+        found = xdotool(app.display, "search", "--name", "Choose CSV files").stdout.split()
+        window[:] = found
+        return bool(found)
+
+    assert wait_for(dialog_shown, timeout=30, interval=0.5), "no file chooser appeared"
+    # Keys through XTEST to the focused window (GTK ignores events sent to a window directly).
+    xdotool(app.display, "windowfocus", "--sync", window[0])
+    xdotool(app.display, "key", "ctrl+l")
+    xdotool(app.display, "type", "--delay", "20", str(csv))
+    picked = lambda: app.run("return window.__picked;")
+    # Enter opens the typed path (the first may only close the location bar's completion popup).
+    for _ in range(5):
+        xdotool(app.display, "key", "Return")
+        if wait_for(picked, timeout=3, interval=0.3):
+            break
+    assert picked(), "the file chooser did not answer"
+    assert json.loads(picked()) == [str(csv)], picked()
+
+
+def test_the_app_opens_the_csv_files_it_is_launched_with(local_stack, tmp_path):
+    csv = tmp_path / "opened.csv"
+    csv.write_text("id,name\n1,x\n")
+    not_a_file = tmp_path / "nothing-here.csv"
+    session = launch(tmp_path, DELTA_BRIDGE_BACKEND_URL=local_stack.url, FIREBASE_AUTH_EMULATOR_HOST=local_stack.emulator.host,
+                     args=[str(csv), str(not_a_file), "--some-flag"])
+    app = next(session)
+    try:
+        app.find("#email", timeout=60)
+        app.run("""window.__opened = null;
+            window.__TAURI_INTERNALS__.invoke('opened_files').then(r => window.__opened = JSON.stringify(r));""")
+        assert wait_for(lambda: app.run("return window.__opened;"), timeout=20, interval=0.2)
+        opened = app.run("return window.__opened;")
+        assert json.loads(opened) == [str(csv)], opened
+    finally:
+        session.close()
