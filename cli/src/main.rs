@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use delta_bridge_ingest::{
     ColumnType, ConvertOptions, Encoding, Mode, OnMismatch, Options, Preview, Progress,
 };
@@ -56,8 +56,8 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
         /// Create a new table, append to one, or overwrite one (each makes a new version).
-        #[arg(long, value_enum, default_value_t = ModeArg::Create)]
-        mode: ModeArg,
+        #[arg(long, value_parser = mode_parser(), default_value_t = Mode::Create)]
+        mode: Mode,
         /// Fail on a value that does not fit its column's type instead of widening the column.
         #[arg(long)]
         strict: bool,
@@ -71,21 +71,11 @@ enum Command {
     Remote(remote::Remote),
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum ModeArg {
-    Create,
-    Append,
-    Overwrite,
-}
-
-impl ModeArg {
-    fn name(self) -> &'static str {
-        match self {
-            ModeArg::Create => "create",
-            ModeArg::Append => "append",
-            ModeArg::Overwrite => "overwrite",
-        }
-    }
+/// `--mode`: the workspace's one [`Mode`], offered by its names.
+fn mode_parser() -> impl clap::builder::TypedValueParser<Value = Mode> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(Mode::ALL.map(Mode::as_str))
+        .map(|name| name.parse::<Mode>().expect("one of the listed modes"))
 }
 
 /// Overrides of what is detected.
@@ -225,11 +215,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let options = ConvertOptions {
                 read: read.options(100)?,
-                mode: match mode {
-                    ModeArg::Create => Mode::Create,
-                    ModeArg::Append => Mode::Append,
-                    ModeArg::Overwrite => Mode::Overwrite,
-                },
+                mode,
                 name,
                 on_mismatch: if strict {
                     OnMismatch::Fail

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use delta_bridge_api::{DatasetInfo, Revocation, ShareResponse, Snippet};
+use delta_bridge_api::{DatasetInfo, Mode, Revocation, ShareResponse, Snippet};
 use delta_bridge_uploader::{
     Client, Error, FirebaseSettings, Kind, Progress, Settings, Stage, UploadOptions,
 };
@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::{ModeArg, ProgressBar, emit};
+use crate::{ProgressBar, emit};
 
 /// Where the backend and Firebase are.
 #[derive(Debug, Args)]
@@ -182,8 +182,8 @@ pub enum Remote {
         #[arg(long)]
         name: Option<String>,
         /// Create a new dataset, append to one, or overwrite one.
-        #[arg(long, value_enum, default_value_t = ModeArg::Create)]
-        mode: ModeArg,
+        #[arg(long, value_parser = crate::mode_parser(), default_value_t = Mode::Create)]
+        mode: Mode,
         /// Share it once uploaded and print the notebook snippet.
         #[arg(long)]
         share: bool,
@@ -254,13 +254,9 @@ pub fn run(connection: &Connection, command: Remote) -> anyhow::Result<()> {
     })
 }
 
-fn is_id(text: &str) -> bool {
-    text.len() == 22 && text.starts_with("ds") && text[2..].bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 /// A dataset id from an id or a name.
 async fn resolve(client: &Client, dataset: &str) -> Result<String, Error> {
-    if is_id(dataset) {
+    if delta_bridge_api::DatasetId::is_valid(dataset) {
         return Ok(dataset.to_string());
     }
     let token = client.id_token().await?;
@@ -371,7 +367,7 @@ async fn execute(client: &Client, command: Remote) -> Result<(), Error> {
             let options = UploadOptions {
                 files,
                 name,
-                mode: mode.name().to_string(),
+                mode,
                 share,
                 concurrency,
                 read,

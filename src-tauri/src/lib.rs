@@ -512,7 +512,7 @@ async fn preview(
 struct UploadRequest {
     files: Vec<String>,
     name: Option<String>,
-    mode: String,
+    mode: delta_bridge_api::Mode,
     #[serde(default)]
     share: bool,
     #[serde(default)]

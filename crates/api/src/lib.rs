@@ -1,8 +1,14 @@
-//! The JSON bodies of the backend's routes, shared by the backend and its clients (the uploader builds
-//! and reads them). Serde only, so a client depends on nothing else of the backend.
+//! The JSON bodies of the backend's routes, shared by the backend and its clients (the client library
+//! builds and reads them), and the vocabulary every layer shares: [`Mode`], [`DatasetId`] and
+//! [`DatasetRef`], each parsed from text in one place. Serde only, so a client depends on nothing else
+//! of the backend.
 #![warn(missing_docs)]
 
+mod vocabulary;
+
 use serde::{Deserialize, Serialize};
+
+pub use vocabulary::{DatasetId, DatasetRef, Mode, ParseError};
 
 /// `POST /presign`: upload URLs for the data files of a new version.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -120,7 +126,7 @@ pub struct ProcessRequest {
     /// The upload.
     pub upload_id: String,
     /// `create`, `append` or `overwrite`.
-    pub mode: String,
+    pub mode: Mode,
     /// The ETags of each split file's parts, in part order, by file name.
     #[serde(default)]
     pub parts: std::collections::BTreeMap<String, Vec<String>>,

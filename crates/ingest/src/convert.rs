@@ -45,23 +45,12 @@ use crate::infer::{
     ColumnType, DateOrder, parse_bool, parse_date_days, parse_float, parse_float_comma, parse_int,
     parse_timestamp,
 };
+use crate::Mode;
 use crate::preview::{Column, Options, preview};
 use crate::sniff::{Dialect, Encoding};
 use crate::stats::TextBounds;
 use crate::tokenize::Records;
 use crate::{Error, Result};
-
-/// What to do with the table at the destination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Make a new table; fail if one exists.
-    Create,
-    /// Add the rows to an existing table with the same columns.
-    Append,
-    /// Replace the rows (and columns) of an existing table.
-    Overwrite,
-}
 
 /// What to do when a value does not fit the type inferred from the sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -35,7 +35,11 @@ mod stats;
 mod tokenize;
 
 pub use commit::table_files;
-pub use convert::{ConvertOptions, Converted, Mode, OnMismatch, Progress, Widened, convert};
+pub use convert::{ConvertOptions, Converted, OnMismatch, Progress, Widened, convert};
+/// What to do with the table at the destination: make a new one (failing if one exists), add the rows
+/// to an existing one with the same columns, or replace its rows (and columns). The one write mode of
+/// the workspace.
+pub use delta_bridge_api::Mode;
 pub use error::{Error, Result};
 pub use footer::{DataFile, FOOTER_TRAILER, FooterError, read_footer};
 pub use infer::{ColumnType, DateOrder};

@@ -38,8 +38,8 @@ pub struct Sent {
 pub struct Journal {
     /// Dataset name.
     pub name: String,
-    /// `create`, `append` or `overwrite`.
-    pub mode: String,
+    /// Create, append or overwrite (`create`, `append`, `overwrite` in the file, as ever).
+    pub mode: delta_bridge_api::Mode,
     /// The converted table.
     pub staging: PathBuf,
     /// Whether the conversion finished.

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 pub use account::{AuthError, Firebase, FirebaseSettings, Tokens};
 pub use backend::Backend;
+pub use delta_bridge_api::{DatasetId, DatasetRef, Mode};
 pub use error::{Error, Kind, Result};
 pub use keychain::{KeyringError, SERVICE as KEYRING_SERVICE};
 pub use secret::Secret;

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use delta_bridge_api::{
-    DatasetDetail, FileSpec, FileUpload, PresignRequest, ProcessRequest, Snippet,
+    DatasetDetail, FileSpec, FileUpload, Mode, PresignRequest, ProcessRequest, Snippet,
 };
 use delta_bridge_ingest::{ColumnType, ConvertOptions};
 use futures::{StreamExt, TryStreamExt};
@@ -30,8 +30,8 @@ pub struct UploadOptions {
     pub files: Vec<PathBuf>,
     /// Dataset name (default: the first file's name without extension).
     pub name: Option<String>,
-    /// `create`, `append` or `overwrite`.
-    pub mode: String,
+    /// Create the dataset, append to it or overwrite it.
+    pub mode: Mode,
     /// Share it once committed (and answer the snippet).
     pub share: bool,
     /// Files or parts in flight at once.
@@ -113,12 +113,6 @@ impl Client {
         if options.files.is_empty() {
             return Err(Error::Input("give at least one CSV file".into()));
         }
-        if !matches!(options.mode.as_str(), "create" | "append" | "overwrite") {
-            return Err(Error::Input(format!(
-                "mode {:?} is not one of create, append, overwrite",
-                options.mode
-            )));
-        }
         let name = options.dataset_name();
         let token = self.id_token().await?;
         let account = self.account().await?;
@@ -127,7 +121,7 @@ impl Client {
             self.backend().url(),
             &account.uid,
             &format!("{name}\0{:?}", options.read),
-            &options.mode,
+            options.mode.as_str(),
             &options.files,
         )?;
         let journal_path = self.state_dir().join("uploads").join(format!("{key}.json"));
@@ -136,7 +130,7 @@ impl Client {
             _ => (
                 Journal {
                     name: name.clone(),
-                    mode: options.mode.clone(),
+                    mode: options.mode,
                     staging: self.state_dir().join("staging").join(&key),
                     ..Default::default()
                 },
@@ -160,7 +154,7 @@ impl Client {
             journal.save(&journal_path)?;
         }
         if !journal.converted {
-            let types = if options.mode == "create" {
+            let types = if options.mode == Mode::Create {
                 None
             } else {
                 self.dataset_types(&token, &name).await?
@@ -224,7 +218,7 @@ impl Client {
                 &token,
                 &ProcessRequest {
                     upload_id,
-                    mode: options.mode.clone(),
+                    mode: options.mode,
                     parts,
                 },
             )
@@ -820,7 +814,7 @@ mod tests {
                 PathBuf::from("b.csv"),
             ],
             name: None,
-            mode: "create".into(),
+            mode: Mode::Create,
             share: false,
             concurrency: 1,
             read: Default::default(),
