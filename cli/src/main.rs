@@ -192,7 +192,7 @@ fn main() -> ExitCode {
 /// 2 for usage, 3 for bad input files and tables (or a request the backend refused), 4 for sign-in,
 /// 5 for the network, 130 when cancelled.
 fn exit_code(err: &anyhow::Error) -> u8 {
-    if let Some(e) = err.downcast_ref::<delta_bridge_uploader::Error>() {
+    if let Some(e) = err.downcast_ref::<delta_bridge_client::Error>() {
         remote::exit_code(e)
     } else if err.downcast_ref::<delta_bridge_ingest::Error>().is_some() {
         3

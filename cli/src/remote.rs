@@ -1,5 +1,5 @@
 //! The commands that talk to the backend: sign-in, upload, datasets, share, unshare, snippet, delete.
-//! Each parses its arguments, calls one `delta_bridge_uploader` function and prints the result.
+//! Each parses its arguments, calls one `delta_bridge_client` function and prints the result.
 //!
 //! Settings come from flags, then the environment, then the config file
 //! (`~/.config/delta-bridge/config.toml`), in that order.
@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use delta_bridge_api::{DatasetInfo, Mode, Revocation, ShareResponse, Snippet};
-use delta_bridge_uploader::{
+use delta_bridge_client::{
     Client, Error, FirebaseSettings, Kind, Progress, Settings, Stage, UploadOptions,
 };
 use serde::Deserialize;
@@ -131,7 +131,7 @@ impl Connection {
                     .unwrap_or_else(|| home().join(".local/state"))
                     .join("delta-bridge")
             });
-        // Only passed on: the uploader refuses plain http to another machine unless this is set.
+        // Only passed on: the client library refuses plain http to another machine unless this is set.
         let insecure_http = if self.insecure_http {
             true
         } else if let Some(value) = env("DELTA_BRIDGE_INSECURE_HTTP") {
@@ -602,7 +602,7 @@ mod tests {
     #[test]
     fn refused_settings_exit_as_a_usage_error() {
         let refusal =
-            delta_bridge_uploader::transport::check("backend", "http://backend.lan", false)
+            delta_bridge_client::transport::check("backend", "http://backend.lan", false)
                 .unwrap_err();
         assert_eq!(exit_code(&Error::from(refusal)), 2);
     }

@@ -1,5 +1,5 @@
 //! The desktop app's Rust side: Tauri commands, each parsing its input, calling one function of the
-//! uploader core (`delta_bridge_uploader`) or the ingest library, and shaping the answer. Progress of an
+//! client library (`delta_bridge_client`) or the ingest library, and shaping the answer. Progress of an
 //! upload streams over a `Channel`; a job id lets the UI cancel it.
 
 use std::collections::HashMap;
@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use delta_bridge_api::{DatasetDetail, DatasetInfo, ShareResponse, UnshareResponse};
-use delta_bridge_uploader::{
+use delta_bridge_client::{
     Account, AuthError, Client, Error, FirebaseSettings, Kind, Progress, Settings, UploadOptions,
     Uploaded, private,
 };
@@ -44,7 +44,7 @@ fn given(value: &Option<String>) -> Option<&str> {
 }
 
 impl DesktopSettings {
-    /// The uploader's settings, or a sentence saying what is missing. Never a default: without a
+    /// The client's settings, or a sentence saying what is missing. Never a default: without a
     /// Firebase Web API key or an emulator host, nobody can sign in.
     fn client_settings(&self, state_dir: &Path) -> Result<Settings, String> {
         let backend_url = self.backend_url.trim();
@@ -358,7 +358,7 @@ fn configuration(state: State<'_, AppState>) -> Configuration {
 }
 
 /// Saves settings chosen in the app (they take precedence over the environment and provisioning from
-/// then on), for the user alone. Incomplete settings, or settings the uploader would refuse (plain
+/// then on), for the user alone. Incomplete settings, or settings the client would refuse (plain
 /// http to another machine without the toggle), are not saved.
 #[tauri::command]
 fn save_settings(state: State<'_, AppState>, settings: DesktopSettings) -> Answer<Configuration> {

@@ -1,6 +1,6 @@
-//! Everything the desktop app does, as a library with no UI dependency (the `delta-bridge` CLI uses it
-//! too): sign in with Firebase and keep the refresh token in the OS keyring, convert CSV files locally,
-//! upload them through the backend's presigned URLs (resumably), share, and manage datasets.
+//! The one client library under the `delta-bridge` CLI and the desktop app, with no UI dependency: sign
+//! in with Firebase and keep the refresh token in the OS keyring, convert CSV files locally, upload them
+//! through the backend's presigned URLs (resumably), share, and manage datasets.
 //!
 //! The ID token lives only in memory and is refreshed before it expires. Nothing secret is written to
 //! disk, logs or `Debug` output, nor sent over plain `http://` to another machine unless the settings say
