@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use delta_bridge_api::{DatasetInfo, Mode, Revocation, ShareResponse, Snippet};
+use delta_bridge_api::{DatasetInfo, DatasetRef, Mode, Revocation, ShareResponse, Snippet};
 use delta_bridge_client::{
     Client, Error, FirebaseSettings, Kind, Progress, Settings, Stage, UploadOptions,
 };
@@ -203,7 +203,8 @@ pub enum Remote {
     /// Share a dataset (by id or name) and print the notebook snippet. Recipients see the current
     /// version and later ones, not what earlier versions held.
     Share {
-        dataset: String,
+        /// The dataset: its id, or its name.
+        dataset: DatasetRef,
         /// Also share the versions before the current one (time travel and the change feed reach
         /// them, including rows an overwrite replaced).
         #[arg(long)]
@@ -213,19 +214,22 @@ pub enum Remote {
     },
     /// Stop sharing a dataset: its snippet stops working.
     Unshare {
-        dataset: String,
+        /// The dataset: its id, or its name.
+        dataset: DatasetRef,
         #[arg(long)]
         json: bool,
     },
     /// Print a shared dataset's notebook snippet.
     Snippet {
-        dataset: String,
+        /// The dataset: its id, or its name.
+        dataset: DatasetRef,
         #[arg(long)]
         json: bool,
     },
     /// Delete a dataset (unshared first).
     Delete {
-        dataset: String,
+        /// The dataset: its id, or its name.
+        dataset: DatasetRef,
         #[arg(long)]
         json: bool,
     },
@@ -252,23 +256,6 @@ pub fn run(connection: &Connection, command: Remote) -> anyhow::Result<()> {
         let client = Client::new(settings);
         execute(&client, command).await.map_err(anyhow::Error::from)
     })
-}
-
-/// A dataset id from an id or a name.
-async fn resolve(client: &Client, dataset: &str) -> Result<String, Error> {
-    if delta_bridge_api::DatasetId::is_valid(dataset) {
-        return Ok(dataset.to_string());
-    }
-    let token = client.id_token().await?;
-    let all = client.backend().all_datasets(&token).await?;
-    all.iter()
-        .find(|d| d.name == dataset)
-        .map(|d| d.id.clone())
-        .ok_or_else(|| Error::Refused {
-            status: 404,
-            code: "NOT_FOUND".into(),
-            message: format!("you have no dataset named or with id {dataset:?}"),
-        })
 }
 
 fn print_json(value: &impl serde::Serialize) {
@@ -398,8 +385,7 @@ async fn execute(client: &Client, command: Remote) -> Result<(), Error> {
             }
         }
         Remote::Datasets { json } => {
-            let token = client.id_token().await?;
-            let all = client.backend().all_datasets(&token).await?;
+            let all = client.datasets().await?;
             if json {
                 print_json(&all);
             } else {
@@ -411,23 +397,18 @@ async fn execute(client: &Client, command: Remote) -> Result<(), Error> {
             with_history,
             json,
         } => {
-            let id = resolve(client, &dataset).await?;
-            let token = client.id_token().await?;
-            let shared = client.backend().share(&token, &id, with_history).await?;
+            let shared = client.share(&dataset, with_history).await?;
             if !json {
                 eprintln!("{}", exposure(&shared));
             }
             show_snippet(&shared, json);
         }
         Remote::Snippet { dataset, json } => {
-            let id = resolve(client, &dataset).await?;
-            let token = client.id_token().await?;
-            show_snippet(&client.backend().snippet(&token, &id).await?, json);
+            show_snippet(&client.snippet(&dataset).await?, json);
         }
         Remote::Unshare { dataset, json } => {
-            let id = resolve(client, &dataset).await?;
-            let token = client.id_token().await?;
-            let answer = client.backend().unshare(&token, &id).await?;
+            let answer = client.unshare(&dataset).await?;
+            let id = &answer.dataset_id;
             if json {
                 print_json(&answer);
             } else if answer.revocation == Revocation::Pending {
@@ -444,9 +425,7 @@ async fn execute(client: &Client, command: Remote) -> Result<(), Error> {
             }
         }
         Remote::Delete { dataset, json } => {
-            let id = resolve(client, &dataset).await?;
-            let token = client.id_token().await?;
-            client.backend().delete(&token, &id).await?;
+            let id = client.delete(&dataset).await?;
             if json {
                 print_json(&json!({"deleted": id}));
             } else {

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use delta_bridge_api::{DatasetDetail, DatasetInfo, ShareResponse, UnshareResponse};
+use delta_bridge_api::{
+    DatasetDetail, DatasetId, DatasetInfo, DatasetRef, ShareResponse, UnshareResponse,
+};
 use delta_bridge_client::{
     Account, AuthError, Client, Error, FirebaseSettings, Kind, Progress, Settings, UploadOptions,
     Uploaded, private,
@@ -607,17 +609,13 @@ fn cancel(state: State<'_, AppState>, job: u64) -> bool {
 
 #[tauri::command]
 async fn datasets(state: State<'_, AppState>) -> Answer<Vec<DatasetInfo>> {
-    let client = state.client()?;
-    let token = client.id_token().await?;
-    Ok(client.backend().all_datasets(&token).await?)
+    Ok(state.client()?.datasets().await?)
 }
 
 /// One dataset with its version history: what the app refreshes after an action on it.
 #[tauri::command]
 async fn dataset(state: State<'_, AppState>, id: String) -> Answer<DatasetDetail> {
-    let client = state.client()?;
-    let token = client.id_token().await?;
-    Ok(client.backend().dataset(&token, &id).await?)
+    Ok(state.client()?.dataset(&dataset_id(&id)?).await?)
 }
 
 #[tauri::command]
@@ -626,30 +624,33 @@ async fn share(
     id: String,
     with_history: bool,
 ) -> Answer<ShareResponse> {
-    let client = state.client()?;
-    let token = client.id_token().await?;
-    Ok(client.backend().share(&token, &id, with_history).await?)
+    Ok(state.client()?.share(&dataset_id(&id)?, with_history).await?)
 }
 
 #[tauri::command]
 async fn snippet(state: State<'_, AppState>, id: String) -> Answer<ShareResponse> {
-    let client = state.client()?;
-    let token = client.id_token().await?;
-    Ok(client.backend().snippet(&token, &id).await?)
+    Ok(state.client()?.snippet(&dataset_id(&id)?).await?)
 }
 
 #[tauri::command]
 async fn unshare(state: State<'_, AppState>, id: String) -> Answer<UnshareResponse> {
-    let client = state.client()?;
-    let token = client.id_token().await?;
-    Ok(client.backend().unshare(&token, &id).await?)
+    Ok(state.client()?.unshare(&dataset_id(&id)?).await?)
 }
 
 #[tauri::command]
 async fn delete(state: State<'_, AppState>, id: String) -> Answer<()> {
-    let client = state.client()?;
-    let token = client.id_token().await?;
-    Ok(client.backend().delete(&token, &id).await?)
+    state.client()?.delete(&dataset_id(&id)?).await?;
+    Ok(())
+}
+
+/// The UI names datasets by id only (it has the list).
+fn dataset_id(id: &str) -> Answer<DatasetRef> {
+    id.parse::<DatasetId>()
+        .map(DatasetRef::Id)
+        .map_err(|e| CommandError {
+            kind: "input",
+            message: e.to_string(),
+        })
 }
 
 /// Starts the app.

@@ -29,6 +29,10 @@ pub enum Error {
         /// The backend's message.
         message: String,
     },
+    /// The caller has no dataset of that name (a name is looked up among their datasets; an id is
+    /// the backend's to refuse).
+    #[error("you have no dataset named {0:?}")]
+    NoSuchDataset(String),
     /// The backend or storage could not be reached, or kept failing after retries.
     #[error("{0}")]
     Network(String),
@@ -69,7 +73,7 @@ impl Error {
             Error::Auth(AuthError::Transport(_)) | Error::Settings(_) => Kind::Settings,
             Error::Auth(_) | Error::Keyring(_) => Kind::Auth,
             Error::Refused { status: 401, .. } => Kind::Auth,
-            Error::Input(_) | Error::Refused { .. } => Kind::Input,
+            Error::Input(_) | Error::Refused { .. } | Error::NoSuchDataset(_) => Kind::Input,
             Error::Network(_) => Kind::Network,
             Error::Cancelled => Kind::Cancelled,
             Error::Local(_) => Kind::Other,

@@ -10,11 +10,14 @@
 
 pub mod account;
 mod backend;
+mod datasets;
 mod error;
 mod journal;
 mod keychain;
 pub mod private;
 mod secret;
+#[cfg(test)]
+mod testing;
 pub mod transport;
 mod upload;
 
@@ -24,7 +27,6 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 pub use account::{AuthError, Firebase, FirebaseSettings, Tokens};
-pub use backend::Backend;
 pub use delta_bridge_api::{DatasetId, DatasetRef, Mode};
 pub use error::{Error, Kind, Result};
 pub use keychain::{KeyringError, SERVICE as KEYRING_SERVICE};
@@ -32,6 +34,7 @@ pub use secret::Secret;
 pub use transport::Refusal;
 pub use upload::{Progress, ProgressFn, Stage, UploadOptions, Uploaded};
 
+use backend::Backend;
 use keychain::Keychain;
 
 /// Refresh the ID token when it has less than this left.
@@ -108,8 +111,8 @@ impl Client {
         }
     }
 
-    /// The backend.
-    pub fn backend(&self) -> &Backend {
+    /// The backend's typed calls; the methods of [`Client`] fetch the token they need.
+    fn backend(&self) -> &Backend {
         &self.backend
     }
 
