@@ -14,6 +14,7 @@ use delta_bridge_client::{
     Account, AuthError, Client, Error, FirebaseSettings, Kind, Progress, Settings, UploadOptions,
     Uploaded, private,
 };
+use delta_bridge_ingest::ReadText;
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, Runtime, State};
@@ -432,64 +433,13 @@ async fn pick_files() -> Vec<String> {
         .collect()
 }
 
-/// What the user changed in the preview: dialect, and column names and types by 0-based position.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReadOverrides {
-    #[serde(default)]
-    names: Vec<(usize, String)>,
-    #[serde(default)]
-    types: Vec<(usize, String)>,
-    #[serde(default)]
-    delimiter: Option<String>,
-    #[serde(default)]
-    encoding: Option<String>,
-    #[serde(default)]
-    has_header: Option<bool>,
-}
-
-impl ReadOverrides {
-    fn options(&self, rows: Option<usize>) -> Answer<delta_bridge_ingest::Options> {
-        let input = |message: String| CommandError {
-            kind: "input",
-            message,
-        };
-        let types = self
-            .types
-            .iter()
-            .map(|(i, name)| {
-                delta_bridge_ingest::ColumnType::from_name(name)
-                    .map(|t| (*i, t))
-                    .ok_or_else(|| input(format!("column {}: unknown type {name:?}", i + 1)))
-            })
-            .collect::<Answer<_>>()?;
-        let delimiter = match self.delimiter.as_deref() {
-            None | Some("") => None,
-            Some("tab") | Some("\t") => Some(b'\t'),
-            Some(d) if d.len() == 1 => Some(d.as_bytes()[0]),
-            Some(d) => {
-                return Err(input(format!(
-                    "the delimiter must be one character, not {d:?}"
-                )));
-            }
-        };
-        let encoding = match self.encoding.as_deref() {
-            None | Some("") => None,
-            Some(e) => Some(
-                delta_bridge_ingest::Encoding::from_name(e)
-                    .ok_or_else(|| input(format!("unknown encoding {e:?}")))?,
-            ),
-        };
-        Ok(delta_bridge_ingest::Options {
-            rows,
-            encoding,
-            delimiter,
-            quote: None,
-            has_header: self.has_header,
-            names: self.names.clone(),
-            types,
-        })
-    }
+/// What the user changed in the preview (dialect, and column names and types by 0-based position) as
+/// read options; the ingest library parses them by the same rules as the CLI's flags.
+fn read_options(read: &ReadText, rows: Option<usize>) -> Answer<delta_bridge_ingest::Options> {
+    read.options(rows).map_err(|e| CommandError {
+        kind: "input",
+        message: e.to_string(),
+    })
 }
 
 /// The head of a CSV: dialect, columns with inferred (or chosen) types and names, first rows.
@@ -497,9 +447,9 @@ impl ReadOverrides {
 async fn preview(
     path: String,
     rows: Option<usize>,
-    read: Option<ReadOverrides>,
+    read: Option<ReadText>,
 ) -> Answer<delta_bridge_ingest::Preview> {
-    let options = read.unwrap_or_default().options(rows)?;
+    let options = read_options(&read.unwrap_or_default(), rows)?;
     tokio::task::spawn_blocking(move || {
         delta_bridge_ingest::preview(std::path::Path::new(&path), &options)
     })
@@ -518,7 +468,7 @@ struct UploadRequest {
     #[serde(default)]
     share: bool,
     #[serde(default)]
-    read: ReadOverrides,
+    read: ReadText,
 }
 
 /// A new job id, to pass to `upload` and, to stop it, `cancel`.
@@ -550,7 +500,7 @@ async fn upload<R: Runtime>(
         mode: request.mode,
         share: request.share,
         concurrency: 4,
-        read: request.read.options(None)?,
+        read: read_options(&request.read, None)?,
     };
     let progress = Arc::new(move |p: Progress| {
         let _ = on_progress.send(p);
@@ -1022,12 +972,12 @@ mod tests {
 
     #[test]
     fn overrides_from_the_preview_become_read_options() {
-        let overrides: ReadOverrides = serde_json::from_value(serde_json::json!({
+        let overrides: ReadText = serde_json::from_value(serde_json::json!({
             "names": [[0, "postcode"]], "types": [[0, "string"], [2, "date:dmy"]],
             "delimiter": ";", "encoding": "windows-1252", "hasHeader": true
         }))
         .unwrap();
-        let options = overrides.options(Some(10)).unwrap();
+        let options = read_options(&overrides, Some(10)).unwrap();
         assert_eq!(options.delimiter, Some(b';'));
         assert_eq!(options.names, vec![(0, "postcode".to_string())]);
         assert_eq!(
@@ -1035,9 +985,9 @@ mod tests {
             (0, delta_bridge_ingest::ColumnType::String)
         );
         assert_eq!(options.has_header, Some(true));
-        let bad: ReadOverrides =
+        let bad: ReadText =
             serde_json::from_value(serde_json::json!({"types": [[1, "uuid"]]})).unwrap();
-        let e = bad.options(None).unwrap_err();
+        let e = read_options(&bad, None).unwrap_err();
         assert_eq!(e.kind, "input");
         assert!(e.message.contains("column 2"), "{}", e.message);
     }

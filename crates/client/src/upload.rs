@@ -274,17 +274,7 @@ impl Client {
                 .schema
                 .iter()
                 .filter_map(|c| {
-                    let t = match c.data_type.as_str() {
-                        "long" => ColumnType::Int64,
-                        "double" => ColumnType::Float64 {
-                            decimal_comma: false,
-                        },
-                        "boolean" => ColumnType::Boolean,
-                        "timestamp" => ColumnType::Timestamp,
-                        "string" => ColumnType::String,
-                        _ => return None,
-                    };
-                    Some((c.name.clone(), t))
+                    ColumnType::from_delta_name(&c.data_type).map(|t| (c.name.clone(), t))
                 })
                 .collect(),
         ))
@@ -683,30 +673,7 @@ fn matching_types(
         .columns
         .iter()
         .enumerate()
-        .filter_map(|(i, c)| {
-            let wanted = types.get(&c.name)?;
-            let compatible = matches!(
-                (&c.column_type, wanted),
-                (
-                    ColumnType::Int64,
-                    ColumnType::Float64 { .. } | ColumnType::String
-                ) | (ColumnType::Float64 { .. }, ColumnType::String)
-                    | (ColumnType::Boolean, ColumnType::String)
-                    | (ColumnType::Date { .. }, ColumnType::String)
-                    | (ColumnType::Timestamp, ColumnType::String)
-            );
-            compatible.then(|| {
-                let wanted = match (wanted, &c.column_type) {
-                    (ColumnType::Float64 { .. }, ColumnType::Float64 { decimal_comma }) => {
-                        ColumnType::Float64 {
-                            decimal_comma: *decimal_comma,
-                        }
-                    }
-                    _ => wanted.clone(),
-                };
-                (i, wanted)
-            })
-        })
+        .filter_map(|(i, c)| Some((i, c.column_type.widens_to(types.get(&c.name)?)?)))
         .collect())
 }
 

@@ -228,22 +228,7 @@ pub fn convert(
                         if options.on_mismatch == OnMismatch::Widen =>
                     {
                         let from = columns[column].column_type.clone();
-                        let decimal_comma = preview.dialect.delimiter != b',';
-                        let to = if from == ColumnType::Int64 && parse_float(value.trim()).is_some()
-                        {
-                            ColumnType::Float64 {
-                                decimal_comma: false,
-                            }
-                        } else if from == ColumnType::Int64
-                            && decimal_comma
-                            && parse_float_comma(value.trim()).is_some()
-                        {
-                            ColumnType::Float64 {
-                                decimal_comma: true,
-                            }
-                        } else {
-                            ColumnType::String
-                        };
+                        let to = from.widen(&value, preview.dialect.delimiter != b',');
                         widened.push(Widened {
                             column: columns[column].name.clone(),
                             from: from.name().into(),

@@ -29,6 +29,7 @@ mod error;
 mod footer;
 pub mod infer;
 pub mod names;
+pub mod options;
 mod preview;
 mod sniff;
 mod stats;
@@ -43,6 +44,7 @@ pub use delta_bridge_api::Mode;
 pub use error::{Error, Result};
 pub use footer::{DataFile, FOOTER_TRAILER, FooterError, read_footer};
 pub use infer::{ColumnType, DateOrder};
+pub use options::{OptionError, ReadText};
 pub use preview::{Column, Options, Preview, preview, preview_bytes};
 pub use sniff::{Dialect, Encoding, LineEnding, decode, sniff};
 
