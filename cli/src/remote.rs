@@ -2,7 +2,8 @@
 //! Each parses its arguments, calls one `delta_bridge_client` function and prints the result.
 //!
 //! Settings come from flags, then the environment, then the config file
-//! (`~/.config/delta-bridge/config.toml`), in that order.
+//! (`~/.config/delta-bridge/config.toml`), then a provisioning file, in that order
+//! (`delta_bridge_client::settings`).
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -10,10 +11,7 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use delta_bridge_api::{DatasetInfo, DatasetRef, Mode, Revocation, ShareResponse, Snippet};
-use delta_bridge_client::{
-    Client, Error, FirebaseSettings, Kind, Progress, Settings, Stage, UploadOptions,
-};
-use serde::Deserialize;
+use delta_bridge_client::{Client, Error, Kind, Progress, Settings, Stage, UploadOptions, settings};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -43,108 +41,36 @@ pub struct Connection {
     insecure_http: bool,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConfigFile {
-    backend_url: Option<String>,
-    firebase_api_key: Option<String>,
-    firebase_emulator_host: Option<String>,
-    state_dir: Option<PathBuf>,
-    insecure_http: Option<bool>,
-}
-
 fn home() -> PathBuf {
     std::env::var_os("HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-/// A yes or no from the environment: 1, true, yes, on; 0, false, no, off.
-fn yes_or_no(name: &str, value: &str) -> anyhow::Result<bool> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" => Ok(false),
-        _ => anyhow::bail!("{name}={value:?}: expected 1 or 0 (true or false)"),
-    }
-}
-
 impl Connection {
     fn settings(&self) -> anyhow::Result<Settings> {
-        self.settings_from(env)
+        self.settings_from(settings::process_var)
     }
 
-    /// The settings from the flags, then `env` (the environment, or a test's), then the config file.
+    /// The settings from the flags, then `env` (the environment, or a test's), then the config file,
+    /// then a provisioning file, by the client library's one rule.
     fn settings_from(&self, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Settings> {
-        let config_path = self
-            .config
-            .clone()
-            .or_else(|| env("DELTA_BRIDGE_CONFIG").map(PathBuf::from))
-            .unwrap_or_else(|| {
-                std::env::var_os("XDG_CONFIG_HOME")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| home().join(".config"))
-                    .join("delta-bridge/config.toml")
-            });
-        let file: ConfigFile = match std::fs::read_to_string(&config_path) {
-            Ok(text) => toml::from_str(&text)
-                .map_err(|e| anyhow::anyhow!("{}: {}", config_path.display(), e.message()))?,
-            Err(_) => ConfigFile::default(),
+        let flags = settings::Layer {
+            backend_url: self.backend.clone(),
+            firebase_api_key: self.firebase_api_key.clone(),
+            firebase_emulator_host: self.firebase_emulator_host.clone(),
+            state_dir: self.state_dir.clone(),
+            insecure_http: self.insecure_http.then_some(true),
         };
-        let backend_url = self
-            .backend
-            .clone()
-            .or_else(|| env("DELTA_BRIDGE_BACKEND_URL"))
-            .or(file.backend_url)
-            .unwrap_or_else(|| "http://127.0.0.1:8081".into());
-        let emulator = self
-            .firebase_emulator_host
-            .clone()
-            .or_else(|| env("FIREBASE_AUTH_EMULATOR_HOST"))
-            .or(file.firebase_emulator_host);
-        let api_key = self
-            .firebase_api_key
-            .clone()
-            .or_else(|| env("DELTA_BRIDGE_FIREBASE_API_KEY"))
-            .or(file.firebase_api_key);
-        let firebase = match (emulator, api_key) {
-            (Some(host), key) => {
-                FirebaseSettings::emulator(&host, key.as_deref().unwrap_or("emulator"))
-            }
-            (None, Some(key)) => FirebaseSettings::google(&key),
-            (None, None) => anyhow::bail!(
-                "no Firebase settings: give --firebase-api-key (or --firebase-emulator-host for the local emulator), set DELTA_BRIDGE_FIREBASE_API_KEY, or write firebase_api_key in {}",
-                config_path.display()
-            ),
-        };
-        let state_dir = self
-            .state_dir
-            .clone()
-            .or_else(|| env("DELTA_BRIDGE_STATE_DIR").map(PathBuf::from))
-            .or(file.state_dir)
-            .unwrap_or_else(|| {
-                std::env::var_os("XDG_STATE_HOME")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| home().join(".local/state"))
-                    .join("delta-bridge")
-            });
-        // Only passed on: the client library refuses plain http to another machine unless this is set.
-        let insecure_http = if self.insecure_http {
-            true
-        } else if let Some(value) = env("DELTA_BRIDGE_INSECURE_HTTP") {
-            yes_or_no("DELTA_BRIDGE_INSECURE_HTTP", &value)?
-        } else {
-            file.insecure_http.unwrap_or(false)
-        };
-        Ok(Settings {
-            backend_url,
-            firebase,
-            state_dir,
-            insecure_http,
-        })
+        let config_home = std::env::var_os("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| home().join(".config"));
+        let state_dir = std::env::var_os("XDG_STATE_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| home().join(".local/state"))
+            .join("delta-bridge");
+        Settings::resolve(flags, self.config.clone(), env, &config_home, state_dir)
+            .map_err(anyhow::Error::msg)
     }
 }
 

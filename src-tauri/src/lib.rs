@@ -3,16 +3,16 @@
 //! upload streams over a `Channel`; a job id lets the UI cancel it.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use delta_bridge_api::{
     DatasetDetail, DatasetId, DatasetInfo, DatasetRef, ShareResponse, UnshareResponse,
 };
+use delta_bridge_client::settings::{Configuration, Launch, SettingsFile, Source, resolve};
 use delta_bridge_client::{
-    Account, AuthError, Client, Error, FirebaseSettings, Kind, Progress, Settings, UploadOptions,
-    Uploaded, private,
+    Account, AuthError, Client, Error, Kind, Progress, UploadOptions, Uploaded, private,
 };
 use delta_bridge_ingest::ReadText;
 use serde::{Deserialize, Serialize};
@@ -23,241 +23,6 @@ use tokio_util::sync::CancellationToken;
 
 /// Jobs at least this long end with a desktop notification (the user has likely looked away).
 const LONG_JOB: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// What the Settings screen edits, and the format of the settings file and of a provisioning file
-/// (nothing secret: the sign-in lives in the OS keyring).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DesktopSettings {
-    /// The backend's URL.
-    pub backend_url: String,
-    /// The Firebase project's Web API key (real Firebase).
-    #[serde(default)]
-    pub firebase_api_key: Option<String>,
-    /// The Firebase Auth emulator (`127.0.0.1:9099`), chosen explicitly for local use.
-    #[serde(default)]
-    pub firebase_emulator_host: Option<String>,
-    /// Send the password and tokens over plain `http://` to hosts other than this machine too.
-    #[serde(default)]
-    pub insecure_http: bool,
-}
-
-fn given(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
-}
-
-impl DesktopSettings {
-    /// The client's settings, or a sentence saying what is missing. Never a default: without a
-    /// Firebase Web API key or an emulator host, nobody can sign in.
-    fn client_settings(&self, state_dir: &Path) -> Result<Settings, String> {
-        let backend_url = self.backend_url.trim();
-        if backend_url.is_empty() {
-            return Err("the backend URL is missing".into());
-        }
-        let firebase = match (
-            given(&self.firebase_emulator_host),
-            given(&self.firebase_api_key),
-        ) {
-            (Some(host), key) => FirebaseSettings::emulator(host, key.unwrap_or("emulator")),
-            (None, Some(key)) => FirebaseSettings::google(key),
-            (None, None) => {
-                return Err(
-                    "choose how to sign in: a Firebase Web API key, or the Firebase Auth emulator's host"
-                        .into(),
-                );
-            }
-        };
-        Ok(Settings {
-            backend_url: backend_url.to_string(),
-            firebase,
-            state_dir: state_dir.to_path_buf(),
-            insecure_http: self.insecure_http,
-        })
-    }
-}
-
-/// Where the settings in force come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Source {
-    /// Saved from the app (the settings file in the app's configuration directory).
-    Saved,
-    /// `DELTA_BRIDGE_BACKEND_URL`, `DELTA_BRIDGE_FIREBASE_API_KEY`, `FIREBASE_AUTH_EMULATOR_HOST`.
-    Environment,
-    /// An organisation's provisioning file.
-    Provisioning,
-}
-
-/// What the app runs with, as the UI shows it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Configuration {
-    /// The settings in force; none: the app is unconfigured and signs nobody in until settings are saved.
-    pub settings: Option<DesktopSettings>,
-    /// Where they come from.
-    pub source: Option<Source>,
-    /// The file they come from (saved or provisioning).
-    pub file: Option<PathBuf>,
-    /// Settings found but not used, and why (a provisioning file that cannot be read, an environment that
-    /// names a backend but no way to sign in).
-    pub problems: Vec<String>,
-}
-
-/// Where to look for a provisioning file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Provisioning {
-    /// The file `DELTA_BRIDGE_PROVISIONING` names: it must be there.
-    Named(PathBuf),
-    /// The first of these that exists (`<config dir>/provisioning.json`, then
-    /// `/etc/delta-bridge/provisioning.json`).
-    Search(Vec<PathBuf>),
-}
-
-/// What the app is given when it starts, besides its saved settings: the environment's settings and
-/// where a provisioning file may be.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Launch {
-    /// Settings from the environment, when it sets any (maybe incomplete), or why it cannot be read.
-    pub environment: Option<Result<DesktopSettings, String>>,
-    /// Where an organisation's provisioning file may be.
-    pub provisioning: Provisioning,
-}
-
-/// The system-wide provisioning file (Linux and macOS).
-pub const SYSTEM_PROVISIONING: &str = "/etc/delta-bridge/provisioning.json";
-
-impl Launch {
-    /// Nothing but the saved settings (tests).
-    pub fn nothing() -> Launch {
-        Launch {
-            environment: None,
-            provisioning: Provisioning::Search(Vec::new()),
-        }
-    }
-
-    /// From the process environment, for an app whose configuration directory is `config_dir`.
-    pub fn from_environment(config_dir: &Path) -> Launch {
-        Launch::from_vars(
-            |name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()),
-            config_dir,
-            Path::new(SYSTEM_PROVISIONING),
-        )
-    }
-
-    /// From variables read by `var` (set and not empty), looking for provisioning files in `config_dir`
-    /// then at `system`.
-    pub fn from_vars(
-        var: impl Fn(&str) -> Option<String>,
-        config_dir: &Path,
-        system: &Path,
-    ) -> Launch {
-        let backend_url = var("DELTA_BRIDGE_BACKEND_URL");
-        let firebase_api_key = var("DELTA_BRIDGE_FIREBASE_API_KEY");
-        let firebase_emulator_host = var("FIREBASE_AUTH_EMULATOR_HOST");
-        let environment = (backend_url.is_some()
-            || firebase_api_key.is_some()
-            || firebase_emulator_host.is_some())
-        .then(|| {
-            let insecure_http = match var("DELTA_BRIDGE_INSECURE_HTTP").as_deref().map(str::trim) {
-                None => false,
-                Some("1" | "true" | "yes" | "on") => true,
-                Some("0" | "false" | "no" | "off") => false,
-                Some(other) => {
-                    return Err(format!(
-                        "DELTA_BRIDGE_INSECURE_HTTP={other:?}: expected 1 or 0 (true or false)"
-                    ));
-                }
-            };
-            Ok(DesktopSettings {
-                backend_url: backend_url.unwrap_or_default(),
-                firebase_api_key,
-                firebase_emulator_host,
-                insecure_http,
-            })
-        });
-        let provisioning = match var("DELTA_BRIDGE_PROVISIONING") {
-            Some(path) => Provisioning::Named(PathBuf::from(path)),
-            None => Provisioning::Search(vec![
-                config_dir.join("provisioning.json"),
-                system.to_path_buf(),
-            ]),
-        };
-        Launch {
-            environment,
-            provisioning,
-        }
-    }
-}
-
-/// Reads a settings or provisioning file: none when absent, else the settings or why they cannot be read.
-fn read_settings(path: &Path) -> Option<Result<DesktopSettings, String>> {
-    match std::fs::read(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => Some(Err(format!("{}: {e}", path.display()))),
-        Ok(bytes) => {
-            Some(serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display())))
-        }
-    }
-}
-
-/// The settings in force: saved settings, else the environment's, else a provisioning file's, else none
-/// (unconfigured). A source that is there but unusable is skipped and reported in `problems`.
-pub fn resolve(saved_file: &Path, launch: &Launch) -> Configuration {
-    let mut candidates: Vec<(Source, Option<PathBuf>, Result<DesktopSettings, String>)> =
-        Vec::new();
-    if let Some(saved) = read_settings(saved_file) {
-        candidates.push((Source::Saved, Some(saved_file.to_path_buf()), saved));
-    }
-    if let Some(environment) = &launch.environment {
-        let named = environment
-            .clone()
-            .map_err(|e| format!("the environment: {e}"));
-        candidates.push((Source::Environment, None, named));
-    }
-    match &launch.provisioning {
-        Provisioning::Named(path) => {
-            let found = read_settings(path).unwrap_or_else(|| {
-                Err(format!(
-                    "{}: no such file (named by DELTA_BRIDGE_PROVISIONING)",
-                    path.display()
-                ))
-            });
-            candidates.push((Source::Provisioning, Some(path.clone()), found));
-        }
-        Provisioning::Search(paths) => {
-            if let Some((path, found)) = paths
-                .iter()
-                .find_map(|path| read_settings(path).map(|found| (path, found)))
-            {
-                candidates.push((Source::Provisioning, Some(path.clone()), found));
-            }
-        }
-    }
-    let mut configuration = Configuration::default();
-    for (source, file, found) in candidates {
-        let usable = found.and_then(|settings| {
-            settings
-                .client_settings(Path::new("."))
-                .map(|_| settings)
-                .map_err(|why| match &file {
-                    Some(file) => format!("{}: {why}", file.display()),
-                    None => format!(
-                        "the environment (DELTA_BRIDGE_BACKEND_URL, DELTA_BRIDGE_FIREBASE_API_KEY, FIREBASE_AUTH_EMULATOR_HOST): {why}"
-                    ),
-                })
-        });
-        match usable {
-            Ok(settings) => {
-                configuration.settings = Some(settings);
-                configuration.source = Some(source);
-                configuration.file = file;
-                return configuration;
-            }
-            Err(problem) => configuration.problems.push(problem),
-        }
-    }
-    configuration
-}
 
 /// An error as the UI shows it: a kind to choose the tone and a sentence saying what to do.
 #[derive(Debug, Serialize)]
@@ -333,7 +98,7 @@ impl AppState {
         let client = configuration
             .settings
             .as_ref()
-            .and_then(|s| s.client_settings(&state_dir).ok())
+            .and_then(|s| s.settings(&state_dir).ok())
             .map(|s| Arc::new(Client::new(s)));
         AppState {
             settings_file,
@@ -364,10 +129,10 @@ fn configuration(state: State<'_, AppState>) -> Configuration {
 /// then on), for the user alone. Incomplete settings, or settings the client would refuse (plain
 /// http to another machine without the toggle), are not saved.
 #[tauri::command]
-fn save_settings(state: State<'_, AppState>, settings: DesktopSettings) -> Answer<Configuration> {
+fn save_settings(state: State<'_, AppState>, settings: SettingsFile) -> Answer<Configuration> {
     let client_settings =
         settings
-            .client_settings(&state.state_dir)
+            .settings(&state.state_dir)
             .map_err(|why| CommandError {
                 kind: "input",
                 message: format!("Settings not saved: {why}."),
@@ -650,266 +415,7 @@ fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_emulator_is_used_when_a_host_is_set_and_real_firebase_with_a_key() {
-        let dir = std::path::Path::new("/tmp/state");
-        let emulator = DesktopSettings {
-            backend_url: "http://b".into(),
-            firebase_api_key: None,
-            firebase_emulator_host: Some("127.0.0.1:9099".into()),
-            insecure_http: true,
-        };
-        let settings = emulator.client_settings(dir).unwrap();
-        assert_eq!(
-            settings.firebase.identity_url,
-            "http://127.0.0.1:9099/identitytoolkit.googleapis.com"
-        );
-        assert!(settings.insecure_http);
-        let google = DesktopSettings {
-            firebase_api_key: Some("key".into()),
-            firebase_emulator_host: None,
-            ..emulator
-        };
-        let settings = google.client_settings(dir).unwrap();
-        assert_eq!(settings.firebase, FirebaseSettings::google("key"));
-        assert_eq!(settings.backend_url, "http://b");
-    }
-
-    #[test]
-    fn without_a_key_or_an_emulator_host_nobody_signs_in_and_there_is_no_default() {
-        let dir = std::path::Path::new("/tmp/state");
-        let e = DesktopSettings::default().client_settings(dir).unwrap_err();
-        assert!(e.contains("backend URL"), "{e}");
-        let no_firebase = DesktopSettings {
-            backend_url: "https://backend.example.com".into(),
-            firebase_api_key: Some("  ".into()),
-            ..Default::default()
-        };
-        let e = no_firebase.client_settings(dir).unwrap_err();
-        assert!(e.contains("Firebase Web API key"), "{e}");
-    }
-
-    fn settings(backend: &str) -> DesktopSettings {
-        DesktopSettings {
-            backend_url: backend.into(),
-            firebase_api_key: Some("web-api-key".into()),
-            firebase_emulator_host: None,
-            insecure_http: false,
-        }
-    }
-
-    fn write_json(path: &Path, value: &impl Serialize) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, serde_json::to_vec(value).unwrap()).unwrap();
-    }
-
-    #[test]
-    fn saved_settings_come_before_the_environment_which_comes_before_provisioning() {
-        let dir = tempfile::tempdir().unwrap();
-        let saved_file = dir.path().join("config/settings.json");
-        let provisioning_file = dir.path().join("etc/provisioning.json");
-        let launch = Launch {
-            environment: Some(Ok(settings("https://from-env.example.com"))),
-            provisioning: Provisioning::Search(vec![provisioning_file.clone()]),
-        };
-        write_json(&saved_file, &settings("https://saved.example.com"));
-        write_json(
-            &provisioning_file,
-            &settings("https://provisioned.example.com"),
-        );
-
-        let in_force = resolve(&saved_file, &launch);
-        assert_eq!(in_force.source, Some(Source::Saved));
-        assert_eq!(
-            in_force.settings,
-            Some(settings("https://saved.example.com"))
-        );
-        assert_eq!(in_force.file.as_deref(), Some(saved_file.as_path()));
-
-        std::fs::remove_file(&saved_file).unwrap();
-        let in_force = resolve(&saved_file, &launch);
-        assert_eq!(in_force.source, Some(Source::Environment));
-        assert_eq!(
-            in_force.settings,
-            Some(settings("https://from-env.example.com"))
-        );
-
-        let no_environment = Launch {
-            environment: None,
-            ..launch.clone()
-        };
-        let in_force = resolve(&saved_file, &no_environment);
-        assert_eq!(in_force.source, Some(Source::Provisioning));
-        assert_eq!(
-            in_force.settings,
-            Some(settings("https://provisioned.example.com"))
-        );
-        assert_eq!(in_force.file.as_deref(), Some(provisioning_file.as_path()));
-
-        std::fs::remove_file(&provisioning_file).unwrap();
-        assert_eq!(
-            resolve(&saved_file, &no_environment),
-            Configuration::default()
-        );
-    }
-
-    #[test]
-    fn with_nothing_given_the_app_is_unconfigured() {
-        let dir = tempfile::tempdir().unwrap();
-        let launch = Launch::from_vars(
-            |_| None,
-            &dir.path().join("config"),
-            &dir.path().join("etc/provisioning.json"),
-        );
-        assert_eq!(launch.environment, None);
-        let configuration = resolve(&dir.path().join("config/settings.json"), &launch);
-        assert_eq!(configuration, Configuration::default());
-        let state = AppState::new(dir.path().join("config"), dir.path().join("state"), &launch);
-        assert!(state.client.lock().unwrap().is_none());
-        assert_eq!(state.client().unwrap_err().kind, "settings");
-    }
-
-    #[test]
-    fn the_environment_configures_the_app_explicitly() {
-        let dir = tempfile::tempdir().unwrap();
-        let vars = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
-        let config = dir.path().join("config");
-        let system = dir.path().join("etc/provisioning.json");
-        let launch = Launch::from_vars(
-            vars(&[
-                ("DELTA_BRIDGE_BACKEND_URL", "http://127.0.0.1:8081"),
-                ("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099"),
-            ]),
-            &config,
-            &system,
-        );
-        assert_eq!(
-            launch.environment,
-            Some(Ok(DesktopSettings {
-                backend_url: "http://127.0.0.1:8081".into(),
-                firebase_api_key: None,
-                firebase_emulator_host: Some("127.0.0.1:9099".into()),
-                insecure_http: false,
-            }))
-        );
-        assert_eq!(
-            launch.provisioning,
-            Provisioning::Search(vec![config.join("provisioning.json"), system.clone()])
-        );
-        let configuration = resolve(&config.join("settings.json"), &launch);
-        assert_eq!(configuration.source, Some(Source::Environment));
-
-        // A backend but no way to sign in: reported, and the next source applies (here none).
-        let partial = Launch::from_vars(
-            vars(&[("DELTA_BRIDGE_BACKEND_URL", "https://backend.example.com")]),
-            &config,
-            &system,
-        );
-        let configuration = resolve(&config.join("settings.json"), &partial);
-        assert_eq!(configuration.settings, None);
-        assert!(
-            configuration.problems[0].contains("FIREBASE_AUTH_EMULATOR_HOST"),
-            "{:?}",
-            configuration.problems
-        );
-        // The insecure toggle too, and a value that means neither yes nor no is reported.
-        let insecure = Launch::from_vars(
-            vars(&[
-                ("DELTA_BRIDGE_BACKEND_URL", "http://backend.lan"),
-                ("DELTA_BRIDGE_FIREBASE_API_KEY", "k"),
-                ("DELTA_BRIDGE_INSECURE_HTTP", "1"),
-            ]),
-            &config,
-            &system,
-        );
-        assert!(insecure.environment.unwrap().unwrap().insecure_http);
-        let unclear = Launch::from_vars(
-            vars(&[
-                ("DELTA_BRIDGE_BACKEND_URL", "http://backend.lan"),
-                ("DELTA_BRIDGE_FIREBASE_API_KEY", "k"),
-                ("DELTA_BRIDGE_INSECURE_HTTP", "perhaps"),
-            ]),
-            &config,
-            &system,
-        );
-        let configuration = resolve(&config.join("settings.json"), &unclear);
-        assert_eq!(configuration.settings, None);
-        assert!(
-            configuration.problems[0].contains("perhaps"),
-            "{:?}",
-            configuration.problems
-        );
-    }
-
-    #[test]
-    fn a_provisioning_file_is_found_where_documented_and_a_bad_one_is_reported() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("config");
-        let system = dir.path().join("etc/provisioning.json");
-        let named = dir.path().join("org/provisioning.json");
-        let none = |_: &str| None;
-        write_json(&system, &settings("https://system.example.com"));
-        let launch = Launch::from_vars(none, &config, &system);
-        let configuration = resolve(&config.join("settings.json"), &launch);
-        assert_eq!(
-            configuration.settings,
-            Some(settings("https://system.example.com"))
-        );
-        // The one in the configuration directory comes first.
-        write_json(
-            &config.join("provisioning.json"),
-            &settings("https://user.example.com"),
-        );
-        let configuration = resolve(&config.join("settings.json"), &launch);
-        assert_eq!(
-            configuration.settings,
-            Some(settings("https://user.example.com"))
-        );
-        // DELTA_BRIDGE_PROVISIONING names the only one looked at: missing, it is a problem.
-        let by_name = |name: &str| {
-            (name == "DELTA_BRIDGE_PROVISIONING").then(|| named.to_string_lossy().into_owned())
-        };
-        let launch = Launch::from_vars(by_name, &config, &system);
-        assert_eq!(launch.provisioning, Provisioning::Named(named.clone()));
-        let configuration = resolve(&config.join("settings.json"), &launch);
-        assert_eq!(configuration.settings, None);
-        assert!(
-            configuration.problems[0].contains("DELTA_BRIDGE_PROVISIONING"),
-            "{:?}",
-            configuration.problems
-        );
-        // A misspelt key is refused, naming the file and the key.
-        std::fs::create_dir_all(named.parent().unwrap()).unwrap();
-        std::fs::write(
-            &named,
-            r#"{"backendUrl": "https://b.example.com", "firebaseApiKy": "k"}"#,
-        )
-        .unwrap();
-        let configuration = resolve(&config.join("settings.json"), &launch);
-        assert_eq!(configuration.settings, None);
-        let problem = &configuration.problems[0];
-        assert!(
-            problem.contains("org/provisioning.json") && problem.contains("firebaseApiKy"),
-            "{problem}"
-        );
-        // The same fields as the settings, insecure_http included.
-        std::fs::write(
-            &named,
-            r#"{"backendUrl": "http://backend.lan:8081", "firebaseEmulatorHost": "10.0.0.2:9099", "insecureHttp": true}"#,
-        )
-        .unwrap();
-        let configuration = resolve(&config.join("settings.json"), &launch);
-        assert_eq!(configuration.source, Some(Source::Provisioning));
-        assert!(configuration.settings.unwrap().insecure_http);
-    }
+    use std::path::Path;
 
     #[test]
     fn long_jobs_end_with_a_notification_and_cancelled_ones_do_not() {
@@ -995,7 +501,7 @@ mod tests {
     #[test]
     fn settings_persist_across_restarts() {
         let dir = tempfile::tempdir().unwrap();
-        let saved = DesktopSettings {
+        let saved = SettingsFile {
             backend_url: "http://saved".into(),
             firebase_api_key: None,
             firebase_emulator_host: Some("127.0.0.1:1".into()),

@@ -16,6 +16,7 @@ mod journal;
 mod keychain;
 pub mod private;
 mod secret;
+pub mod settings;
 #[cfg(test)]
 mod testing;
 pub mod transport;
