@@ -168,7 +168,7 @@ pub fn exit_code(err: &Error) -> u8 {
         Kind::Input => 3,
         Kind::Auth => 4,
         Kind::Network => 5,
-        Kind::Cancelled => 130,
+        Kind::Cancelled | Kind::Paused => 130,
         Kind::Other => 1,
     }
 }

@@ -24,14 +24,36 @@ use tokio_util::sync::CancellationToken;
 /// Jobs at least this long end with a desktop notification (the user has likely looked away).
 const LONG_JOB: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// An error as the UI shows it: a kind to choose the tone and a sentence saying what to do.
+/// An error as the UI shows it: a kind to choose the tone, a sentence saying what to do, and, for an
+/// input file's error, the file, row (1-based, the header included) and column it is about.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CommandError {
-    /// `auth`, `input`, `network`, `cancelled` or `other`.
+    /// `auth`, `input`, `network`, `cancelled`, `paused`, `settings` or `other`.
     pub kind: &'static str,
     /// For people.
     pub message: String,
+    /// The input file the error is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The row, 1-based with the header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<u64>,
+    /// The column's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+}
+
+impl CommandError {
+    fn new(kind: &'static str, message: impl Into<String>) -> CommandError {
+        CommandError {
+            kind,
+            message: message.into(),
+            file: None,
+            row: None,
+            column: None,
+        }
+    }
 }
 
 impl From<Error> for CommandError {
@@ -41,39 +63,36 @@ impl From<Error> for CommandError {
             Kind::Input => "input",
             Kind::Network => "network",
             Kind::Cancelled => "cancelled",
+            Kind::Paused => "paused",
             Kind::Settings => "settings",
             Kind::Other => "other",
         };
         CommandError {
             kind,
             message: e.to_string(),
+            file: e.file().map(|f| f.to_string_lossy().into_owned()),
+            row: e.row(),
+            column: e.column().map(str::to_string),
         }
     }
 }
 
 impl From<delta_bridge_ingest::Error> for CommandError {
     fn from(e: delta_bridge_ingest::Error) -> Self {
-        CommandError {
-            kind: "input",
-            message: e.to_string(),
-        }
+        Error::from(e).into()
     }
 }
 
 /// What every command that needs a backend answers while the app is unconfigured.
 fn not_configured() -> CommandError {
-    CommandError {
-        kind: "settings",
-        message: "Delta-Bridge is not set up yet: choose the backend and how to sign in first"
-            .into(),
-    }
+    CommandError::new(
+        "settings",
+        "Delta-Bridge is not set up yet: choose the backend and how to sign in first",
+    )
 }
 
 fn other(message: impl Into<String>) -> CommandError {
-    CommandError {
-        kind: "other",
-        message: message.into(),
-    }
+    CommandError::new("other", message.into())
 }
 
 type Answer<T> = Result<T, CommandError>;
@@ -133,10 +152,7 @@ fn save_settings(state: State<'_, AppState>, settings: SettingsFile) -> Answer<C
     let client_settings =
         settings
             .settings(&state.state_dir)
-            .map_err(|why| CommandError {
-                kind: "input",
-                message: format!("Settings not saved: {why}."),
-            })?;
+            .map_err(|why| CommandError::new("input", format!("Settings not saved: {why}.")))?;
     client_settings.check().map_err(CommandError::from)?;
     let write = || -> std::io::Result<()> {
         if let Some(parent) = state.settings_file.parent() {
@@ -201,10 +217,7 @@ async fn pick_files() -> Vec<String> {
 /// What the user changed in the preview (dialect, and column names and types by 0-based position) as
 /// read options; the ingest library parses them by the same rules as the CLI's flags.
 fn read_options(read: &ReadText, rows: Option<usize>) -> Answer<delta_bridge_ingest::Options> {
-    read.options(rows).map_err(|e| CommandError {
-        kind: "input",
-        message: e.to_string(),
-    })
+    read.options(rows).map_err(|e| CommandError::new("input", e.to_string()))
 }
 
 /// The head of a CSV: dialect, columns with inferred (or chosen) types and names, first rows.
@@ -306,7 +319,7 @@ fn finished_notice(
                 }
             ),
         )),
-        Err(e) if e.kind == "cancelled" => None,
+        Err(e) if e.kind == "cancelled" || e.kind == "paused" => None,
         Err(e) => Some((format!("{name} was not uploaded"), e.message.clone())),
     }
 }
@@ -362,10 +375,7 @@ async fn delete(state: State<'_, AppState>, id: String) -> Answer<()> {
 fn dataset_id(id: &str) -> Answer<DatasetRef> {
     id.parse::<DatasetId>()
         .map(DatasetRef::Id)
-        .map_err(|e| CommandError {
-            kind: "input",
-            message: e.to_string(),
-        })
+        .map_err(|e| CommandError::new("input", e.to_string()))
 }
 
 /// Starts the app.
@@ -458,6 +468,26 @@ mod tests {
         assert!(body.contains("unreachable"), "{body}");
         let cancelled: Answer<Uploaded> = Err(Error::Cancelled.into());
         assert_eq!(finished_notice("sales", &cancelled, long), None);
+    }
+
+    #[test]
+    fn input_errors_reach_the_ui_with_their_file_row_and_column() {
+        let e = CommandError::from(delta_bridge_ingest::Error::ValueDoesNotFit {
+            file: "/data/sales.csv".into(),
+            row: 12,
+            column: "amount".into(),
+            expected: "int64",
+            value: "n/a".into(),
+        });
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["kind"], "input");
+        assert_eq!(json["file"], "/data/sales.csv");
+        assert_eq!(json["row"], 12);
+        assert_eq!(json["column"], "amount");
+        assert!(json["message"].as_str().unwrap().contains("row 12"), "{json}");
+        let paused = serde_json::to_value(CommandError::from(Error::Paused)).unwrap();
+        assert_eq!(paused["kind"], "paused");
+        assert!(paused.get("row").is_none(), "{paused}");
     }
 
     #[test]

@@ -640,12 +640,7 @@ async fn convert(
                     bytes_total: total,
                 })
             };
-            delta_bridge_ingest::convert(file, &staging, &options, &report, &stop).map_err(
-                |e| match e {
-                    delta_bridge_ingest::Error::Cancelled { .. } => Error::Cancelled,
-                    other => Error::Input(other.to_string()),
-                },
-            )?;
+            delta_bridge_ingest::convert(file, &staging, &options, &report, &stop)?;
             before += std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
         }
         crate::private::restrict_tree(&staging)
@@ -667,8 +662,7 @@ fn matching_types(
     read: &delta_bridge_ingest::Options,
     types: &BTreeMap<String, ColumnType>,
 ) -> Result<Vec<(usize, ColumnType)>> {
-    let preview =
-        delta_bridge_ingest::preview(file, read).map_err(|e| Error::Input(e.to_string()))?;
+    let preview = delta_bridge_ingest::preview(file, read)?;
     Ok(preview
         .columns
         .iter()
@@ -679,8 +673,7 @@ fn matching_types(
 
 /// The data files of a table's current version, with sizes and SHA-256 (hashed on every core).
 fn describe(table: &Path) -> Result<Vec<StagedFile>> {
-    let relative =
-        delta_bridge_ingest::table_files(table).map_err(|e| Error::Input(e.to_string()))?;
+    let relative = delta_bridge_ingest::table_files(table)?;
     let paths: Vec<PathBuf> = relative.iter().map(|name| table.join(name)).collect();
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
@@ -789,6 +782,49 @@ mod tests {
         assert_eq!(options.dataset_name(), "Q3 sales");
         options.name = Some("sales".into());
         assert_eq!(options.dataset_name(), "sales");
+    }
+
+    #[tokio::test]
+    async fn an_input_error_keeps_its_file_and_row_through_the_client() {
+        let server = crate::testing::fake_server(|_| (500, "{}".into()));
+        let root = tempfile::tempdir().unwrap();
+        let csv = root.path().join("sales.csv");
+        std::fs::write(&csv, "zip,amount\n01234,1.5\n98765\n").unwrap();
+        let client = Client::signed_in_for_tests(
+            crate::testing::settings(&server.url, &root.path().join("state")),
+            "u",
+        )
+        .await;
+        let options = UploadOptions {
+            files: vec![csv.clone()],
+            name: None,
+            mode: Mode::Create,
+            share: false,
+            concurrency: 1,
+            read: Default::default(),
+        };
+        let e = client
+            .upload(&options, Arc::new(|_| {}), CancellationToken::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Ingest(_)), "{e:?}");
+        assert_eq!(e.kind(), crate::Kind::Input);
+        assert_eq!(e.file(), Some(csv.as_path()));
+        assert_eq!(e.row(), Some(3), "{e}");
+        assert!(e.to_string().contains("row 3"), "{e}");
+        // Nothing reached the backend.
+        assert!(server.requests.lock().unwrap().is_empty());
+
+        let typed = Error::from(delta_bridge_ingest::Error::ValueDoesNotFit {
+            file: csv.clone(),
+            row: 2,
+            column: "amount".into(),
+            expected: "int64",
+            value: "1.5".into(),
+        });
+        assert_eq!((typed.row(), typed.column()), (Some(2), Some("amount")));
+        let cancelled = Error::from(delta_bridge_ingest::Error::Cancelled { file: csv });
+        assert!(matches!(cancelled, Error::Cancelled));
     }
 
     #[cfg(unix)]
