@@ -11,9 +11,10 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use delta_bridge_api::{DatasetInfo, DatasetRef, Mode, Revocation, ShareResponse, Snippet};
-use delta_bridge_client::{Client, Error, Kind, Progress, Settings, Stage, UploadOptions, settings};
+use delta_bridge_client::{
+    Client, Error, Jobs, Kind, Progress, Settings, Stage, UploadOptions, UploadRequest, settings,
+};
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
 use crate::{ProgressBar, emit};
 
@@ -254,9 +255,7 @@ async fn execute(client: &Client, command: Remote) -> Result<(), Error> {
             read,
             json,
         } => {
-            let read = read
-                .options(100)
-                .map_err(|e| Error::Input(format!("{e:#}")))?;
+            let read = read.text().map_err(|e| Error::Input(format!("{e:#}")))?;
             let bar = Arc::new(ProgressBar::new(!json && std::io::stderr().is_terminal()));
             let progress = {
                 let bar = bar.clone();
@@ -270,22 +269,26 @@ async fn execute(client: &Client, command: Remote) -> Result<(), Error> {
                     bar.show(label, p.bytes_done, p.bytes_total);
                 })
             };
-            let cancel = CancellationToken::new();
-            let on_interrupt = cancel.clone();
+            // Ctrl-C cancels, through the same registry as the app's Cancel button.
+            let jobs = Arc::new(Jobs::default());
+            let running = jobs.start(jobs.new_id());
+            let on_interrupt = jobs.clone();
             tokio::spawn(async move {
                 if tokio::signal::ctrl_c().await.is_ok() {
-                    on_interrupt.cancel();
+                    on_interrupt.cancel_all();
                 }
             });
             let options = UploadOptions {
-                files,
-                name,
-                mode,
-                share,
+                request: UploadRequest {
+                    files,
+                    name,
+                    mode,
+                    share,
+                    read,
+                },
                 concurrency,
-                read,
             };
-            let result = client.upload(&options, progress, cancel).await;
+            let result = client.upload(&options, progress, running.job()).await;
             bar.finish();
             let uploaded = result?;
             if json {

@@ -1,10 +1,8 @@
 //! The desktop app's Rust side: Tauri commands, each parsing its input, calling one function of the
 //! client library (`delta_bridge_client`) or the ingest library, and shaping the answer. Progress of an
-//! upload streams over a `Channel`; a job id lets the UI cancel it.
+//! upload streams over a `Channel`; a job id lets the UI pause or cancel it (`delta_bridge_client::Jobs`).
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use delta_bridge_api::{
@@ -12,14 +10,14 @@ use delta_bridge_api::{
 };
 use delta_bridge_client::settings::{Configuration, Launch, SettingsFile, Source, resolve};
 use delta_bridge_client::{
-    Account, AuthError, Client, Error, Kind, Progress, UploadOptions, Uploaded, private,
+    Account, AuthError, Client, Error, Interrupted, Jobs, Kind, Progress, UploadOptions,
+    UploadRequest, Uploaded, private,
 };
 use delta_bridge_ingest::ReadText;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, Runtime, State};
 use tauri_plugin_notification::NotificationExt;
-use tokio_util::sync::CancellationToken;
 
 /// Jobs at least this long end with a desktop notification (the user has likely looked away).
 const LONG_JOB: std::time::Duration = std::time::Duration::from_secs(10);
@@ -104,8 +102,7 @@ pub struct AppState {
     configuration: Mutex<Configuration>,
     /// None while unconfigured: nothing signs in.
     client: Mutex<Option<Arc<Client>>>,
-    jobs: Mutex<HashMap<u64, CancellationToken>>,
-    next_job: AtomicU64,
+    jobs: Arc<Jobs>,
 }
 
 impl AppState {
@@ -124,8 +121,7 @@ impl AppState {
             state_dir,
             configuration: Mutex::new(configuration),
             client: Mutex::new(client),
-            jobs: Mutex::new(HashMap::new()),
-            next_job: AtomicU64::new(1),
+            jobs: Arc::new(Jobs::default()),
         }
     }
 
@@ -236,26 +232,14 @@ async fn preview(
     .map_err(CommandError::from)
 }
 
-/// What the UI asks to upload.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UploadRequest {
-    files: Vec<String>,
-    name: Option<String>,
-    mode: delta_bridge_api::Mode,
-    #[serde(default)]
-    share: bool,
-    #[serde(default)]
-    read: ReadText,
-}
-
-/// A new job id, to pass to `upload` and, to stop it, `cancel`.
+/// A new job id, to pass to `upload` and, to stop it, `pause` or `cancel`.
 #[tauri::command]
 fn new_job(state: State<'_, AppState>) -> u64 {
-    state.next_job.fetch_add(1, Ordering::Relaxed)
+    state.jobs.new_id()
 }
 
-/// Converts and uploads; progress events stream over `on_progress`.
+/// Converts and uploads; progress events stream over `on_progress`. The same request as an interrupted
+/// upload resumes it.
 #[tauri::command]
 async fn upload<R: Runtime>(
     app: AppHandle<R>,
@@ -266,29 +250,21 @@ async fn upload<R: Runtime>(
 ) -> Answer<Uploaded> {
     let client = state.client()?;
     let started = std::time::Instant::now();
-    let cancel = CancellationToken::new();
-    state
-        .jobs
-        .lock()
-        .expect("not poisoned")
-        .insert(job, cancel.clone());
+    let running = state.jobs.start(job);
+    let name = request.dataset_name();
     let options = UploadOptions {
-        files: request.files.into_iter().map(PathBuf::from).collect(),
-        name: request.name,
-        mode: request.mode,
-        share: request.share,
+        request,
         concurrency: 4,
-        read: read_options(&request.read, None)?,
     };
     let progress = Arc::new(move |p: Progress| {
         let _ = on_progress.send(p);
     });
-    let result = client.upload(&options, progress, cancel).await;
-    state.jobs.lock().expect("not poisoned").remove(&job);
-    let result = result.map_err(CommandError::from);
-    if let Some((title, body)) =
-        finished_notice(&options.dataset_name(), &result, started.elapsed())
-    {
+    let result = client
+        .upload(&options, progress, running.job())
+        .await
+        .map_err(CommandError::from);
+    drop(running);
+    if let Some((title, body)) = finished_notice(&name, &result, started.elapsed()) {
         // A notification that cannot be shown (no notification service) changes nothing else.
         let _ = app.notification().builder().title(title).body(body).show();
     }
@@ -324,15 +300,31 @@ fn finished_notice(
     }
 }
 
+/// Stops a running upload and forgets what it sent: true if it was running.
 #[tauri::command]
 fn cancel(state: State<'_, AppState>, job: u64) -> bool {
-    match state.jobs.lock().expect("not poisoned").get(&job) {
-        Some(token) => {
-            token.cancel();
-            true
-        }
-        None => false,
-    }
+    state.jobs.cancel(job)
+}
+
+/// Stops a running upload and keeps its journal (the upload then fails with kind `paused`, and
+/// `interrupted` lists it): true if it was running.
+#[tauri::command]
+fn pause(state: State<'_, AppState>, job: u64) -> bool {
+    state.jobs.pause(job)
+}
+
+/// The uploads that started and did not finish (paused, or stopped by a crash, a kill or quitting),
+/// newest first: the same request again resumes one.
+#[tauri::command]
+fn interrupted(state: State<'_, AppState>) -> Answer<Vec<Interrupted>> {
+    Ok(state.client()?.interrupted()?)
+}
+
+/// Forgets an interrupted upload (its journal, its local copy, what the backend received): true if
+/// there was one with that key.
+#[tauri::command]
+async fn discard(state: State<'_, AppState>, key: String) -> Answer<bool> {
+    Ok(state.client()?.discard(&key).await?)
 }
 
 #[tauri::command]
@@ -413,6 +405,9 @@ fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             new_job,
             upload,
             cancel,
+            pause,
+            interrupted,
+            discard,
             datasets,
             dataset,
             share,
@@ -736,6 +731,52 @@ mod tests {
         }
 
         #[test]
+        fn interrupted_uploads_are_listed_in_the_uis_casing_and_discarded_by_key() {
+            let dir = tempfile::tempdir().unwrap();
+            let app = start(dir.path());
+            let error = invoke(&app, "interrupted", json!({})).unwrap_err();
+            assert_eq!(error["kind"], json!("settings"), "{error}");
+            let chosen = json!({"backendUrl": "https://backend.test", "firebaseApiKey": null, "firebaseEmulatorHost": "127.0.0.1:9099", "insecureHttp": false});
+            invoke(&app, "save_settings", json!({"settings": chosen})).unwrap();
+            assert_eq!(invoke(&app, "interrupted", json!({})).unwrap(), json!([]));
+
+            // A journal as an upload paused while sending leaves it.
+            let csv = dir.path().join("sales.csv");
+            std::fs::write(&csv, "a,b\n1,2\n").unwrap();
+            let key = "0123456789abcdef01234567";
+            let journal = dir.path().join(format!("state/uploads/{key}.json"));
+            std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
+            let staging = dir.path().join("state/staging").join(key);
+            std::fs::create_dir_all(&staging).unwrap();
+            let request = json!({"files": [csv], "name": "sales", "mode": "append", "share": true,
+                                 "read": {"names": [], "types": [[1, "string"]], "delimiter": "\\t", "encoding": null, "hasHeader": null}});
+            std::fs::write(
+                &journal,
+                json!({
+                    "request": request, "backend": "https://backend.test", "name": "sales",
+                    "mode": "append", "staging": staging, "converted": true, "keep_staging": false,
+                    "files": [{"name": "part-0.parquet", "path": staging.join("part-0.parquet"), "size": 1000, "sha256": "00"}],
+                    "upload_id": null, "dataset_id": null,
+                    "sent": {"part-0.parquet": {"part_size": 400, "whole": false, "parts": {"1": "e1", "3": "e3"}}}
+                })
+                .to_string(),
+            )
+            .unwrap();
+            let listed = invoke(&app, "interrupted", json!({})).unwrap();
+            assert_eq!(
+                listed,
+                json!([{"key": key, "request": request, "bytesSent": 600, "bytesTotal": 1000}])
+            );
+            assert_eq!(
+                invoke(&app, "discard", json!({"key": "not-a-key"})).unwrap(),
+                json!(false)
+            );
+            assert_eq!(invoke(&app, "discard", json!({"key": key})).unwrap(), json!(true));
+            assert!(!journal.exists() && !staging.exists());
+            assert_eq!(invoke(&app, "interrupted", json!({})).unwrap(), json!([]));
+        }
+
+        #[test]
         fn jobs_have_their_own_ids_and_cancelling_an_unknown_one_does_nothing() {
             let dir = tempfile::tempdir().unwrap();
             let app = start(dir.path());
@@ -744,6 +785,10 @@ mod tests {
             assert_ne!(first, second);
             assert_eq!(
                 invoke(&app, "cancel", json!({"job": 12345})).unwrap(),
+                json!(false)
+            );
+            assert_eq!(
+                invoke(&app, "pause", json!({"job": 12345})).unwrap(),
                 json!(false)
             );
         }

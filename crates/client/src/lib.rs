@@ -12,6 +12,7 @@ pub mod account;
 mod backend;
 mod datasets;
 mod error;
+pub mod jobs;
 mod journal;
 mod keychain;
 pub mod private;
@@ -33,7 +34,9 @@ pub use error::{Error, Kind, Result};
 pub use keychain::{KeyringError, SERVICE as KEYRING_SERVICE};
 pub use secret::Secret;
 pub use transport::Refusal;
-pub use upload::{Progress, ProgressFn, Stage, UploadOptions, Uploaded};
+pub use jobs::{Job, Jobs};
+pub use journal::Interrupted;
+pub use upload::{Progress, ProgressFn, Stage, UploadOptions, UploadRequest, Uploaded};
 
 use backend::Backend;
 use keychain::Keychain;
@@ -115,6 +118,10 @@ impl Client {
     /// The backend's typed calls; the methods of [`Client`] fetch the token they need.
     fn backend(&self) -> &Backend {
         &self.backend
+    }
+
+    fn backend_url(&self) -> &str {
+        self.backend.url()
     }
 
     fn state_dir(&self) -> &Path {
