@@ -185,6 +185,9 @@ pub fn run(connection: &Connection, command: Remote) -> anyhow::Result<()> {
     })
 }
 
+/// What `login` says on standard error when there is no keyring to keep the sign-in.
+const NOT_REMEMBERED: &str = "delta-bridge: warning: no OS keyring is available (on Linux a Secret Service such as gnome-keyring must run in the session), so this sign-in will not be remembered: the next command is not signed in";
+
 fn print_json(value: &impl serde::Serialize) {
     emit(&(serde_json::to_string_pretty(value).expect("serializes") + "\n"));
 }
@@ -215,12 +218,20 @@ async fn execute(client: &Client, command: Remote) -> Result<(), Error> {
             };
             let password = read_password().map_err(Error::Input)?;
             let account = client.login(&email, &password, sign_up).await?;
+            if !account.remembered {
+                eprintln!("{}", NOT_REMEMBERED);
+            }
             if json {
                 print_json(&account);
             } else {
                 emit(&format!(
-                    "signed in as {} (the sign-in is kept in the OS keyring)\n",
-                    account.email.as_deref().unwrap_or(&account.uid)
+                    "signed in as {}{}\n",
+                    account.email.as_deref().unwrap_or(&account.uid),
+                    if account.remembered {
+                        " (the sign-in is kept in the OS keyring)"
+                    } else {
+                        ""
+                    }
                 ));
             }
         }

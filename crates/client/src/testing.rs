@@ -88,6 +88,13 @@ pub fn settings(backend_url: &str, state_dir: &Path) -> Settings {
 }
 
 impl Client {
+    /// A client in a session with no keyring service (as without a D-Bus session on Linux).
+    pub(crate) fn without_keyring(settings: Settings) -> Client {
+        let mut client = Client::new(settings);
+        client.keychain.unavailable = true;
+        client
+    }
+
     /// A client signed in as `uid` for the next hour, without Firebase or the keyring.
     pub(crate) async fn signed_in_for_tests(settings: Settings, uid: &str) -> Client {
         let client = Client::new(settings);
@@ -95,6 +102,7 @@ impl Client {
             .save_account(&Account {
                 uid: uid.into(),
                 email: None,
+                remembered: true,
             })
             .unwrap();
         *client.current.lock().await = Some((
