@@ -25,20 +25,28 @@ const LONG_JOB: std::time::Duration = std::time::Duration::from_secs(10);
 /// An error as the UI shows it: a kind to choose the tone, a sentence saying what to do, and, for an
 /// input file's error, the file, row (1-based, the header included) and column it is about.
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct CommandError {
     /// `auth`, `input`, `network`, `cancelled`, `paused`, `settings` or `other`.
+    #[cfg_attr(
+        test,
+        ts(type = r#""auth" | "input" | "network" | "cancelled" | "paused" | "settings" | "other""#)
+    )]
     pub kind: &'static str,
     /// For people.
     pub message: String,
     /// The input file the error is about.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub file: Option<String>,
     /// The row, 1-based with the header.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional, as = "Option<u32>"))]
     pub row: Option<u64>,
     /// The column's name.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub column: Option<String>,
 }
 
@@ -546,6 +554,70 @@ mod tests {
         let configuration = state.configuration.lock().unwrap().clone();
         assert_eq!(configuration.settings, Some(saved));
         assert_eq!(configuration.source, Some(Source::Saved));
+    }
+
+    /// The TypeScript declarations of every type the UI sends or receives, made from the Rust types.
+    fn typescript() -> String {
+        use delta_bridge_api as api;
+        use delta_bridge_client as client;
+        use delta_bridge_ingest as ingest;
+        use ts_rs::TS;
+        let declarations = [
+            api::Mode::decl(),
+            api::DatasetId::decl(),
+            api::ColumnInfo::decl(),
+            api::DatasetInfo::decl(),
+            api::VersionInfo::decl(),
+            api::DatasetDetail::decl(),
+            api::Snippet::decl(),
+            api::ShareResponse::decl(),
+            api::Revocation::decl(),
+            api::UnshareResponse::decl(),
+            ingest::Encoding::decl(),
+            ingest::LineEnding::decl(),
+            ingest::Dialect::decl(),
+            ingest::DateOrder::decl(),
+            ingest::ColumnType::decl(),
+            ingest::Column::decl(),
+            ingest::Preview::decl(),
+            ingest::ReadText::decl(),
+            client::Account::decl(),
+            client::Stage::decl(),
+            client::Progress::decl(),
+            client::Uploaded::decl(),
+            client::UploadRequest::decl(),
+            client::Interrupted::decl(),
+            client::settings::SettingsFile::decl(),
+            client::settings::Source::decl(),
+            client::settings::Configuration::decl(),
+            CommandError::decl(),
+        ];
+        let mut text = String::from(
+            "// The types of the desktop app's commands, generated from the Rust types: do not edit.\n\
+             // `DELTA_BRIDGE_WRITE_TYPES=1 cargo test -p delta-bridge-desktop typescript` writes it again;\n\
+             // that test fails while this file differs from what the Rust types make.\n",
+        );
+        for declaration in declarations {
+            text.push_str("\nexport ");
+            text.push_str(&declaration);
+            text.push('\n');
+        }
+        text
+    }
+
+    #[test]
+    fn the_typescript_types_in_the_ui_are_the_rust_ones() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/generated/ipc.ts");
+        let made = typescript();
+        if std::env::var_os("DELTA_BRIDGE_WRITE_TYPES").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &made).unwrap();
+        }
+        let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            checked_in == made,
+            "ui/src/generated/ipc.ts is stale: run DELTA_BRIDGE_WRITE_TYPES=1 cargo test -p delta-bridge-desktop typescript and commit it"
+        );
     }
 
     /// The real commands, invoked over IPC as the UI invokes them, on Tauri's mock runtime.

@@ -134,6 +134,7 @@ pub struct ProcessRequest {
 
 /// A column of a dataset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ColumnInfo {
     /// Name.
     pub name: String,
@@ -145,16 +146,20 @@ pub struct ColumnInfo {
 /// A dataset, as listed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DatasetInfo {
     /// Id.
     pub id: String,
     /// Name.
     pub name: String,
     /// Current version.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub version: i64,
     /// Rows in it.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub rows: i64,
     /// Bytes of data in it.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub bytes: i64,
     /// Columns.
     pub schema: Vec<ColumnInfo>,
@@ -180,18 +185,24 @@ pub struct DatasetPage {
 /// A version of a dataset.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct VersionInfo {
     /// Delta version.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub version: i64,
     /// `create`, `append` or `overwrite`.
     pub operation: String,
     /// Rows after it.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub rows: i64,
     /// Bytes after it.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub bytes: i64,
     /// Files it added.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub files_added: i64,
     /// Rows it added.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub rows_added: i64,
     /// When (RFC 3339).
     pub committed_at: String,
@@ -200,6 +211,7 @@ pub struct VersionInfo {
 /// A dataset with its history.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DatasetDetail {
     /// The dataset.
     #[serde(flatten)]
@@ -225,11 +237,13 @@ pub struct ShareRequest {
 /// The answer of `POST /share` and `GET /snippet`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ShareResponse {
     /// Whether it is shared (always true here).
     pub shared: bool,
     /// The first version recipients can reach.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub start_version: i64,
     /// Whether the versions before the one current when it was shared are shared too.
     #[serde(default)]
@@ -241,6 +255,7 @@ pub struct ShareResponse {
 /// The answer of `POST /unshare`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UnshareResponse {
     /// The dataset.
     pub dataset_id: String,
@@ -257,6 +272,7 @@ pub struct UnshareResponse {
 /// Where a revocation stands.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Revocation {
     /// The sharing configuration without the share is written.
     #[default]
@@ -268,6 +284,7 @@ pub enum Revocation {
 /// The answer of `DELETE /datasets/{id}` when something is left to finish in the background (202).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Removal {
     /// Whether the sharing configuration no longer serves the dataset.
     pub revocation: Revocation,
@@ -278,12 +295,14 @@ pub struct Removal {
 /// What the owner copies to a colleague. It holds the recipient token, so its `Debug` output hides it.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Snippet {
     /// The dataset.
     pub dataset_id: String,
     /// `share.schema.table`, the part after `#` in a table URL.
     pub table: String,
     /// The profile file's JSON.
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
     pub profile: serde_json::Value,
     /// The install line.
     pub install: String,

@@ -33,6 +33,7 @@ impl std::error::Error for ParseError {}
 /// How an upload's files become a version: a new dataset, more rows, or new rows in place of the old.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Mode {
     /// A new dataset (version 0); refused if one of that name exists.
     #[default]
@@ -82,6 +83,7 @@ impl FromStr for Mode {
 /// such text becomes one, so an id can go into a storage key or a path as it is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(type = "string"))]
 pub struct DatasetId(String);
 
 impl DatasetId {

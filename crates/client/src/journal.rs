@@ -94,14 +94,17 @@ impl Journal {
 /// network): the same request again resumes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Interrupted {
     /// Its journal's key, for [`Client::discard`].
     pub key: String,
     /// The upload as it was asked.
     pub request: UploadRequest,
     /// Bytes storage holds of it.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub bytes_sent: u64,
     /// Bytes to send (before the conversion finished: the CSV files' size).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub bytes_total: u64,
 }
 

@@ -70,6 +70,7 @@ impl Settings {
 
 /// Who is signed in (not secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Account {
     /// Firebase user id.
     pub uid: String,

@@ -172,6 +172,7 @@ impl Settings {
 /// (nothing secret: the sign-in lives in the OS keyring).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SettingsFile {
     /// The backend's URL.
     pub backend_url: String,
@@ -223,6 +224,7 @@ impl SettingsFile {
 /// Where the settings in force come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Source {
     /// Saved from the app (the settings file in the app's configuration directory).
     Saved,
@@ -235,6 +237,7 @@ pub enum Source {
 /// What the app runs with, as the UI shows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Configuration {
     /// The settings in force; none: the app is unconfigured and signs nobody in until settings are saved.
     pub settings: Option<SettingsFile>,

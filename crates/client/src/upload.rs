@@ -27,6 +27,7 @@ use crate::{Client, Error, Result};
 /// asked again as it was.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UploadRequest {
     /// CSV files; with several, they must have the same columns and become one version. A single
     /// directory holding a Delta table (made by `delta-bridge convert`) is uploaded as it is.
@@ -73,6 +74,7 @@ impl UploadRequest {
 /// Where an upload is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Stage {
     /// Converting CSV to a local Delta table.
     Converting,
@@ -87,12 +89,15 @@ pub enum Stage {
 /// A progress event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Progress {
     /// Stage.
     pub stage: Stage,
     /// Bytes done in this stage.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub bytes_done: u64,
     /// Bytes in this stage.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub bytes_total: u64,
 }
 
@@ -102,6 +107,7 @@ pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 /// The result.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Uploaded {
     /// The dataset after the commit.
     pub dataset: DatasetDetail,
@@ -110,6 +116,7 @@ pub struct Uploaded {
     /// Whether an interrupted upload was resumed.
     pub resumed: bool,
     /// Bytes sent by this run (not counting what an earlier run sent).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub bytes_sent: u64,
 }
 

@@ -16,6 +16,7 @@ use serde::Serialize;
 /// Order of day, month and year in a date column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum DateOrder {
     /// Year first: `2024-01-31`, `2024/01/31`.
     Ymd,
@@ -28,6 +29,7 @@ pub enum DateOrder {
 /// The type of a column.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase", tag = "type")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ColumnType {
     /// 64-bit signed integers.
     Int64,

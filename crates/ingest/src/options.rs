@@ -27,6 +27,7 @@ const ENCODING_NAMES: &str = "utf-8, utf-8-bom, utf-16le, utf-16be, windows-1252
 /// Overrides of what is detected, as text.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ReadText {
     /// Column names by 0-based position.
     #[serde(default)]
