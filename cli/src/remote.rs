@@ -520,9 +520,8 @@ mod tests {
 
     #[test]
     fn refused_settings_exit_as_a_usage_error() {
-        let refusal =
-            delta_bridge_client::transport::check("backend", "http://backend.lan", false)
-                .unwrap_err();
+        let refusal = delta_bridge_client::transport::check("backend", "http://backend.lan", false)
+            .unwrap_err();
         assert_eq!(exit_code(&Error::from(refusal)), 2);
     }
 }

@@ -31,7 +31,9 @@ pub struct CommandError {
     /// `auth`, `input`, `network`, `cancelled`, `paused`, `settings` or `other`.
     #[cfg_attr(
         test,
-        ts(type = r#""auth" | "input" | "network" | "cancelled" | "paused" | "settings" | "other""#)
+        ts(
+            type = r#""auth" | "input" | "network" | "cancelled" | "paused" | "settings" | "other""#
+        )
     )]
     pub kind: &'static str,
     /// For people.
@@ -153,10 +155,9 @@ fn configuration(state: State<'_, AppState>) -> Configuration {
 /// http to another machine without the toggle), are not saved.
 #[tauri::command]
 fn save_settings(state: State<'_, AppState>, settings: SettingsFile) -> Answer<Configuration> {
-    let client_settings =
-        settings
-            .settings(&state.state_dir)
-            .map_err(|why| CommandError::new("input", format!("Settings not saved: {why}.")))?;
+    let client_settings = settings
+        .settings(&state.state_dir)
+        .map_err(|why| CommandError::new("input", format!("Settings not saved: {why}.")))?;
     client_settings.check().map_err(CommandError::from)?;
     let write = || -> std::io::Result<()> {
         if let Some(parent) = state.settings_file.parent() {
@@ -221,7 +222,8 @@ async fn pick_files() -> Vec<String> {
 /// What the user changed in the preview (dialect, and column names and types by 0-based position) as
 /// read options; the ingest library parses them by the same rules as the CLI's flags.
 fn read_options(read: &ReadText, rows: Option<usize>) -> Answer<delta_bridge_ingest::Options> {
-    read.options(rows).map_err(|e| CommandError::new("input", e.to_string()))
+    read.options(rows)
+        .map_err(|e| CommandError::new("input", e.to_string()))
 }
 
 /// The head of a CSV: dialect, columns with inferred (or chosen) types and names, first rows.
@@ -352,7 +354,10 @@ async fn share(
     id: String,
     with_history: bool,
 ) -> Answer<ShareResponse> {
-    Ok(state.client()?.share(&dataset_id(&id)?, with_history).await?)
+    Ok(state
+        .client()?
+        .share(&dataset_id(&id)?, with_history)
+        .await?)
 }
 
 #[tauri::command]
@@ -487,7 +492,10 @@ mod tests {
         assert_eq!(json["file"], "/data/sales.csv");
         assert_eq!(json["row"], 12);
         assert_eq!(json["column"], "amount");
-        assert!(json["message"].as_str().unwrap().contains("row 12"), "{json}");
+        assert!(
+            json["message"].as_str().unwrap().contains("row 12"),
+            "{json}"
+        );
         let paused = serde_json::to_value(CommandError::from(Error::Paused)).unwrap();
         assert_eq!(paused["kind"], "paused");
         assert!(paused.get("row").is_none(), "{paused}");
@@ -843,7 +851,10 @@ mod tests {
                 invoke(&app, "discard", json!({"key": "not-a-key"})).unwrap(),
                 json!(false)
             );
-            assert_eq!(invoke(&app, "discard", json!({"key": key})).unwrap(), json!(true));
+            assert_eq!(
+                invoke(&app, "discard", json!({"key": key})).unwrap(),
+                json!(true)
+            );
             assert!(!journal.exists() && !staging.exists());
             assert_eq!(invoke(&app, "interrupted", json!({})).unwrap(), json!([]));
         }

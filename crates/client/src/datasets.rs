@@ -91,23 +91,41 @@ mod tests {
     async fn names_resolve_to_ids_and_a_missing_name_is_a_typed_not_found() {
         let server = fake_server(|r| match r.path.as_str() {
             p if p.starts_with("/datasets?") => (200, listing()),
-            _ => (404, r#"{"error":{"code":"NOT_FOUND","message":"no such dataset"}}"#.into()),
+            _ => (
+                404,
+                r#"{"error":{"code":"NOT_FOUND","message":"no such dataset"}}"#.into(),
+            ),
         });
         let state = tempfile::tempdir().unwrap();
         let client = Client::signed_in_for_tests(settings(&server.url, state.path()), "u").await;
         let sales: DatasetId = SALES.parse().unwrap();
-        assert_eq!(client.resolve(&"sales".parse().unwrap()).await.unwrap(), sales);
+        assert_eq!(
+            client.resolve(&"sales".parse().unwrap()).await.unwrap(),
+            sales
+        );
         // An id needs no lookup.
         let before = server.requests.lock().unwrap().len();
-        assert_eq!(client.resolve(&DatasetRef::Id(sales.clone())).await.unwrap(), sales);
+        assert_eq!(
+            client
+                .resolve(&DatasetRef::Id(sales.clone()))
+                .await
+                .unwrap(),
+            sales
+        );
         assert_eq!(server.requests.lock().unwrap().len(), before);
         let e = client.resolve(&"q3".parse().unwrap()).await.unwrap_err();
-        assert!(matches!(&e, Error::NoSuchDataset(name) if name == "q3"), "{e}");
+        assert!(
+            matches!(&e, Error::NoSuchDataset(name) if name == "q3"),
+            "{e}"
+        );
         assert_eq!(e.kind(), crate::Kind::Input);
         assert_eq!(e.to_string(), "you have no dataset named \"q3\"");
         // Nothing was invented: the not-found came from the list, no other request was made.
         let requests = server.requests.lock().unwrap().clone();
-        assert!(requests.iter().all(|r| r.path.starts_with("/datasets?")), "{requests:?}");
+        assert!(
+            requests.iter().all(|r| r.path.starts_with("/datasets?")),
+            "{requests:?}"
+        );
         // An id the backend does not know is the backend's refusal, with its status and code.
         let e = client
             .delete(&"ds00000000000000000000".parse().unwrap())
@@ -126,7 +144,8 @@ mod tests {
             ("DELETE", _) => (204, String::new()),
             ("POST", "/unshare") => (
                 200,
-                serde_json::json!({"datasetId": SALES, "shared": false, "wasShared": true}).to_string(),
+                serde_json::json!({"datasetId": SALES, "shared": false, "wasShared": true})
+                    .to_string(),
             ),
             _ => (500, "{}".into()),
         });
@@ -138,11 +157,15 @@ mod tests {
         assert!(answer.was_shared);
         let requests = server.requests.lock().unwrap().clone();
         assert!(
-            requests.iter().any(|r| r.method == "DELETE" && r.path == format!("/datasets/{SALES}")),
+            requests
+                .iter()
+                .any(|r| r.method == "DELETE" && r.path == format!("/datasets/{SALES}")),
             "{requests:?}"
         );
         assert!(
-            requests.iter().any(|r| r.path == "/unshare" && r.body.contains(SALES)),
+            requests
+                .iter()
+                .any(|r| r.path == "/unshare" && r.body.contains(SALES)),
             "{requests:?}"
         );
     }

@@ -142,9 +142,10 @@ impl Error {
             Error::Auth(_) | Error::Keyring(_) => Kind::Auth,
             Error::Refused { status: 401, .. } => Kind::Auth,
             Error::Ingest(delta_bridge_ingest::Error::Cancelled { .. }) => Kind::Cancelled,
-            Error::Input(_) | Error::Ingest(_) | Error::Refused { .. } | Error::NoSuchDataset(_) => {
-                Kind::Input
-            }
+            Error::Input(_)
+            | Error::Ingest(_)
+            | Error::Refused { .. }
+            | Error::NoSuchDataset(_) => Kind::Input,
             Error::Network(_) | Error::Failed { .. } => Kind::Network,
             Error::Cancelled => Kind::Cancelled,
             Error::Paused => Kind::Paused,

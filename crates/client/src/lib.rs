@@ -31,11 +31,11 @@ use serde::{Deserialize, Serialize};
 pub use account::{AuthError, Firebase, FirebaseSettings, Tokens};
 pub use delta_bridge_api::{DatasetId, DatasetRef, Mode};
 pub use error::{Error, Kind, Result};
+pub use jobs::{Job, Jobs};
+pub use journal::Interrupted;
 pub use keychain::{KeyringError, SERVICE as KEYRING_SERVICE};
 pub use secret::Secret;
 pub use transport::Refusal;
-pub use jobs::{Job, Jobs};
-pub use journal::Interrupted;
 pub use upload::{Progress, ProgressFn, Stage, UploadOptions, UploadRequest, Uploaded};
 
 use backend::Backend;
@@ -188,12 +188,7 @@ impl Client {
 
     /// Signs out: deletes the keyring entry and forgets the account. True if someone was signed in.
     pub async fn logout(&self) -> Result<bool> {
-        let had_session = self
-            .session
-            .lock()
-            .expect("not poisoned")
-            .take()
-            .is_some();
+        let had_session = self.session.lock().expect("not poisoned").take().is_some();
         let keychain = self.keychain.clone();
         let had = match blocking(move || keychain.delete()).await? {
             Ok(had) => had || had_session,

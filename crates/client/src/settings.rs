@@ -87,7 +87,9 @@ impl Layer {
     /// The CLI's config file: none when absent, else its settings or why they cannot be read.
     pub fn from_config_file(path: &Path) -> Result<Layer, String> {
         match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message())),
+            Ok(text) => {
+                toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))
+            }
             Err(_) => Ok(Layer::default()),
         }
     }
@@ -263,7 +265,11 @@ pub enum Provisioning {
 impl Provisioning {
     /// Where the variables read by `var` say (`DELTA_BRIDGE_PROVISIONING`), else `config_dir` then
     /// `system`.
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>, config_dir: &Path, system: &Path) -> Provisioning {
+    pub fn from_vars(
+        var: impl Fn(&str) -> Option<String>,
+        config_dir: &Path,
+        system: &Path,
+    ) -> Provisioning {
         match var(env::PROVISIONING) {
             Some(path) => Provisioning::Named(PathBuf::from(path)),
             None => Provisioning::Search(vec![
@@ -362,8 +368,7 @@ fn read_settings(path: &Path) -> Option<Result<SettingsFile, String>> {
 /// The settings in force: saved settings, else the environment's, else a provisioning file's, else none
 /// (unconfigured). A source that is there but unusable is skipped and reported in `problems`.
 pub fn resolve(saved_file: &Path, launch: &Launch) -> Configuration {
-    let mut candidates: Vec<(Source, Option<PathBuf>, Result<SettingsFile, String>)> =
-        Vec::new();
+    let mut candidates: Vec<(Source, Option<PathBuf>, Result<SettingsFile, String>)> = Vec::new();
     if let Some(saved) = read_settings(saved_file) {
         candidates.push((Source::Saved, Some(saved_file.to_path_buf()), saved));
     }
@@ -401,7 +406,6 @@ pub fn resolve(saved_file: &Path, launch: &Launch) -> Configuration {
     }
     configuration
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -679,8 +683,10 @@ mod tests {
         write_json(&provisioning, &settings("https://provisioned.example.com"));
         let state = dir.path().join("state");
         let resolve = |flags: Layer, vars: &[(&str, &str)]| {
-            let vars: Vec<(String, String)> =
-                vars.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+            let vars: Vec<(String, String)> = vars
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
             Settings::resolve(
                 flags,
                 None,
@@ -695,7 +701,10 @@ mod tests {
         assert_eq!(from_file.state_dir, state);
         let from_env = resolve(
             Layer::default(),
-            &[(env::BACKEND_URL, "https://env.example.com"), (env::STATE_DIR, "/tmp/s")],
+            &[
+                (env::BACKEND_URL, "https://env.example.com"),
+                (env::STATE_DIR, "/tmp/s"),
+            ],
         )
         .unwrap();
         assert_eq!(from_env.backend_url, "https://env.example.com");
@@ -715,7 +724,10 @@ mod tests {
         std::fs::remove_file(&file).unwrap();
         let provisioned = resolve(Layer::default(), &[]).unwrap();
         assert_eq!(provisioned.backend_url, "https://provisioned.example.com");
-        assert_eq!(provisioned.firebase, FirebaseSettings::google("web-api-key"));
+        assert_eq!(
+            provisioned.firebase,
+            FirebaseSettings::google("web-api-key")
+        );
         std::fs::remove_file(&provisioning).unwrap();
         let e = resolve(Layer::default(), &[]).unwrap_err();
         assert!(e.contains("no Firebase settings"), "{e}");

@@ -303,7 +303,12 @@ impl Client {
 
     /// Forgets an upload: its journal, its local copy, and (best effort: the upload is forgotten here
     /// whether or not the backend can be reached) what the backend received.
-    pub(crate) async fn forget(&self, journal_path: &Path, journal: &Journal, token: Option<Secret>) {
+    pub(crate) async fn forget(
+        &self,
+        journal_path: &Path,
+        journal: &Journal,
+        token: Option<Secret>,
+    ) {
         remove_journal(journal_path, journal);
         if let Some(upload_id) = &journal.upload_id {
             let token = match self.id_token().await {
@@ -930,7 +935,10 @@ mod tests {
                     (200, String::new())
                 }
                 ("DELETE", _) => (200, "{}".into()),
-                _ => (404, r#"{"error":{"code":"NOT_FOUND","message":"no"}}"#.into()),
+                _ => (
+                    404,
+                    r#"{"error":{"code":"NOT_FOUND","message":"no"}}"#.into(),
+                ),
             }
         });
         base.set(server.url.clone()).unwrap();
@@ -1003,11 +1011,19 @@ mod tests {
         let json = serde_json::to_value(&interrupted[0]).unwrap();
         assert_eq!(json["request"]["mode"], "create");
         assert_eq!(json["request"]["read"]["delimiter"], "\\t");
-        assert!(json.get("bytesSent").is_some() && json.get("bytesTotal").is_some(), "{json}");
+        assert!(
+            json.get("bytesSent").is_some() && json.get("bytesTotal").is_some(),
+            "{json}"
+        );
         let key = interrupted[0].key.clone();
         assert!(client.journal_path(&key).exists());
         assert!(
-            !server.requests.lock().unwrap().iter().any(|r| r.method == "DELETE"),
+            !server
+                .requests
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|r| r.method == "DELETE"),
             "a pause tells the backend nothing"
         );
 

@@ -41,11 +41,11 @@ use deltalake::parquet::file::writer::SerializedFileWriter;
 use deltalake::parquet::schema::types::ColumnPath;
 use serde::Serialize;
 
+use crate::Mode;
 use crate::infer::{
     ColumnType, DateOrder, parse_bool, parse_date_days, parse_float, parse_float_comma, parse_int,
     parse_timestamp,
 };
-use crate::Mode;
 use crate::preview::{Column, Options, preview};
 use crate::sniff::{Dialect, Encoding};
 use crate::stats::TextBounds;

@@ -755,7 +755,10 @@ mod tests {
                 order: DateOrder::Dmy,
             },
         ] {
-            assert_eq!(from.widens_to(&ColumnType::String), Some(ColumnType::String));
+            assert_eq!(
+                from.widens_to(&ColumnType::String),
+                Some(ColumnType::String)
+            );
             assert_eq!(from.widens_to(&ColumnType::Int64), None, "{from:?}");
         }
         assert_eq!(float.widens_to(&float), None);

@@ -20,7 +20,8 @@ use crate::sniff::Encoding;
 pub struct OptionError(String);
 
 /// The types a column may be given, as listed in messages.
-const TYPE_NAMES: &str = "int64, float64, float64:comma, boolean, date, date:dmy, date:mdy, timestamp, string";
+const TYPE_NAMES: &str =
+    "int64, float64, float64:comma, boolean, date, date:dmy, date:mdy, timestamp, string";
 /// The encodings, as listed in messages.
 const ENCODING_NAMES: &str = "utf-8, utf-8-bom, utf-16le, utf-16be, windows-1252";
 
@@ -68,7 +69,12 @@ impl ReadText {
             .collect::<Result<_, _>>()?;
         Ok(Options {
             rows,
-            encoding: self.encoding.as_deref().map(encoding).transpose()?.flatten(),
+            encoding: self
+                .encoding
+                .as_deref()
+                .map(encoding)
+                .transpose()?
+                .flatten(),
             delimiter: self
                 .delimiter
                 .as_deref()
@@ -112,9 +118,11 @@ pub fn quote(text: &str) -> Result<Option<u8>, OptionError> {
     if text.is_empty() {
         return Ok(None);
     }
-    one_ascii(text)
-        .map(Some)
-        .ok_or_else(|| OptionError(format!("the quote must be one ASCII character, not {text:?}")))
+    one_ascii(text).map(Some).ok_or_else(|| {
+        OptionError(format!(
+            "the quote must be one ASCII character, not {text:?}"
+        ))
+    })
 }
 
 fn one_ascii(text: &str) -> Option<u8> {
@@ -175,7 +183,10 @@ mod tests {
             has_header: Some(true),
         };
         let options = app.options(Some(10)).unwrap();
-        assert_eq!(format!("{options:?}"), format!("{:?}", cli.options(Some(10)).unwrap()));
+        assert_eq!(
+            format!("{options:?}"),
+            format!("{:?}", cli.options(Some(10)).unwrap())
+        );
         assert_eq!(options.delimiter, Some(b'\t'));
         assert_eq!(options.encoding, Some(Encoding::Windows1252));
         assert_eq!(options.names, vec![(0, "postcode".to_string())]);
@@ -190,13 +201,26 @@ mod tests {
             ..Default::default()
         };
         let e = bad.options(None).unwrap_err().to_string();
-        assert!(e.contains("column 2") && e.contains("uuid") && e.contains("int64"), "{e}");
+        assert!(
+            e.contains("column 2") && e.contains("uuid") && e.contains("int64"),
+            "{e}"
+        );
         let e = encoding("ebcdic").unwrap_err().to_string();
         assert!(e.contains("ebcdic") && e.contains("windows-1252"), "{e}");
         assert_eq!(encoding(""), Ok(None));
         assert_eq!(quote("'"), Ok(Some(b'\'')));
         assert!(quote("«").is_err());
-        assert!(column_spec("0=string").unwrap_err().to_string().contains("from 1"));
-        assert!(column_spec("string").unwrap_err().to_string().contains("N=VALUE"));
+        assert!(
+            column_spec("0=string")
+                .unwrap_err()
+                .to_string()
+                .contains("from 1")
+        );
+        assert!(
+            column_spec("string")
+                .unwrap_err()
+                .to_string()
+                .contains("N=VALUE")
+        );
     }
 }
