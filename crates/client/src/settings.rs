@@ -121,7 +121,8 @@ impl From<SettingsFile> for Layer {
 impl Settings {
     /// The CLI's settings: field by field, the flags, then the environment (read by `var`), then the
     /// config file (`config`, or `DELTA_BRIDGE_CONFIG`, else `<config home>/delta-bridge/config.toml`),
-    /// then the provisioning file; then the defaults ([`DEFAULT_BACKEND_URL`], `state_dir`, insecure
+    /// then the provisioning file (read only when the backend or Firebase is still missing); then the
+    /// defaults ([`DEFAULT_BACKEND_URL`], `state_dir`, insecure
     /// http off). No Firebase default: a sentence says how to name one.
     pub fn resolve(
         flags: Layer,
@@ -135,17 +136,21 @@ impl Settings {
             .or_else(|| var(env::CONFIG).map(PathBuf::from))
             .unwrap_or_else(|| config_home.join("delta-bridge/config.toml"));
         let file = Layer::from_config_file(&config_path)?;
-        let provisioning = match Provisioning::from_vars(
-            &var,
-            &config_home.join("delta-bridge"),
-            Path::new(SYSTEM_PROVISIONING),
-        )
-        .read()
+        let mut layer = flags.over(environment).over(file);
+        // An organisation's file fills in what nothing else gave (and is not read when nothing is
+        // missing, so a broken one stops only those who need it).
+        let complete = layer.backend_url.is_some()
+            && (layer.firebase_api_key.is_some() || layer.firebase_emulator_host.is_some());
+        if !complete
+            && let Some((_, found)) = Provisioning::from_vars(
+                &var,
+                &config_home.join("delta-bridge"),
+                Path::new(SYSTEM_PROVISIONING),
+            )
+            .read()
         {
-            Some((_, found)) => found?.into(),
-            None => Layer::default(),
-        };
-        let layer = flags.over(environment).over(file).over(provisioning);
+            layer = layer.over(found?.into());
+        }
         let firebase = match (layer.firebase_emulator_host, layer.firebase_api_key) {
             (Some(host), key) => {
                 FirebaseSettings::emulator(&host, key.as_deref().unwrap_or("emulator"))
@@ -696,6 +701,11 @@ mod tests {
             )
         };
         let from_file = resolve(Layer::default(), &[]).unwrap();
+        // The file is complete: a provisioning file that cannot be read is not even looked at.
+        let broken = dir.path().join("broken.json");
+        std::fs::write(&broken, "{").unwrap();
+        let broken = broken.to_str().unwrap().to_string();
+        assert!(resolve(Layer::default(), &[(env::PROVISIONING, &broken)]).is_ok());
         assert_eq!(from_file.backend_url, "https://file.example.com");
         assert_eq!(from_file.firebase, FirebaseSettings::google("file-key"));
         assert_eq!(from_file.state_dir, state);
