@@ -859,6 +859,66 @@ mod tests {
             assert_eq!(invoke(&app, "interrupted", json!({})).unwrap(), json!([]));
         }
 
+        /// A loopback Firebase Auth emulator that signs everyone in.
+        fn signing_in_emulator() -> String {
+            use std::io::{Read, Write};
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let host = listener.local_addr().unwrap().to_string();
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    let Ok(mut stream) = stream else { return };
+                    let _ = stream.set_read_timeout(Some(std::time::Duration::from_millis(500)));
+                    let mut buffer = [0u8; 8192];
+                    let mut seen = Vec::new();
+                    while let Ok(n) = stream.read(&mut buffer) {
+                        seen.extend_from_slice(&buffer[..n]);
+                        if n == 0 || String::from_utf8_lossy(&seen).contains("returnSecureToken") {
+                            break;
+                        }
+                    }
+                    let body = r#"{"localId":"u1","email":"ana@example.com","idToken":"i","refreshToken":"r","expiresIn":"3600"}"#;
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                }
+            });
+            host
+        }
+
+        /// Without a Secret Service (no D-Bus session, as the unit tests run), the sign-in works and
+        /// says it will not be remembered.
+        #[test]
+        fn without_a_keyring_the_sign_in_is_for_the_session_and_says_so() {
+            if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
+                eprintln!("skipped: this session has a D-Bus session bus");
+                return;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let app = start(dir.path());
+            let emulator = signing_in_emulator();
+            let chosen = json!({"backendUrl": "http://127.0.0.1:9", "firebaseApiKey": null, "firebaseEmulatorHost": emulator, "insecureHttp": false});
+            invoke(&app, "save_settings", json!({"settings": chosen})).unwrap();
+            let account = invoke(
+                &app,
+                "sign_in",
+                json!({"email": "ana@example.com", "password": "p", "signUp": false}),
+            )
+            .unwrap();
+            assert_eq!(
+                account,
+                json!({"uid": "u1", "email": "ana@example.com", "remembered": false})
+            );
+            let restored = invoke(&app, "restore_session", json!({})).unwrap();
+            assert_eq!(restored["remembered"], json!(false), "{restored}");
+            assert_eq!(invoke(&app, "sign_out", json!({})).unwrap(), json!(null));
+            assert_eq!(
+                invoke(&app, "restore_session", json!({})).unwrap(),
+                json!(null)
+            );
+        }
+
         #[test]
         fn jobs_have_their_own_ids_and_cancelling_an_unknown_one_does_nothing() {
             let dir = tempfile::tempdir().unwrap();
