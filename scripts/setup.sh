@@ -51,7 +51,7 @@ ensure_s3s_fs() {
 }
 
 ensure_keyring() {
-  # A Secret Service for the OS keyring tests (the uploader keeps its refresh token there).
+  # A Secret Service for the OS keyring tests (the client library keeps its refresh token there).
   command -v gnome-keyring-daemon >/dev/null && command -v dbus-run-session >/dev/null && command -v secret-tool >/dev/null \
     || apt_install gnome-keyring dbus-daemon libsecret-tools
 }

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use delta_bridge_ingest::{
-    ColumnType, ConvertOptions, Encoding, Mode, OnMismatch, Options, Preview, Progress,
+    ColumnType, ConvertOptions, Mode, OnMismatch, Options, Preview, Progress, ReadText,
 };
 
 #[derive(Debug, Parser)]
@@ -56,8 +56,8 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
         /// Create a new table, append to one, or overwrite one (each makes a new version).
-        #[arg(long, value_enum, default_value_t = ModeArg::Create)]
-        mode: ModeArg,
+        #[arg(long, value_parser = mode_parser(), default_value_t = Mode::Create)]
+        mode: Mode,
         /// Fail on a value that does not fit its column's type instead of widening the column.
         #[arg(long)]
         strict: bool,
@@ -71,21 +71,11 @@ enum Command {
     Remote(remote::Remote),
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum ModeArg {
-    Create,
-    Append,
-    Overwrite,
-}
-
-impl ModeArg {
-    fn name(self) -> &'static str {
-        match self {
-            ModeArg::Create => "create",
-            ModeArg::Append => "append",
-            ModeArg::Overwrite => "overwrite",
-        }
-    }
+/// `--mode`: the workspace's one [`Mode`], offered by its names.
+fn mode_parser() -> impl clap::builder::TypedValueParser<Value = Mode> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(Mode::ALL.map(Mode::as_str))
+        .map(|name| name.parse::<Mode>().expect("one of the listed modes"))
 }
 
 /// Overrides of what is detected.
@@ -94,7 +84,7 @@ struct ReadArgs {
     /// Encoding: utf-8, utf-8-bom, utf-16le, utf-16be, windows-1252.
     #[arg(long)]
     encoding: Option<String>,
-    /// Delimiter: a single character, or `tab`.
+    /// Delimiter: a single character, or `tab` (or `\t`).
     #[arg(long)]
     delimiter: Option<String>,
     /// Quote character (default `"`).
@@ -115,77 +105,37 @@ struct ReadArgs {
 }
 
 impl ReadArgs {
-    fn options(&self, rows: usize) -> anyhow::Result<Options> {
-        let encoding = self
-            .encoding
-            .as_deref()
-            .map(|e| Encoding::from_name(e).ok_or_else(|| anyhow::anyhow!("unknown encoding '{e}'; use utf-8, utf-8-bom, utf-16le, utf-16be or windows-1252")))
-            .transpose()?;
-        let delimiter = self
-            .delimiter
-            .as_deref()
-            .map(|d| match d {
-                "tab" | "\\t" => Ok(b'\t'),
-                _ if d.len() == 1 => Ok(d.as_bytes()[0]),
-                _ => Err(anyhow::anyhow!(
-                    "the delimiter must be one character or 'tab', got '{d}'"
-                )),
-            })
-            .transpose()?;
-        let has_header = if self.header {
-            Some(true)
-        } else if self.no_header {
-            Some(false)
-        } else {
-            None
-        };
-        let types = self
-            .types
-            .iter()
-            .map(|spec| {
-                let (index, name) = column_spec(spec, "--type")?;
-                let column_type = ColumnType::from_name(name)
-                    .ok_or_else(|| anyhow::anyhow!("--type {spec}: unknown type '{name}'"))?;
-                Ok((index, column_type))
-            })
-            .collect::<anyhow::Result<_>>()?;
-        let names = self
-            .names
-            .iter()
-            .map(|spec| {
-                column_spec(spec, "--rename").map(|(index, name)| (index, name.to_string()))
-            })
-            .collect::<anyhow::Result<_>>()?;
-        Ok(Options {
-            rows: Some(rows),
-            encoding,
-            delimiter,
-            quote: self
-                .quote
-                .map(|q| {
-                    u8::try_from(q).ok().filter(u8::is_ascii).ok_or_else(|| {
-                        anyhow::anyhow!("the quote must be one ASCII character, got '{q}'")
-                    })
+    /// The flags as the ingest library's read options (the same rules as the app's preview edits).
+    fn text(&self) -> anyhow::Result<ReadText> {
+        let specs = |specs: &[String], flag: &str| -> anyhow::Result<Vec<(usize, String)>> {
+            specs
+                .iter()
+                .map(|spec| {
+                    delta_bridge_ingest::options::column_spec(spec)
+                        .map(|(i, value)| (i, value.to_string()))
+                        .map_err(|e| anyhow::anyhow!("{flag} {e}"))
                 })
-                .transpose()?,
-            has_header,
-            names,
-            types,
+                .collect()
+        };
+        Ok(ReadText {
+            names: specs(&self.names, "--rename")?,
+            types: specs(&self.types, "--type")?,
+            delimiter: self.delimiter.clone(),
+            encoding: self.encoding.clone(),
+            quote: self.quote.map(String::from),
+            has_header: if self.header {
+                Some(true)
+            } else if self.no_header {
+                Some(false)
+            } else {
+                None
+            },
         })
     }
-}
 
-fn column_spec<'a>(spec: &'a str, flag: &str) -> anyhow::Result<(usize, &'a str)> {
-    let (index, value) = spec
-        .split_once('=')
-        .ok_or_else(|| anyhow::anyhow!("{flag} {spec}: expected N=VALUE"))?;
-    let index: usize = index
-        .trim()
-        .parse()
-        .ok()
-        .filter(|n| *n >= 1)
-        .ok_or_else(|| anyhow::anyhow!("{flag} {spec}: N is a column number from 1"))?;
-    Ok((index - 1, value))
+    fn options(&self, rows: usize) -> anyhow::Result<Options> {
+        Ok(self.text()?.options(Some(rows))?)
+    }
 }
 
 fn main() -> ExitCode {
@@ -202,7 +152,7 @@ fn main() -> ExitCode {
 /// 2 for usage, 3 for bad input files and tables (or a request the backend refused), 4 for sign-in,
 /// 5 for the network, 130 when cancelled.
 fn exit_code(err: &anyhow::Error) -> u8 {
-    if let Some(e) = err.downcast_ref::<delta_bridge_uploader::Error>() {
+    if let Some(e) = err.downcast_ref::<delta_bridge_client::Error>() {
         remote::exit_code(e)
     } else if err.downcast_ref::<delta_bridge_ingest::Error>().is_some() {
         3
@@ -225,11 +175,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let options = ConvertOptions {
                 read: read.options(100)?,
-                mode: match mode {
-                    ModeArg::Create => Mode::Create,
-                    ModeArg::Append => Mode::Append,
-                    ModeArg::Overwrite => Mode::Overwrite,
-                },
+                mode,
                 name,
                 on_mismatch: if strict {
                     OnMismatch::Fail
@@ -441,4 +387,38 @@ fn render_preview(preview: &Preview) -> String {
         }
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(args: &[&str]) -> anyhow::Result<Options> {
+        let cli = Cli::try_parse_from(
+            ["delta-bridge", "preview", "f.csv"]
+                .iter()
+                .chain(args)
+                .copied(),
+        )?;
+        match cli.command {
+            Command::Preview { read, .. } => read.options(5),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn flags_are_read_options_by_the_ingest_librarys_rules() {
+        for tab in ["tab", "\t", "\\t"] {
+            assert_eq!(read(&["--delimiter", tab]).unwrap().delimiter, Some(b'\t'));
+        }
+        let options = read(&["--type", "2=text", "--rename", "1=postcode", "--no-header"]).unwrap();
+        assert_eq!(options.types, vec![(1, ColumnType::String)]);
+        assert_eq!(options.names, vec![(0, "postcode".to_string())]);
+        assert_eq!(options.has_header, Some(false));
+        assert_eq!(options.rows, Some(5));
+        let e = read(&["--type", "0=text"]).unwrap_err().to_string();
+        assert!(e.starts_with("--type") && e.contains("from 1"), "{e}");
+        let e = read(&["--type", "2=money"]).unwrap_err().to_string();
+        assert!(e.contains("column 2") && e.contains("money"), "{e}");
+    }
 }

@@ -1,23 +1,22 @@
 //! The commands that talk to the backend: sign-in, upload, datasets, share, unshare, snippet, delete.
-//! Each parses its arguments, calls one `delta_bridge_uploader` function and prints the result.
+//! Each parses its arguments, calls one `delta_bridge_client` function and prints the result.
 //!
 //! Settings come from flags, then the environment, then the config file
-//! (`~/.config/delta-bridge/config.toml`), in that order.
+//! (`~/.config/delta-bridge/config.toml`), then a provisioning file, in that order
+//! (`delta_bridge_client::settings`).
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use delta_bridge_api::{DatasetInfo, Revocation, ShareResponse, Snippet};
-use delta_bridge_uploader::{
-    Client, Error, FirebaseSettings, Kind, Progress, Settings, Stage, UploadOptions,
+use delta_bridge_api::{DatasetInfo, DatasetRef, Mode, Revocation, ShareResponse, Snippet};
+use delta_bridge_client::{
+    Client, Error, Jobs, Kind, Progress, Settings, Stage, UploadOptions, UploadRequest, settings,
 };
-use serde::Deserialize;
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
-use crate::{ModeArg, ProgressBar, emit};
+use crate::{ProgressBar, emit};
 
 /// Where the backend and Firebase are.
 #[derive(Debug, Args)]
@@ -43,108 +42,36 @@ pub struct Connection {
     insecure_http: bool,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConfigFile {
-    backend_url: Option<String>,
-    firebase_api_key: Option<String>,
-    firebase_emulator_host: Option<String>,
-    state_dir: Option<PathBuf>,
-    insecure_http: Option<bool>,
-}
-
 fn home() -> PathBuf {
     std::env::var_os("HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-/// A yes or no from the environment: 1, true, yes, on; 0, false, no, off.
-fn yes_or_no(name: &str, value: &str) -> anyhow::Result<bool> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" => Ok(false),
-        _ => anyhow::bail!("{name}={value:?}: expected 1 or 0 (true or false)"),
-    }
-}
-
 impl Connection {
     fn settings(&self) -> anyhow::Result<Settings> {
-        self.settings_from(env)
+        self.settings_from(settings::process_var)
     }
 
-    /// The settings from the flags, then `env` (the environment, or a test's), then the config file.
+    /// The settings from the flags, then `env` (the environment, or a test's), then the config file,
+    /// then a provisioning file, by the client library's one rule.
     fn settings_from(&self, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Settings> {
-        let config_path = self
-            .config
-            .clone()
-            .or_else(|| env("DELTA_BRIDGE_CONFIG").map(PathBuf::from))
-            .unwrap_or_else(|| {
-                std::env::var_os("XDG_CONFIG_HOME")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| home().join(".config"))
-                    .join("delta-bridge/config.toml")
-            });
-        let file: ConfigFile = match std::fs::read_to_string(&config_path) {
-            Ok(text) => toml::from_str(&text)
-                .map_err(|e| anyhow::anyhow!("{}: {}", config_path.display(), e.message()))?,
-            Err(_) => ConfigFile::default(),
+        let flags = settings::Layer {
+            backend_url: self.backend.clone(),
+            firebase_api_key: self.firebase_api_key.clone(),
+            firebase_emulator_host: self.firebase_emulator_host.clone(),
+            state_dir: self.state_dir.clone(),
+            insecure_http: self.insecure_http.then_some(true),
         };
-        let backend_url = self
-            .backend
-            .clone()
-            .or_else(|| env("DELTA_BRIDGE_BACKEND_URL"))
-            .or(file.backend_url)
-            .unwrap_or_else(|| "http://127.0.0.1:8081".into());
-        let emulator = self
-            .firebase_emulator_host
-            .clone()
-            .or_else(|| env("FIREBASE_AUTH_EMULATOR_HOST"))
-            .or(file.firebase_emulator_host);
-        let api_key = self
-            .firebase_api_key
-            .clone()
-            .or_else(|| env("DELTA_BRIDGE_FIREBASE_API_KEY"))
-            .or(file.firebase_api_key);
-        let firebase = match (emulator, api_key) {
-            (Some(host), key) => {
-                FirebaseSettings::emulator(&host, key.as_deref().unwrap_or("emulator"))
-            }
-            (None, Some(key)) => FirebaseSettings::google(&key),
-            (None, None) => anyhow::bail!(
-                "no Firebase settings: give --firebase-api-key (or --firebase-emulator-host for the local emulator), set DELTA_BRIDGE_FIREBASE_API_KEY, or write firebase_api_key in {}",
-                config_path.display()
-            ),
-        };
-        let state_dir = self
-            .state_dir
-            .clone()
-            .or_else(|| env("DELTA_BRIDGE_STATE_DIR").map(PathBuf::from))
-            .or(file.state_dir)
-            .unwrap_or_else(|| {
-                std::env::var_os("XDG_STATE_HOME")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| home().join(".local/state"))
-                    .join("delta-bridge")
-            });
-        // Only passed on: the uploader refuses plain http to another machine unless this is set.
-        let insecure_http = if self.insecure_http {
-            true
-        } else if let Some(value) = env("DELTA_BRIDGE_INSECURE_HTTP") {
-            yes_or_no("DELTA_BRIDGE_INSECURE_HTTP", &value)?
-        } else {
-            file.insecure_http.unwrap_or(false)
-        };
-        Ok(Settings {
-            backend_url,
-            firebase,
-            state_dir,
-            insecure_http,
-        })
+        let config_home = std::env::var_os("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| home().join(".config"));
+        let state_dir = std::env::var_os("XDG_STATE_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| home().join(".local/state"))
+            .join("delta-bridge");
+        Settings::resolve(flags, self.config.clone(), env, &config_home, state_dir)
+            .map_err(anyhow::Error::msg)
     }
 }
 
@@ -182,8 +109,8 @@ pub enum Remote {
         #[arg(long)]
         name: Option<String>,
         /// Create a new dataset, append to one, or overwrite one.
-        #[arg(long, value_enum, default_value_t = ModeArg::Create)]
-        mode: ModeArg,
+        #[arg(long, value_parser = crate::mode_parser(), default_value_t = Mode::Create)]
+        mode: Mode,
         /// Share it once uploaded and print the notebook snippet.
         #[arg(long)]
         share: bool,
@@ -203,7 +130,8 @@ pub enum Remote {
     /// Share a dataset (by id or name) and print the notebook snippet. Recipients see the current
     /// version and later ones, not what earlier versions held.
     Share {
-        dataset: String,
+        /// The dataset: its id, or its name.
+        dataset: DatasetRef,
         /// Also share the versions before the current one (time travel and the change feed reach
         /// them, including rows an overwrite replaced).
         #[arg(long)]
@@ -213,19 +141,22 @@ pub enum Remote {
     },
     /// Stop sharing a dataset: its snippet stops working.
     Unshare {
-        dataset: String,
+        /// The dataset: its id, or its name.
+        dataset: DatasetRef,
         #[arg(long)]
         json: bool,
     },
     /// Print a shared dataset's notebook snippet.
     Snippet {
-        dataset: String,
+        /// The dataset: its id, or its name.
+        dataset: DatasetRef,
         #[arg(long)]
         json: bool,
     },
     /// Delete a dataset (unshared first).
     Delete {
-        dataset: String,
+        /// The dataset: its id, or its name.
+        dataset: DatasetRef,
         #[arg(long)]
         json: bool,
     },
@@ -238,7 +169,7 @@ pub fn exit_code(err: &Error) -> u8 {
         Kind::Input => 3,
         Kind::Auth => 4,
         Kind::Network => 5,
-        Kind::Cancelled => 130,
+        Kind::Cancelled | Kind::Paused => 130,
         Kind::Other => 1,
     }
 }
@@ -254,26 +185,8 @@ pub fn run(connection: &Connection, command: Remote) -> anyhow::Result<()> {
     })
 }
 
-fn is_id(text: &str) -> bool {
-    text.len() == 22 && text.starts_with("ds") && text[2..].bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-/// A dataset id from an id or a name.
-async fn resolve(client: &Client, dataset: &str) -> Result<String, Error> {
-    if is_id(dataset) {
-        return Ok(dataset.to_string());
-    }
-    let token = client.id_token().await?;
-    let all = client.backend().all_datasets(&token).await?;
-    all.iter()
-        .find(|d| d.name == dataset)
-        .map(|d| d.id.clone())
-        .ok_or_else(|| Error::Refused {
-            status: 404,
-            code: "NOT_FOUND".into(),
-            message: format!("you have no dataset named or with id {dataset:?}"),
-        })
-}
+/// What `login` says on standard error when there is no keyring to keep the sign-in.
+const NOT_REMEMBERED: &str = "delta-bridge: warning: no OS keyring is available (on Linux a Secret Service such as gnome-keyring must run in the session), so this sign-in will not be remembered: the next command is not signed in";
 
 fn print_json(value: &impl serde::Serialize) {
     emit(&(serde_json::to_string_pretty(value).expect("serializes") + "\n"));
@@ -305,12 +218,20 @@ async fn execute(client: &Client, command: Remote) -> Result<(), Error> {
             };
             let password = read_password().map_err(Error::Input)?;
             let account = client.login(&email, &password, sign_up).await?;
+            if !account.remembered {
+                eprintln!("{}", NOT_REMEMBERED);
+            }
             if json {
                 print_json(&account);
             } else {
                 emit(&format!(
-                    "signed in as {} (the sign-in is kept in the OS keyring)\n",
-                    account.email.as_deref().unwrap_or(&account.uid)
+                    "signed in as {}{}\n",
+                    account.email.as_deref().unwrap_or(&account.uid),
+                    if account.remembered {
+                        " (the sign-in is kept in the OS keyring)"
+                    } else {
+                        ""
+                    }
                 ));
             }
         }
@@ -345,9 +266,7 @@ async fn execute(client: &Client, command: Remote) -> Result<(), Error> {
             read,
             json,
         } => {
-            let read = read
-                .options(100)
-                .map_err(|e| Error::Input(format!("{e:#}")))?;
+            let read = read.text().map_err(|e| Error::Input(format!("{e:#}")))?;
             let bar = Arc::new(ProgressBar::new(!json && std::io::stderr().is_terminal()));
             let progress = {
                 let bar = bar.clone();
@@ -361,22 +280,26 @@ async fn execute(client: &Client, command: Remote) -> Result<(), Error> {
                     bar.show(label, p.bytes_done, p.bytes_total);
                 })
             };
-            let cancel = CancellationToken::new();
-            let on_interrupt = cancel.clone();
+            // Ctrl-C cancels, through the same registry as the app's Cancel button.
+            let jobs = Arc::new(Jobs::default());
+            let running = jobs.start(jobs.new_id());
+            let on_interrupt = jobs.clone();
             tokio::spawn(async move {
                 if tokio::signal::ctrl_c().await.is_ok() {
-                    on_interrupt.cancel();
+                    on_interrupt.cancel_all();
                 }
             });
             let options = UploadOptions {
-                files,
-                name,
-                mode: mode.name().to_string(),
-                share,
+                request: UploadRequest {
+                    files,
+                    name,
+                    mode,
+                    share,
+                    read,
+                },
                 concurrency,
-                read,
             };
-            let result = client.upload(&options, progress, cancel).await;
+            let result = client.upload(&options, progress, running.job()).await;
             bar.finish();
             let uploaded = result?;
             if json {
@@ -402,8 +325,7 @@ async fn execute(client: &Client, command: Remote) -> Result<(), Error> {
             }
         }
         Remote::Datasets { json } => {
-            let token = client.id_token().await?;
-            let all = client.backend().all_datasets(&token).await?;
+            let all = client.datasets().await?;
             if json {
                 print_json(&all);
             } else {
@@ -415,23 +337,18 @@ async fn execute(client: &Client, command: Remote) -> Result<(), Error> {
             with_history,
             json,
         } => {
-            let id = resolve(client, &dataset).await?;
-            let token = client.id_token().await?;
-            let shared = client.backend().share(&token, &id, with_history).await?;
+            let shared = client.share(&dataset, with_history).await?;
             if !json {
                 eprintln!("{}", exposure(&shared));
             }
             show_snippet(&shared, json);
         }
         Remote::Snippet { dataset, json } => {
-            let id = resolve(client, &dataset).await?;
-            let token = client.id_token().await?;
-            show_snippet(&client.backend().snippet(&token, &id).await?, json);
+            show_snippet(&client.snippet(&dataset).await?, json);
         }
         Remote::Unshare { dataset, json } => {
-            let id = resolve(client, &dataset).await?;
-            let token = client.id_token().await?;
-            let answer = client.backend().unshare(&token, &id).await?;
+            let answer = client.unshare(&dataset).await?;
+            let id = &answer.dataset_id;
             if json {
                 print_json(&answer);
             } else if answer.revocation == Revocation::Pending {
@@ -448,9 +365,7 @@ async fn execute(client: &Client, command: Remote) -> Result<(), Error> {
             }
         }
         Remote::Delete { dataset, json } => {
-            let id = resolve(client, &dataset).await?;
-            let token = client.id_token().await?;
-            client.backend().delete(&token, &id).await?;
+            let id = client.delete(&dataset).await?;
             if json {
                 print_json(&json!({"deleted": id}));
             } else {
@@ -605,9 +520,8 @@ mod tests {
 
     #[test]
     fn refused_settings_exit_as_a_usage_error() {
-        let refusal =
-            delta_bridge_uploader::transport::check("backend", "http://backend.lan", false)
-                .unwrap_err();
+        let refusal = delta_bridge_client::transport::check("backend", "http://backend.lan", false)
+            .unwrap_err();
         assert_eq!(exit_code(&Error::from(refusal)), 2);
     }
 }

@@ -65,9 +65,9 @@ impl Preferences {
     /// Writes them atomically, for the user alone.
     pub fn save(&self, file: &Path) -> std::io::Result<()> {
         if let Some(parent) = file.parent() {
-            delta_bridge_uploader::private::private_dir(parent)?;
+            delta_bridge_client::private::private_dir(parent)?;
         }
-        delta_bridge_uploader::private::write(
+        delta_bridge_client::private::write(
             file,
             &serde_json::to_vec_pretty(self).expect("serializes"),
         )

@@ -1,275 +1,73 @@
 //! The desktop app's Rust side: Tauri commands, each parsing its input, calling one function of the
-//! uploader core (`delta_bridge_uploader`) or the ingest library, and shaping the answer. Progress of an
-//! upload streams over a `Channel`; a job id lets the UI cancel it.
+//! client library (`delta_bridge_client`) or the ingest library, and shaping the answer. Progress of an
+//! upload streams over a `Channel`; a job id lets the UI pause or cancel it (`delta_bridge_client::Jobs`).
 
 mod background;
 mod tray;
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use delta_bridge_api::{DatasetDetail, DatasetInfo, ShareResponse, UnshareResponse};
-use delta_bridge_uploader::{
-    Account, AuthError, Client, Error, FirebaseSettings, Kind, Progress, Settings, UploadOptions,
-    Uploaded, private,
+use delta_bridge_api::{
+    DatasetDetail, DatasetId, DatasetInfo, DatasetRef, ShareResponse, UnshareResponse,
 };
-use serde::{Deserialize, Serialize};
+use delta_bridge_client::settings::{Configuration, Launch, SettingsFile, Source, resolve};
+use delta_bridge_client::{
+    Account, AuthError, Client, Error, Interrupted, Jobs, Kind, Progress, UploadOptions,
+    UploadRequest, Uploaded, private,
+};
+use delta_bridge_ingest::ReadText;
+use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
 use tauri_plugin_notification::NotificationExt;
 
 pub use background::{Activity, CloseBehaviour, OnClose, Preferences};
-use tokio_util::sync::CancellationToken;
 
 /// Jobs at least this long end with a desktop notification (the user has likely looked away).
 const LONG_JOB: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// What the Settings screen edits, and the format of the settings file and of a provisioning file
-/// (nothing secret: the sign-in lives in the OS keyring).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DesktopSettings {
-    /// The backend's URL.
-    pub backend_url: String,
-    /// The Firebase project's Web API key (real Firebase).
-    #[serde(default)]
-    pub firebase_api_key: Option<String>,
-    /// The Firebase Auth emulator (`127.0.0.1:9099`), chosen explicitly for local use.
-    #[serde(default)]
-    pub firebase_emulator_host: Option<String>,
-    /// Send the password and tokens over plain `http://` to hosts other than this machine too.
-    #[serde(default)]
-    pub insecure_http: bool,
-}
-
-fn given(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
-}
-
-impl DesktopSettings {
-    /// The uploader's settings, or a sentence saying what is missing. Never a default: without a
-    /// Firebase Web API key or an emulator host, nobody can sign in.
-    fn client_settings(&self, state_dir: &Path) -> Result<Settings, String> {
-        let backend_url = self.backend_url.trim();
-        if backend_url.is_empty() {
-            return Err("the backend URL is missing".into());
-        }
-        let firebase = match (
-            given(&self.firebase_emulator_host),
-            given(&self.firebase_api_key),
-        ) {
-            (Some(host), key) => FirebaseSettings::emulator(host, key.unwrap_or("emulator")),
-            (None, Some(key)) => FirebaseSettings::google(key),
-            (None, None) => {
-                return Err(
-                    "choose how to sign in: a Firebase Web API key, or the Firebase Auth emulator's host"
-                        .into(),
-                );
-            }
-        };
-        Ok(Settings {
-            backend_url: backend_url.to_string(),
-            firebase,
-            state_dir: state_dir.to_path_buf(),
-            insecure_http: self.insecure_http,
-        })
-    }
-}
-
-/// Where the settings in force come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Source {
-    /// Saved from the app (the settings file in the app's configuration directory).
-    Saved,
-    /// `DELTA_BRIDGE_BACKEND_URL`, `DELTA_BRIDGE_FIREBASE_API_KEY`, `FIREBASE_AUTH_EMULATOR_HOST`.
-    Environment,
-    /// An organisation's provisioning file.
-    Provisioning,
-}
-
-/// What the app runs with, as the UI shows it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Configuration {
-    /// The settings in force; none: the app is unconfigured and signs nobody in until settings are saved.
-    pub settings: Option<DesktopSettings>,
-    /// Where they come from.
-    pub source: Option<Source>,
-    /// The file they come from (saved or provisioning).
-    pub file: Option<PathBuf>,
-    /// Settings found but not used, and why (a provisioning file that cannot be read, an environment that
-    /// names a backend but no way to sign in).
-    pub problems: Vec<String>,
-}
-
-/// Where to look for a provisioning file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Provisioning {
-    /// The file `DELTA_BRIDGE_PROVISIONING` names: it must be there.
-    Named(PathBuf),
-    /// The first of these that exists (`<config dir>/provisioning.json`, then
-    /// `/etc/delta-bridge/provisioning.json`).
-    Search(Vec<PathBuf>),
-}
-
-/// What the app is given when it starts, besides its saved settings: the environment's settings and
-/// where a provisioning file may be.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Launch {
-    /// Settings from the environment, when it sets any (maybe incomplete), or why it cannot be read.
-    pub environment: Option<Result<DesktopSettings, String>>,
-    /// Where an organisation's provisioning file may be.
-    pub provisioning: Provisioning,
-}
-
-/// The system-wide provisioning file (Linux and macOS).
-pub const SYSTEM_PROVISIONING: &str = "/etc/delta-bridge/provisioning.json";
-
-impl Launch {
-    /// Nothing but the saved settings (tests).
-    pub fn nothing() -> Launch {
-        Launch {
-            environment: None,
-            provisioning: Provisioning::Search(Vec::new()),
-        }
-    }
-
-    /// From the process environment, for an app whose configuration directory is `config_dir`.
-    pub fn from_environment(config_dir: &Path) -> Launch {
-        Launch::from_vars(
-            |name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()),
-            config_dir,
-            Path::new(SYSTEM_PROVISIONING),
-        )
-    }
-
-    /// From variables read by `var` (set and not empty), looking for provisioning files in `config_dir`
-    /// then at `system`.
-    pub fn from_vars(
-        var: impl Fn(&str) -> Option<String>,
-        config_dir: &Path,
-        system: &Path,
-    ) -> Launch {
-        let backend_url = var("DELTA_BRIDGE_BACKEND_URL");
-        let firebase_api_key = var("DELTA_BRIDGE_FIREBASE_API_KEY");
-        let firebase_emulator_host = var("FIREBASE_AUTH_EMULATOR_HOST");
-        let environment = (backend_url.is_some()
-            || firebase_api_key.is_some()
-            || firebase_emulator_host.is_some())
-        .then(|| {
-            let insecure_http = match var("DELTA_BRIDGE_INSECURE_HTTP").as_deref().map(str::trim) {
-                None => false,
-                Some("1" | "true" | "yes" | "on") => true,
-                Some("0" | "false" | "no" | "off") => false,
-                Some(other) => {
-                    return Err(format!(
-                        "DELTA_BRIDGE_INSECURE_HTTP={other:?}: expected 1 or 0 (true or false)"
-                    ));
-                }
-            };
-            Ok(DesktopSettings {
-                backend_url: backend_url.unwrap_or_default(),
-                firebase_api_key,
-                firebase_emulator_host,
-                insecure_http,
-            })
-        });
-        let provisioning = match var("DELTA_BRIDGE_PROVISIONING") {
-            Some(path) => Provisioning::Named(PathBuf::from(path)),
-            None => Provisioning::Search(vec![
-                config_dir.join("provisioning.json"),
-                system.to_path_buf(),
-            ]),
-        };
-        Launch {
-            environment,
-            provisioning,
-        }
-    }
-}
-
-/// Reads a settings or provisioning file: none when absent, else the settings or why they cannot be read.
-fn read_settings(path: &Path) -> Option<Result<DesktopSettings, String>> {
-    match std::fs::read(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => Some(Err(format!("{}: {e}", path.display()))),
-        Ok(bytes) => {
-            Some(serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display())))
-        }
-    }
-}
-
-/// The settings in force: saved settings, else the environment's, else a provisioning file's, else none
-/// (unconfigured). A source that is there but unusable is skipped and reported in `problems`.
-pub fn resolve(saved_file: &Path, launch: &Launch) -> Configuration {
-    let mut candidates: Vec<(Source, Option<PathBuf>, Result<DesktopSettings, String>)> =
-        Vec::new();
-    if let Some(saved) = read_settings(saved_file) {
-        candidates.push((Source::Saved, Some(saved_file.to_path_buf()), saved));
-    }
-    if let Some(environment) = &launch.environment {
-        let named = environment
-            .clone()
-            .map_err(|e| format!("the environment: {e}"));
-        candidates.push((Source::Environment, None, named));
-    }
-    match &launch.provisioning {
-        Provisioning::Named(path) => {
-            let found = read_settings(path).unwrap_or_else(|| {
-                Err(format!(
-                    "{}: no such file (named by DELTA_BRIDGE_PROVISIONING)",
-                    path.display()
-                ))
-            });
-            candidates.push((Source::Provisioning, Some(path.clone()), found));
-        }
-        Provisioning::Search(paths) => {
-            if let Some((path, found)) = paths
-                .iter()
-                .find_map(|path| read_settings(path).map(|found| (path, found)))
-            {
-                candidates.push((Source::Provisioning, Some(path.clone()), found));
-            }
-        }
-    }
-    let mut configuration = Configuration::default();
-    for (source, file, found) in candidates {
-        let usable = found.and_then(|settings| {
-            settings
-                .client_settings(Path::new("."))
-                .map(|_| settings)
-                .map_err(|why| match &file {
-                    Some(file) => format!("{}: {why}", file.display()),
-                    None => format!(
-                        "the environment (DELTA_BRIDGE_BACKEND_URL, DELTA_BRIDGE_FIREBASE_API_KEY, FIREBASE_AUTH_EMULATOR_HOST): {why}"
-                    ),
-                })
-        });
-        match usable {
-            Ok(settings) => {
-                configuration.settings = Some(settings);
-                configuration.source = Some(source);
-                configuration.file = file;
-                return configuration;
-            }
-            Err(problem) => configuration.problems.push(problem),
-        }
-    }
-    configuration
-}
-
-/// An error as the UI shows it: a kind to choose the tone and a sentence saying what to do.
+/// An error as the UI shows it: a kind to choose the tone, a sentence saying what to do, and, for an
+/// input file's error, the file, row (1-based, the header included) and column it is about.
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct CommandError {
-    /// `auth`, `input`, `network`, `cancelled` or `other`.
+    /// `auth`, `input`, `network`, `cancelled`, `paused`, `settings` or `other`.
+    #[cfg_attr(
+        test,
+        ts(
+            type = r#""auth" | "input" | "network" | "cancelled" | "paused" | "settings" | "other""#
+        )
+    )]
     pub kind: &'static str,
     /// For people.
     pub message: String,
+    /// The input file the error is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub file: Option<String>,
+    /// The row, 1-based with the header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional, as = "Option<u32>"))]
+    pub row: Option<u64>,
+    /// The column's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub column: Option<String>,
+}
+
+impl CommandError {
+    fn new(kind: &'static str, message: impl Into<String>) -> CommandError {
+        CommandError {
+            kind,
+            message: message.into(),
+            file: None,
+            row: None,
+            column: None,
+        }
+    }
 }
 
 impl From<Error> for CommandError {
@@ -279,39 +77,36 @@ impl From<Error> for CommandError {
             Kind::Input => "input",
             Kind::Network => "network",
             Kind::Cancelled => "cancelled",
+            Kind::Paused => "paused",
             Kind::Settings => "settings",
             Kind::Other => "other",
         };
         CommandError {
             kind,
             message: e.to_string(),
+            file: e.file().map(|f| f.to_string_lossy().into_owned()),
+            row: e.row(),
+            column: e.column().map(str::to_string),
         }
     }
 }
 
 impl From<delta_bridge_ingest::Error> for CommandError {
     fn from(e: delta_bridge_ingest::Error) -> Self {
-        CommandError {
-            kind: "input",
-            message: e.to_string(),
-        }
+        Error::from(e).into()
     }
 }
 
 /// What every command that needs a backend answers while the app is unconfigured.
 fn not_configured() -> CommandError {
-    CommandError {
-        kind: "settings",
-        message: "Delta-Bridge is not set up yet: choose the backend and how to sign in first"
-            .into(),
-    }
+    CommandError::new(
+        "settings",
+        "Delta-Bridge is not set up yet: choose the backend and how to sign in first",
+    )
 }
 
 fn other(message: impl Into<String>) -> CommandError {
-    CommandError {
-        kind: "other",
-        message: message.into(),
-    }
+    CommandError::new("other", message.into())
 }
 
 type Answer<T> = Result<T, CommandError>;
@@ -323,8 +118,7 @@ pub struct AppState {
     configuration: Mutex<Configuration>,
     /// None while unconfigured: nothing signs in.
     client: Mutex<Option<Arc<Client>>>,
-    jobs: Mutex<HashMap<u64, CancellationToken>>,
-    next_job: AtomicU64,
+    jobs: Arc<Jobs>,
     /// Running uploads' progress, for the tray and for closing the window.
     activity: Arc<Activity>,
     preferences_file: PathBuf,
@@ -342,15 +136,14 @@ impl AppState {
         let client = configuration
             .settings
             .as_ref()
-            .and_then(|s| s.client_settings(&state_dir).ok())
+            .and_then(|s| s.settings(&state_dir).ok())
             .map(|s| Arc::new(Client::new(s)));
         AppState {
             settings_file,
             state_dir,
             configuration: Mutex::new(configuration),
             client: Mutex::new(client),
-            jobs: Mutex::new(HashMap::new()),
-            next_job: AtomicU64::new(1),
+            jobs: Arc::new(Jobs::default()),
             activity: Arc::new(Activity::default()),
             preferences_file,
             opened: Mutex::new(Vec::new()),
@@ -373,17 +166,13 @@ fn configuration(state: State<'_, AppState>) -> Configuration {
 }
 
 /// Saves settings chosen in the app (they take precedence over the environment and provisioning from
-/// then on), for the user alone. Incomplete settings, or settings the uploader would refuse (plain
+/// then on), for the user alone. Incomplete settings, or settings the client would refuse (plain
 /// http to another machine without the toggle), are not saved.
 #[tauri::command]
-fn save_settings(state: State<'_, AppState>, settings: DesktopSettings) -> Answer<Configuration> {
-    let client_settings =
-        settings
-            .client_settings(&state.state_dir)
-            .map_err(|why| CommandError {
-                kind: "input",
-                message: format!("Settings not saved: {why}."),
-            })?;
+fn save_settings(state: State<'_, AppState>, settings: SettingsFile) -> Answer<Configuration> {
+    let client_settings = settings
+        .settings(&state.state_dir)
+        .map_err(|why| CommandError::new("input", format!("Settings not saved: {why}.")))?;
     client_settings.check().map_err(CommandError::from)?;
     let write = || -> std::io::Result<()> {
         if let Some(parent) = state.settings_file.parent() {
@@ -484,64 +273,11 @@ fn set_close_behaviour<R: Runtime>(
     Ok(())
 }
 
-/// What the user changed in the preview: dialect, and column names and types by 0-based position.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReadOverrides {
-    #[serde(default)]
-    names: Vec<(usize, String)>,
-    #[serde(default)]
-    types: Vec<(usize, String)>,
-    #[serde(default)]
-    delimiter: Option<String>,
-    #[serde(default)]
-    encoding: Option<String>,
-    #[serde(default)]
-    has_header: Option<bool>,
-}
-
-impl ReadOverrides {
-    fn options(&self, rows: Option<usize>) -> Answer<delta_bridge_ingest::Options> {
-        let input = |message: String| CommandError {
-            kind: "input",
-            message,
-        };
-        let types = self
-            .types
-            .iter()
-            .map(|(i, name)| {
-                delta_bridge_ingest::ColumnType::from_name(name)
-                    .map(|t| (*i, t))
-                    .ok_or_else(|| input(format!("column {}: unknown type {name:?}", i + 1)))
-            })
-            .collect::<Answer<_>>()?;
-        let delimiter = match self.delimiter.as_deref() {
-            None | Some("") => None,
-            Some("tab") | Some("\t") => Some(b'\t'),
-            Some(d) if d.len() == 1 => Some(d.as_bytes()[0]),
-            Some(d) => {
-                return Err(input(format!(
-                    "the delimiter must be one character, not {d:?}"
-                )));
-            }
-        };
-        let encoding = match self.encoding.as_deref() {
-            None | Some("") => None,
-            Some(e) => Some(
-                delta_bridge_ingest::Encoding::from_name(e)
-                    .ok_or_else(|| input(format!("unknown encoding {e:?}")))?,
-            ),
-        };
-        Ok(delta_bridge_ingest::Options {
-            rows,
-            encoding,
-            delimiter,
-            quote: None,
-            has_header: self.has_header,
-            names: self.names.clone(),
-            types,
-        })
-    }
+/// What the user changed in the preview (dialect, and column names and types by 0-based position) as
+/// read options; the ingest library parses them by the same rules as the CLI's flags.
+fn read_options(read: &ReadText, rows: Option<usize>) -> Answer<delta_bridge_ingest::Options> {
+    read.options(rows)
+        .map_err(|e| CommandError::new("input", e.to_string()))
 }
 
 /// The head of a CSV: dialect, columns with inferred (or chosen) types and names, first rows.
@@ -549,9 +285,9 @@ impl ReadOverrides {
 async fn preview(
     path: String,
     rows: Option<usize>,
-    read: Option<ReadOverrides>,
+    read: Option<ReadText>,
 ) -> Answer<delta_bridge_ingest::Preview> {
-    let options = read.unwrap_or_default().options(rows)?;
+    let options = read_options(&read.unwrap_or_default(), rows)?;
     tokio::task::spawn_blocking(move || {
         delta_bridge_ingest::preview(std::path::Path::new(&path), &options)
     })
@@ -560,26 +296,14 @@ async fn preview(
     .map_err(CommandError::from)
 }
 
-/// What the UI asks to upload.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UploadRequest {
-    files: Vec<String>,
-    name: Option<String>,
-    mode: String,
-    #[serde(default)]
-    share: bool,
-    #[serde(default)]
-    read: ReadOverrides,
-}
-
-/// A new job id, to pass to `upload` and, to stop it, `cancel`.
+/// A new job id, to pass to `upload` and, to stop it, `pause` or `cancel`.
 #[tauri::command]
 fn new_job(state: State<'_, AppState>) -> u64 {
-    state.next_job.fetch_add(1, Ordering::Relaxed)
+    state.jobs.new_id()
 }
 
-/// Converts and uploads; progress events stream over `on_progress`.
+/// Converts and uploads; progress events stream over `on_progress`. The same request as an interrupted
+/// upload resumes it.
 #[tauri::command]
 async fn upload<R: Runtime>(
     app: AppHandle<R>,
@@ -590,19 +314,11 @@ async fn upload<R: Runtime>(
 ) -> Answer<Uploaded> {
     let client = state.client()?;
     let started = std::time::Instant::now();
-    let cancel = CancellationToken::new();
-    state
-        .jobs
-        .lock()
-        .expect("not poisoned")
-        .insert(job, cancel.clone());
+    let running = state.jobs.start(job);
+    let name = request.dataset_name();
     let options = UploadOptions {
-        files: request.files.into_iter().map(PathBuf::from).collect(),
-        name: request.name,
-        mode: request.mode,
-        share: request.share,
+        request,
         concurrency: 4,
-        read: request.read.options(None)?,
     };
     let activity = state.activity.clone();
     activity.progress(job, 0, 0);
@@ -610,13 +326,13 @@ async fn upload<R: Runtime>(
         activity.progress(job, p.bytes_done, p.bytes_total);
         let _ = on_progress.send(p);
     });
-    let result = client.upload(&options, progress, cancel).await;
-    state.jobs.lock().expect("not poisoned").remove(&job);
+    let result = client
+        .upload(&options, progress, running.job())
+        .await
+        .map_err(CommandError::from);
+    drop(running);
     state.activity.finished(job);
-    let result = result.map_err(CommandError::from);
-    if let Some((title, body)) =
-        finished_notice(&options.dataset_name(), &result, started.elapsed())
-    {
+    if let Some((title, body)) = finished_notice(&name, &result, started.elapsed()) {
         // A notification that cannot be shown (no notification service) changes nothing else.
         let _ = app.notification().builder().title(title).body(body).show();
     }
@@ -647,35 +363,47 @@ fn finished_notice(
                 }
             ),
         )),
-        Err(e) if e.kind == "cancelled" => None,
+        Err(e) if e.kind == "cancelled" || e.kind == "paused" => None,
         Err(e) => Some((format!("{name} was not uploaded"), e.message.clone())),
     }
 }
 
+/// Stops a running upload and forgets what it sent: true if it was running.
 #[tauri::command]
 fn cancel(state: State<'_, AppState>, job: u64) -> bool {
-    match state.jobs.lock().expect("not poisoned").get(&job) {
-        Some(token) => {
-            token.cancel();
-            true
-        }
-        None => false,
-    }
+    state.jobs.cancel(job)
+}
+
+/// Stops a running upload and keeps its journal (the upload then fails with kind `paused`, and
+/// `interrupted` lists it): true if it was running.
+#[tauri::command]
+fn pause(state: State<'_, AppState>, job: u64) -> bool {
+    state.jobs.pause(job)
+}
+
+/// The uploads that started and did not finish (paused, or stopped by a crash, a kill or quitting),
+/// newest first: the same request again resumes one.
+#[tauri::command]
+fn interrupted(state: State<'_, AppState>) -> Answer<Vec<Interrupted>> {
+    Ok(state.client()?.interrupted()?)
+}
+
+/// Forgets an interrupted upload (its journal, its local copy, what the backend received): true if
+/// there was one with that key.
+#[tauri::command]
+async fn discard(state: State<'_, AppState>, key: String) -> Answer<bool> {
+    Ok(state.client()?.discard(&key).await?)
 }
 
 #[tauri::command]
 async fn datasets(state: State<'_, AppState>) -> Answer<Vec<DatasetInfo>> {
-    let client = state.client()?;
-    let token = client.id_token().await?;
-    Ok(client.backend().all_datasets(&token).await?)
+    Ok(state.client()?.datasets().await?)
 }
 
 /// One dataset with its version history: what the app refreshes after an action on it.
 #[tauri::command]
 async fn dataset(state: State<'_, AppState>, id: String) -> Answer<DatasetDetail> {
-    let client = state.client()?;
-    let token = client.id_token().await?;
-    Ok(client.backend().dataset(&token, &id).await?)
+    Ok(state.client()?.dataset(&dataset_id(&id)?).await?)
 }
 
 #[tauri::command]
@@ -684,30 +412,33 @@ async fn share(
     id: String,
     with_history: bool,
 ) -> Answer<ShareResponse> {
-    let client = state.client()?;
-    let token = client.id_token().await?;
-    Ok(client.backend().share(&token, &id, with_history).await?)
+    Ok(state
+        .client()?
+        .share(&dataset_id(&id)?, with_history)
+        .await?)
 }
 
 #[tauri::command]
 async fn snippet(state: State<'_, AppState>, id: String) -> Answer<ShareResponse> {
-    let client = state.client()?;
-    let token = client.id_token().await?;
-    Ok(client.backend().snippet(&token, &id).await?)
+    Ok(state.client()?.snippet(&dataset_id(&id)?).await?)
 }
 
 #[tauri::command]
 async fn unshare(state: State<'_, AppState>, id: String) -> Answer<UnshareResponse> {
-    let client = state.client()?;
-    let token = client.id_token().await?;
-    Ok(client.backend().unshare(&token, &id).await?)
+    Ok(state.client()?.unshare(&dataset_id(&id)?).await?)
 }
 
 #[tauri::command]
 async fn delete(state: State<'_, AppState>, id: String) -> Answer<()> {
-    let client = state.client()?;
-    let token = client.id_token().await?;
-    Ok(client.backend().delete(&token, &id).await?)
+    state.client()?.delete(&dataset_id(&id)?).await?;
+    Ok(())
+}
+
+/// The UI names datasets by id only (it has the list).
+fn dataset_id(id: &str) -> Answer<DatasetRef> {
+    id.parse::<DatasetId>()
+        .map(DatasetRef::Id)
+        .map_err(|e| CommandError::new("input", e.to_string()))
 }
 
 /// Starts the app.
@@ -780,6 +511,9 @@ fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             new_job,
             upload,
             cancel,
+            pause,
+            interrupted,
+            discard,
             datasets,
             dataset,
             share,
@@ -792,266 +526,7 @@ fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_emulator_is_used_when_a_host_is_set_and_real_firebase_with_a_key() {
-        let dir = std::path::Path::new("/tmp/state");
-        let emulator = DesktopSettings {
-            backend_url: "http://b".into(),
-            firebase_api_key: None,
-            firebase_emulator_host: Some("127.0.0.1:9099".into()),
-            insecure_http: true,
-        };
-        let settings = emulator.client_settings(dir).unwrap();
-        assert_eq!(
-            settings.firebase.identity_url,
-            "http://127.0.0.1:9099/identitytoolkit.googleapis.com"
-        );
-        assert!(settings.insecure_http);
-        let google = DesktopSettings {
-            firebase_api_key: Some("key".into()),
-            firebase_emulator_host: None,
-            ..emulator
-        };
-        let settings = google.client_settings(dir).unwrap();
-        assert_eq!(settings.firebase, FirebaseSettings::google("key"));
-        assert_eq!(settings.backend_url, "http://b");
-    }
-
-    #[test]
-    fn without_a_key_or_an_emulator_host_nobody_signs_in_and_there_is_no_default() {
-        let dir = std::path::Path::new("/tmp/state");
-        let e = DesktopSettings::default().client_settings(dir).unwrap_err();
-        assert!(e.contains("backend URL"), "{e}");
-        let no_firebase = DesktopSettings {
-            backend_url: "https://backend.example.com".into(),
-            firebase_api_key: Some("  ".into()),
-            ..Default::default()
-        };
-        let e = no_firebase.client_settings(dir).unwrap_err();
-        assert!(e.contains("Firebase Web API key"), "{e}");
-    }
-
-    fn settings(backend: &str) -> DesktopSettings {
-        DesktopSettings {
-            backend_url: backend.into(),
-            firebase_api_key: Some("web-api-key".into()),
-            firebase_emulator_host: None,
-            insecure_http: false,
-        }
-    }
-
-    fn write_json(path: &Path, value: &impl Serialize) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, serde_json::to_vec(value).unwrap()).unwrap();
-    }
-
-    #[test]
-    fn saved_settings_come_before_the_environment_which_comes_before_provisioning() {
-        let dir = tempfile::tempdir().unwrap();
-        let saved_file = dir.path().join("config/settings.json");
-        let provisioning_file = dir.path().join("etc/provisioning.json");
-        let launch = Launch {
-            environment: Some(Ok(settings("https://from-env.example.com"))),
-            provisioning: Provisioning::Search(vec![provisioning_file.clone()]),
-        };
-        write_json(&saved_file, &settings("https://saved.example.com"));
-        write_json(
-            &provisioning_file,
-            &settings("https://provisioned.example.com"),
-        );
-
-        let in_force = resolve(&saved_file, &launch);
-        assert_eq!(in_force.source, Some(Source::Saved));
-        assert_eq!(
-            in_force.settings,
-            Some(settings("https://saved.example.com"))
-        );
-        assert_eq!(in_force.file.as_deref(), Some(saved_file.as_path()));
-
-        std::fs::remove_file(&saved_file).unwrap();
-        let in_force = resolve(&saved_file, &launch);
-        assert_eq!(in_force.source, Some(Source::Environment));
-        assert_eq!(
-            in_force.settings,
-            Some(settings("https://from-env.example.com"))
-        );
-
-        let no_environment = Launch {
-            environment: None,
-            ..launch.clone()
-        };
-        let in_force = resolve(&saved_file, &no_environment);
-        assert_eq!(in_force.source, Some(Source::Provisioning));
-        assert_eq!(
-            in_force.settings,
-            Some(settings("https://provisioned.example.com"))
-        );
-        assert_eq!(in_force.file.as_deref(), Some(provisioning_file.as_path()));
-
-        std::fs::remove_file(&provisioning_file).unwrap();
-        assert_eq!(
-            resolve(&saved_file, &no_environment),
-            Configuration::default()
-        );
-    }
-
-    #[test]
-    fn with_nothing_given_the_app_is_unconfigured() {
-        let dir = tempfile::tempdir().unwrap();
-        let launch = Launch::from_vars(
-            |_| None,
-            &dir.path().join("config"),
-            &dir.path().join("etc/provisioning.json"),
-        );
-        assert_eq!(launch.environment, None);
-        let configuration = resolve(&dir.path().join("config/settings.json"), &launch);
-        assert_eq!(configuration, Configuration::default());
-        let state = AppState::new(dir.path().join("config"), dir.path().join("state"), &launch);
-        assert!(state.client.lock().unwrap().is_none());
-        assert_eq!(state.client().unwrap_err().kind, "settings");
-    }
-
-    #[test]
-    fn the_environment_configures_the_app_explicitly() {
-        let dir = tempfile::tempdir().unwrap();
-        let vars = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
-        let config = dir.path().join("config");
-        let system = dir.path().join("etc/provisioning.json");
-        let launch = Launch::from_vars(
-            vars(&[
-                ("DELTA_BRIDGE_BACKEND_URL", "http://127.0.0.1:8081"),
-                ("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099"),
-            ]),
-            &config,
-            &system,
-        );
-        assert_eq!(
-            launch.environment,
-            Some(Ok(DesktopSettings {
-                backend_url: "http://127.0.0.1:8081".into(),
-                firebase_api_key: None,
-                firebase_emulator_host: Some("127.0.0.1:9099".into()),
-                insecure_http: false,
-            }))
-        );
-        assert_eq!(
-            launch.provisioning,
-            Provisioning::Search(vec![config.join("provisioning.json"), system.clone()])
-        );
-        let configuration = resolve(&config.join("settings.json"), &launch);
-        assert_eq!(configuration.source, Some(Source::Environment));
-
-        // A backend but no way to sign in: reported, and the next source applies (here none).
-        let partial = Launch::from_vars(
-            vars(&[("DELTA_BRIDGE_BACKEND_URL", "https://backend.example.com")]),
-            &config,
-            &system,
-        );
-        let configuration = resolve(&config.join("settings.json"), &partial);
-        assert_eq!(configuration.settings, None);
-        assert!(
-            configuration.problems[0].contains("FIREBASE_AUTH_EMULATOR_HOST"),
-            "{:?}",
-            configuration.problems
-        );
-        // The insecure toggle too, and a value that means neither yes nor no is reported.
-        let insecure = Launch::from_vars(
-            vars(&[
-                ("DELTA_BRIDGE_BACKEND_URL", "http://backend.lan"),
-                ("DELTA_BRIDGE_FIREBASE_API_KEY", "k"),
-                ("DELTA_BRIDGE_INSECURE_HTTP", "1"),
-            ]),
-            &config,
-            &system,
-        );
-        assert!(insecure.environment.unwrap().unwrap().insecure_http);
-        let unclear = Launch::from_vars(
-            vars(&[
-                ("DELTA_BRIDGE_BACKEND_URL", "http://backend.lan"),
-                ("DELTA_BRIDGE_FIREBASE_API_KEY", "k"),
-                ("DELTA_BRIDGE_INSECURE_HTTP", "perhaps"),
-            ]),
-            &config,
-            &system,
-        );
-        let configuration = resolve(&config.join("settings.json"), &unclear);
-        assert_eq!(configuration.settings, None);
-        assert!(
-            configuration.problems[0].contains("perhaps"),
-            "{:?}",
-            configuration.problems
-        );
-    }
-
-    #[test]
-    fn a_provisioning_file_is_found_where_documented_and_a_bad_one_is_reported() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("config");
-        let system = dir.path().join("etc/provisioning.json");
-        let named = dir.path().join("org/provisioning.json");
-        let none = |_: &str| None;
-        write_json(&system, &settings("https://system.example.com"));
-        let launch = Launch::from_vars(none, &config, &system);
-        let configuration = resolve(&config.join("settings.json"), &launch);
-        assert_eq!(
-            configuration.settings,
-            Some(settings("https://system.example.com"))
-        );
-        // The one in the configuration directory comes first.
-        write_json(
-            &config.join("provisioning.json"),
-            &settings("https://user.example.com"),
-        );
-        let configuration = resolve(&config.join("settings.json"), &launch);
-        assert_eq!(
-            configuration.settings,
-            Some(settings("https://user.example.com"))
-        );
-        // DELTA_BRIDGE_PROVISIONING names the only one looked at: missing, it is a problem.
-        let by_name = |name: &str| {
-            (name == "DELTA_BRIDGE_PROVISIONING").then(|| named.to_string_lossy().into_owned())
-        };
-        let launch = Launch::from_vars(by_name, &config, &system);
-        assert_eq!(launch.provisioning, Provisioning::Named(named.clone()));
-        let configuration = resolve(&config.join("settings.json"), &launch);
-        assert_eq!(configuration.settings, None);
-        assert!(
-            configuration.problems[0].contains("DELTA_BRIDGE_PROVISIONING"),
-            "{:?}",
-            configuration.problems
-        );
-        // A misspelt key is refused, naming the file and the key.
-        std::fs::create_dir_all(named.parent().unwrap()).unwrap();
-        std::fs::write(
-            &named,
-            r#"{"backendUrl": "https://b.example.com", "firebaseApiKy": "k"}"#,
-        )
-        .unwrap();
-        let configuration = resolve(&config.join("settings.json"), &launch);
-        assert_eq!(configuration.settings, None);
-        let problem = &configuration.problems[0];
-        assert!(
-            problem.contains("org/provisioning.json") && problem.contains("firebaseApiKy"),
-            "{problem}"
-        );
-        // The same fields as the settings, insecure_http included.
-        std::fs::write(
-            &named,
-            r#"{"backendUrl": "http://backend.lan:8081", "firebaseEmulatorHost": "10.0.0.2:9099", "insecureHttp": true}"#,
-        )
-        .unwrap();
-        let configuration = resolve(&config.join("settings.json"), &launch);
-        assert_eq!(configuration.source, Some(Source::Provisioning));
-        assert!(configuration.settings.unwrap().insecure_http);
-    }
+    use std::path::Path;
 
     #[test]
     fn long_jobs_end_with_a_notification_and_cancelled_ones_do_not() {
@@ -1097,6 +572,29 @@ mod tests {
     }
 
     #[test]
+    fn input_errors_reach_the_ui_with_their_file_row_and_column() {
+        let e = CommandError::from(delta_bridge_ingest::Error::ValueDoesNotFit {
+            file: "/data/sales.csv".into(),
+            row: 12,
+            column: "amount".into(),
+            expected: "int64",
+            value: "n/a".into(),
+        });
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["kind"], "input");
+        assert_eq!(json["file"], "/data/sales.csv");
+        assert_eq!(json["row"], 12);
+        assert_eq!(json["column"], "amount");
+        assert!(
+            json["message"].as_str().unwrap().contains("row 12"),
+            "{json}"
+        );
+        let paused = serde_json::to_value(CommandError::from(Error::Paused)).unwrap();
+        assert_eq!(paused["kind"], "paused");
+        assert!(paused.get("row").is_none(), "{paused}");
+    }
+
+    #[test]
     fn errors_reach_the_ui_as_a_kind_and_a_sentence() {
         let e: CommandError = Error::Auth(AuthError::WrongPassword).into();
         assert_eq!(
@@ -1114,12 +612,12 @@ mod tests {
 
     #[test]
     fn overrides_from_the_preview_become_read_options() {
-        let overrides: ReadOverrides = serde_json::from_value(serde_json::json!({
+        let overrides: ReadText = serde_json::from_value(serde_json::json!({
             "names": [[0, "postcode"]], "types": [[0, "string"], [2, "date:dmy"]],
             "delimiter": ";", "encoding": "windows-1252", "hasHeader": true
         }))
         .unwrap();
-        let options = overrides.options(Some(10)).unwrap();
+        let options = read_options(&overrides, Some(10)).unwrap();
         assert_eq!(options.delimiter, Some(b';'));
         assert_eq!(options.names, vec![(0, "postcode".to_string())]);
         assert_eq!(
@@ -1127,9 +625,9 @@ mod tests {
             (0, delta_bridge_ingest::ColumnType::String)
         );
         assert_eq!(options.has_header, Some(true));
-        let bad: ReadOverrides =
+        let bad: ReadText =
             serde_json::from_value(serde_json::json!({"types": [[1, "uuid"]]})).unwrap();
-        let e = bad.options(None).unwrap_err();
+        let e = read_options(&bad, None).unwrap_err();
         assert_eq!(e.kind, "input");
         assert!(e.message.contains("column 2"), "{}", e.message);
     }
@@ -1137,7 +635,7 @@ mod tests {
     #[test]
     fn settings_persist_across_restarts() {
         let dir = tempfile::tempdir().unwrap();
-        let saved = DesktopSettings {
+        let saved = SettingsFile {
             backend_url: "http://saved".into(),
             firebase_api_key: None,
             firebase_emulator_host: Some("127.0.0.1:1".into()),
@@ -1157,6 +655,70 @@ mod tests {
         let configuration = state.configuration.lock().unwrap().clone();
         assert_eq!(configuration.settings, Some(saved));
         assert_eq!(configuration.source, Some(Source::Saved));
+    }
+
+    /// The TypeScript declarations of every type the UI sends or receives, made from the Rust types.
+    fn typescript() -> String {
+        use delta_bridge_api as api;
+        use delta_bridge_client as client;
+        use delta_bridge_ingest as ingest;
+        use ts_rs::TS;
+        let declarations = [
+            api::Mode::decl(),
+            api::DatasetId::decl(),
+            api::ColumnInfo::decl(),
+            api::DatasetInfo::decl(),
+            api::VersionInfo::decl(),
+            api::DatasetDetail::decl(),
+            api::Snippet::decl(),
+            api::ShareResponse::decl(),
+            api::Revocation::decl(),
+            api::UnshareResponse::decl(),
+            ingest::Encoding::decl(),
+            ingest::LineEnding::decl(),
+            ingest::Dialect::decl(),
+            ingest::DateOrder::decl(),
+            ingest::ColumnType::decl(),
+            ingest::Column::decl(),
+            ingest::Preview::decl(),
+            ingest::ReadText::decl(),
+            client::Account::decl(),
+            client::Stage::decl(),
+            client::Progress::decl(),
+            client::Uploaded::decl(),
+            client::UploadRequest::decl(),
+            client::Interrupted::decl(),
+            client::settings::SettingsFile::decl(),
+            client::settings::Source::decl(),
+            client::settings::Configuration::decl(),
+            CommandError::decl(),
+        ];
+        let mut text = String::from(
+            "// The types of the desktop app's commands, generated from the Rust types: do not edit.\n\
+             // `DELTA_BRIDGE_WRITE_TYPES=1 cargo test -p delta-bridge-desktop typescript` writes it again;\n\
+             // that test fails while this file differs from what the Rust types make.\n",
+        );
+        for declaration in declarations {
+            text.push_str("\nexport ");
+            text.push_str(&declaration);
+            text.push('\n');
+        }
+        text
+    }
+
+    #[test]
+    fn the_typescript_types_in_the_ui_are_the_rust_ones() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/generated/ipc.ts");
+        let made = typescript();
+        if std::env::var_os("DELTA_BRIDGE_WRITE_TYPES").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &made).unwrap();
+        }
+        let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            checked_in == made,
+            "ui/src/generated/ipc.ts is stale: run DELTA_BRIDGE_WRITE_TYPES=1 cargo test -p delta-bridge-desktop typescript and commit it"
+        );
     }
 
     /// The real commands, invoked over IPC as the UI invokes them, on Tauri's mock runtime.
@@ -1342,6 +904,115 @@ mod tests {
         }
 
         #[test]
+        fn interrupted_uploads_are_listed_in_the_uis_casing_and_discarded_by_key() {
+            let dir = tempfile::tempdir().unwrap();
+            let app = start(dir.path());
+            let error = invoke(&app, "interrupted", json!({})).unwrap_err();
+            assert_eq!(error["kind"], json!("settings"), "{error}");
+            let chosen = json!({"backendUrl": "https://backend.test", "firebaseApiKey": null, "firebaseEmulatorHost": "127.0.0.1:9099", "insecureHttp": false});
+            invoke(&app, "save_settings", json!({"settings": chosen})).unwrap();
+            assert_eq!(invoke(&app, "interrupted", json!({})).unwrap(), json!([]));
+
+            // A journal as an upload paused while sending leaves it.
+            let csv = dir.path().join("sales.csv");
+            std::fs::write(&csv, "a,b\n1,2\n").unwrap();
+            let key = "0123456789abcdef01234567";
+            let journal = dir.path().join(format!("state/uploads/{key}.json"));
+            std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
+            let staging = dir.path().join("state/staging").join(key);
+            std::fs::create_dir_all(&staging).unwrap();
+            let request = json!({"files": [csv], "name": "sales", "mode": "append", "share": true,
+                                 "read": {"names": [], "types": [[1, "string"]], "delimiter": "\\t", "encoding": null, "hasHeader": null}});
+            std::fs::write(
+                &journal,
+                json!({
+                    "request": request, "backend": "https://backend.test", "name": "sales",
+                    "mode": "append", "staging": staging, "converted": true, "keep_staging": false,
+                    "files": [{"name": "part-0.parquet", "path": staging.join("part-0.parquet"), "size": 1000, "sha256": "00"}],
+                    "upload_id": null, "dataset_id": null,
+                    "sent": {"part-0.parquet": {"part_size": 400, "whole": false, "parts": {"1": "e1", "3": "e3"}}}
+                })
+                .to_string(),
+            )
+            .unwrap();
+            let listed = invoke(&app, "interrupted", json!({})).unwrap();
+            assert_eq!(
+                listed,
+                json!([{"key": key, "request": request, "bytesSent": 600, "bytesTotal": 1000}])
+            );
+            assert_eq!(
+                invoke(&app, "discard", json!({"key": "not-a-key"})).unwrap(),
+                json!(false)
+            );
+            assert_eq!(
+                invoke(&app, "discard", json!({"key": key})).unwrap(),
+                json!(true)
+            );
+            assert!(!journal.exists() && !staging.exists());
+            assert_eq!(invoke(&app, "interrupted", json!({})).unwrap(), json!([]));
+        }
+
+        /// A loopback Firebase Auth emulator that signs everyone in.
+        fn signing_in_emulator() -> String {
+            use std::io::{Read, Write};
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let host = listener.local_addr().unwrap().to_string();
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    let Ok(mut stream) = stream else { return };
+                    let _ = stream.set_read_timeout(Some(std::time::Duration::from_millis(500)));
+                    let mut buffer = [0u8; 8192];
+                    let mut seen = Vec::new();
+                    while let Ok(n) = stream.read(&mut buffer) {
+                        seen.extend_from_slice(&buffer[..n]);
+                        if n == 0 || String::from_utf8_lossy(&seen).contains("returnSecureToken") {
+                            break;
+                        }
+                    }
+                    let body = r#"{"localId":"u1","email":"ana@example.com","idToken":"i","refreshToken":"r","expiresIn":"3600"}"#;
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                }
+            });
+            host
+        }
+
+        /// Without a Secret Service (no D-Bus session, as the unit tests run), the sign-in works and
+        /// says it will not be remembered.
+        #[test]
+        fn without_a_keyring_the_sign_in_is_for_the_session_and_says_so() {
+            if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
+                eprintln!("skipped: this session has a D-Bus session bus");
+                return;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let app = start(dir.path());
+            let emulator = signing_in_emulator();
+            let chosen = json!({"backendUrl": "http://127.0.0.1:9", "firebaseApiKey": null, "firebaseEmulatorHost": emulator, "insecureHttp": false});
+            invoke(&app, "save_settings", json!({"settings": chosen})).unwrap();
+            let account = invoke(
+                &app,
+                "sign_in",
+                json!({"email": "ana@example.com", "password": "p", "signUp": false}),
+            )
+            .unwrap();
+            assert_eq!(
+                account,
+                json!({"uid": "u1", "email": "ana@example.com", "remembered": false})
+            );
+            let restored = invoke(&app, "restore_session", json!({})).unwrap();
+            assert_eq!(restored["remembered"], json!(false), "{restored}");
+            assert_eq!(invoke(&app, "sign_out", json!({})).unwrap(), json!(null));
+            assert_eq!(
+                invoke(&app, "restore_session", json!({})).unwrap(),
+                json!(null)
+            );
+        }
+
+        #[test]
         fn jobs_have_their_own_ids_and_cancelling_an_unknown_one_does_nothing() {
             let dir = tempfile::tempdir().unwrap();
             let app = start(dir.path());
@@ -1350,6 +1021,10 @@ mod tests {
             assert_ne!(first, second);
             assert_eq!(
                 invoke(&app, "cancel", json!({"job": 12345})).unwrap(),
+                json!(false)
+            );
+            assert_eq!(
+                invoke(&app, "pause", json!({"job": 12345})).unwrap(),
                 json!(false)
             );
         }

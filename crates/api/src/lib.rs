@@ -1,8 +1,14 @@
-//! The JSON bodies of the backend's routes, shared by the backend and its clients (the uploader builds
-//! and reads them). Serde only, so a client depends on nothing else of the backend.
+//! The JSON bodies of the backend's routes, shared by the backend and its clients (the client library
+//! builds and reads them), and the vocabulary every layer shares: [`Mode`], [`DatasetId`] and
+//! [`DatasetRef`], each parsed from text in one place. Serde only, so a client depends on nothing else
+//! of the backend.
 #![warn(missing_docs)]
 
+mod vocabulary;
+
 use serde::{Deserialize, Serialize};
+
+pub use vocabulary::{DatasetId, DatasetRef, Mode, ParseError};
 
 /// `POST /presign`: upload URLs for the data files of a new version.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -120,7 +126,7 @@ pub struct ProcessRequest {
     /// The upload.
     pub upload_id: String,
     /// `create`, `append` or `overwrite`.
-    pub mode: String,
+    pub mode: Mode,
     /// The ETags of each split file's parts, in part order, by file name.
     #[serde(default)]
     pub parts: std::collections::BTreeMap<String, Vec<String>>,
@@ -128,6 +134,7 @@ pub struct ProcessRequest {
 
 /// A column of a dataset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ColumnInfo {
     /// Name.
     pub name: String,
@@ -139,16 +146,20 @@ pub struct ColumnInfo {
 /// A dataset, as listed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DatasetInfo {
     /// Id.
     pub id: String,
     /// Name.
     pub name: String,
     /// Current version.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub version: i64,
     /// Rows in it.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub rows: i64,
     /// Bytes of data in it.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub bytes: i64,
     /// Columns.
     pub schema: Vec<ColumnInfo>,
@@ -174,18 +185,24 @@ pub struct DatasetPage {
 /// A version of a dataset.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct VersionInfo {
     /// Delta version.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub version: i64,
     /// `create`, `append` or `overwrite`.
     pub operation: String,
     /// Rows after it.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub rows: i64,
     /// Bytes after it.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub bytes: i64,
     /// Files it added.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub files_added: i64,
     /// Rows it added.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub rows_added: i64,
     /// When (RFC 3339).
     pub committed_at: String,
@@ -194,6 +211,7 @@ pub struct VersionInfo {
 /// A dataset with its history.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DatasetDetail {
     /// The dataset.
     #[serde(flatten)]
@@ -219,11 +237,13 @@ pub struct ShareRequest {
 /// The answer of `POST /share` and `GET /snippet`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ShareResponse {
     /// Whether it is shared (always true here).
     pub shared: bool,
     /// The first version recipients can reach.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub start_version: i64,
     /// Whether the versions before the one current when it was shared are shared too.
     #[serde(default)]
@@ -235,6 +255,7 @@ pub struct ShareResponse {
 /// The answer of `POST /unshare`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UnshareResponse {
     /// The dataset.
     pub dataset_id: String,
@@ -251,6 +272,7 @@ pub struct UnshareResponse {
 /// Where a revocation stands.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Revocation {
     /// The sharing configuration without the share is written.
     #[default]
@@ -262,6 +284,7 @@ pub enum Revocation {
 /// The answer of `DELETE /datasets/{id}` when something is left to finish in the background (202).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Removal {
     /// Whether the sharing configuration no longer serves the dataset.
     pub revocation: Revocation,
@@ -272,12 +295,14 @@ pub struct Removal {
 /// What the owner copies to a colleague. It holds the recipient token, so its `Debug` output hides it.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Snippet {
     /// The dataset.
     pub dataset_id: String,
     /// `share.schema.table`, the part after `#` in a table URL.
     pub table: String,
     /// The profile file's JSON.
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
     pub profile: serde_json::Value,
     /// The install line.
     pub install: String,

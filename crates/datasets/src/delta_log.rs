@@ -2,6 +2,7 @@
 //! upload immutable data files, and a commit adds them (and, for an overwrite, removes the old ones) in
 //! one JSON file named after the version.
 
+use delta_bridge_api::Mode;
 use delta_bridge_ingest::ColumnType;
 use serde_json::{Value, json};
 
@@ -16,28 +17,6 @@ pub struct Added {
     pub size: i64,
     /// Delta `stats` JSON.
     pub stats: String,
-}
-
-/// What kind of commit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operation {
-    /// Version 0: protocol, metadata and files.
-    Create,
-    /// More files.
-    Append,
-    /// New files replace every old one.
-    Overwrite,
-}
-
-impl Operation {
-    /// `create`, `append`, `overwrite`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Operation::Create => "create",
-            Operation::Append => "append",
-            Operation::Overwrite => "overwrite",
-        }
-    }
 }
 
 /// The key of a version's log entry under the table root.
@@ -59,7 +38,7 @@ pub fn schema_string(columns: &[(String, ColumnType)]) -> String {
 #[allow(clippy::too_many_arguments)]
 pub fn entry(
     upload_id: &str,
-    operation: Operation,
+    operation: Mode,
     table_name: &str,
     columns: &[(String, ColumnType)],
     added: &[Added],
@@ -67,19 +46,19 @@ pub fn entry(
     now_ms: i64,
 ) -> String {
     let mode = match operation {
-        Operation::Create => "ErrorIfExists",
-        Operation::Append => "Append",
-        Operation::Overwrite => "Overwrite",
+        Mode::Create => "ErrorIfExists",
+        Mode::Append => "Append",
+        Mode::Overwrite => "Overwrite",
     };
     let mut lines = vec![json!({"commitInfo": {
         "timestamp": now_ms,
-        "operation": if operation == Operation::Create { "CREATE TABLE" } else { "WRITE" },
+        "operation": if operation == Mode::Create { "CREATE TABLE" } else { "WRITE" },
         "operationParameters": {"mode": mode},
-        "isBlindAppend": operation != Operation::Overwrite,
+        "isBlindAppend": operation != Mode::Overwrite,
         "engineInfo": concat!("delta-bridge-backend/", env!("CARGO_PKG_VERSION")),
         "uploadId": upload_id,
     }})];
-    if operation == Operation::Create {
+    if operation == Mode::Create {
         lines.push(json!({"protocol": {"minReaderVersion": 1, "minWriterVersion": 2}}));
         lines.push(json!({"metaData": {
             "id": uuid_v4(),
@@ -173,7 +152,7 @@ mod tests {
             size: 10,
             stats: "{\"numRecords\":1}".into(),
         }];
-        let text = entry("up1", Operation::Create, "t", &columns, &added, &[], 5);
+        let text = entry("up1", Mode::Create, "t", &columns, &added, &[], 5);
         assert_eq!(upload_of(text.as_bytes()).as_deref(), Some("up1"));
         assert_eq!(timestamp_of(text.as_bytes()), Some(5));
         let lines: Vec<Value> = text
@@ -200,7 +179,7 @@ mod tests {
             size: 7,
             rows: 1,
         }];
-        let text = entry("up2", Operation::Overwrite, "t", &[], &[], &removed, 5);
+        let text = entry("up2", Mode::Overwrite, "t", &[], &[], &removed, 5);
         assert!(text.contains("\"remove\""));
         assert!(!text.contains("metaData"));
     }

@@ -7,7 +7,8 @@ pub fn random_hex(bytes: usize) -> String {
     hex::encode(buffer)
 }
 
-/// A new dataset id: `ds` and 20 hex digits (80 random bits).
+/// A new dataset id: `ds` and 20 hex digits (80 random bits); the rule ids are checked by is
+/// `delta_bridge_api::DatasetId`.
 pub fn dataset_id() -> String {
     format!("ds{}", random_hex(10))
 }
@@ -17,11 +18,22 @@ pub fn upload_id() -> String {
     format!("up{}", random_hex(12))
 }
 
-/// Whether `id` looks like an id this crate made (so it can go into a key or a path).
+/// Whether `id` looks like an id this crate made with `prefix` (dataset ids: `DatasetId::is_valid`) (so it can go into a key or a path).
 pub fn is_id(id: &str, prefix: &str) -> bool {
     id.len() > prefix.len()
         && id.starts_with(prefix)
         && id[prefix.len()..]
             .bytes()
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn new_dataset_ids_follow_the_one_rule() {
+        for _ in 0..100 {
+            let id = super::dataset_id();
+            assert!(delta_bridge_api::DatasetId::is_valid(&id), "{id}");
+        }
+    }
 }

@@ -412,7 +412,7 @@ impl Datasets {
     /// same transaction (an outbox); then `share.yaml` stops serving it and its storage is deleted. If
     /// either fails, [`Datasets::maintain`] finishes it by itself.
     pub async fn delete(&self, owner: &str, id: &str) -> Result<Removal> {
-        if !ids::is_id(id, "ds") {
+        if !DatasetId::is_valid(id) {
             return Err(not_found(id));
         }
         self.store
@@ -638,7 +638,7 @@ fn parse_cursor(cursor: &str) -> Result<(i64, String)> {
     let invalid = || Error::Invalid("cursor is not one this server returned".into());
     let (time, id) = cursor.split_once('.').ok_or_else(invalid)?;
     let time = time.parse().map_err(|_| invalid())?;
-    if !ids::is_id(id, "ds") {
+    if !DatasetId::is_valid(id) {
         return Err(invalid());
     }
     Ok((time, id.to_string()))

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use delta_bridge_ingest::{ColumnType, DataFile, FooterError};
 use futures::{StreamExt, TryStreamExt};
 
-use crate::delta_log::{self, Added, Operation};
+use crate::delta_log::{self, Added};
 use crate::store::{CommitPlan, FileRecord, UploadFile, VersionRecord};
 use crate::*;
 
@@ -20,16 +20,8 @@ impl Datasets {
     /// Verifies an upload's objects and commits them as a new version (create, append or overwrite).
     /// Processing an upload again returns the version it was committed as.
     pub async fn process(&self, owner: &str, request: ProcessRequest) -> Result<DatasetDetail> {
-        let operation = match request.mode.as_str() {
-            "create" => Operation::Create,
-            "append" => Operation::Append,
-            "overwrite" => Operation::Overwrite,
-            other => {
-                return Err(Error::Invalid(format!(
-                    "mode {other:?} is not one of create, append, overwrite"
-                )));
-            }
-        };
+        // Parsed with the request: a mode that is not one was refused as an invalid body.
+        let operation = request.mode;
         let upload = self.owned_upload(owner, &request.upload_id).await?;
         if upload.committed_version.is_some() {
             return self.dataset(owner, &upload.dataset_id).await;
@@ -43,17 +35,17 @@ impl Datasets {
         }
         let existing = self.store.dataset(owner, &upload.dataset_id).await?;
         match (&existing, operation) {
-            (Some(d), Operation::Create) => {
+            (Some(d), Mode::Create) => {
                 return Err(Error::Conflict(format!(
                     "dataset {:?} already exists; append to it or overwrite it",
                     d.name
                 )));
             }
-            (None, Operation::Append | Operation::Overwrite) => {
+            (None, Mode::Append | Mode::Overwrite) => {
                 return Err(Error::NotFound(format!(
                     "no dataset {:?} to {}; create it first",
                     upload.dataset_name,
-                    operation.name()
+                    operation.as_str()
                 )));
             }
             _ => {}
@@ -118,7 +110,7 @@ impl Datasets {
                     show(&schema),
                     dataset.name,
                     show(&current),
-                    if operation == Operation::Append {
+                    if operation == Mode::Append {
                         "overwrite needs the same columns too; create a new dataset for other columns"
                     } else {
                         "create a new dataset for other columns"
@@ -128,7 +120,7 @@ impl Datasets {
         }
         let table = table_key(&upload.dataset_id);
         let now = now_ms();
-        let removed = if operation == Operation::Overwrite {
+        let removed = if operation == Mode::Overwrite {
             self.store.files(&upload.dataset_id).await?
         } else {
             Vec::new()
@@ -152,7 +144,7 @@ impl Datasets {
         let bytes_added: i64 = added_records.iter().map(|f| f.size).sum();
         let (version, rows, bytes, created_at, previous) = match &existing {
             None => (0, rows_added, bytes_added, now, None),
-            Some(d) if operation == Operation::Overwrite => (
+            Some(d) if operation == Mode::Overwrite => (
                 d.version + 1,
                 rows_added,
                 bytes_added,
@@ -191,7 +183,7 @@ impl Datasets {
             attempt: attempt.0,
             record: VersionRecord {
                 version,
-                operation: operation.name().to_string(),
+                operation: operation.as_str().to_string(),
                 rows,
                 bytes,
                 files_added: added_records.len() as i64,
@@ -199,7 +191,7 @@ impl Datasets {
                 committed_at: now,
             },
             added: added_records,
-            replace_files: operation == Operation::Overwrite,
+            replace_files: operation == Mode::Overwrite,
             upload_id: upload.id.clone(),
         };
         let entry = delta_log::entry(
@@ -258,7 +250,7 @@ impl Datasets {
         };
         match committed {
             Ok(()) => {
-                if operation == Operation::Overwrite {
+                if operation == Mode::Overwrite {
                     self.spawn_vacuum(&upload.dataset_id);
                 }
             }

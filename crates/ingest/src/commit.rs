@@ -9,7 +9,7 @@ use deltalake::kernel::{Action, Add, DataType, StructField};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaTable, DeltaTableError};
 
-use crate::convert::Mode;
+use crate::Mode;
 use crate::infer::ColumnType;
 use crate::preview::Column;
 use crate::{Error, Result};

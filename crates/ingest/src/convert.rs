@@ -41,6 +41,7 @@ use deltalake::parquet::file::writer::SerializedFileWriter;
 use deltalake::parquet::schema::types::ColumnPath;
 use serde::Serialize;
 
+use crate::Mode;
 use crate::infer::{
     ColumnType, DateOrder, parse_bool, parse_date_days, parse_float, parse_float_comma, parse_int,
     parse_timestamp,
@@ -50,18 +51,6 @@ use crate::sniff::{Dialect, Encoding};
 use crate::stats::TextBounds;
 use crate::tokenize::Records;
 use crate::{Error, Result};
-
-/// What to do with the table at the destination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Make a new table; fail if one exists.
-    Create,
-    /// Add the rows to an existing table with the same columns.
-    Append,
-    /// Replace the rows (and columns) of an existing table.
-    Overwrite,
-}
 
 /// What to do when a value does not fit the type inferred from the sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,22 +228,7 @@ pub fn convert(
                         if options.on_mismatch == OnMismatch::Widen =>
                     {
                         let from = columns[column].column_type.clone();
-                        let decimal_comma = preview.dialect.delimiter != b',';
-                        let to = if from == ColumnType::Int64 && parse_float(value.trim()).is_some()
-                        {
-                            ColumnType::Float64 {
-                                decimal_comma: false,
-                            }
-                        } else if from == ColumnType::Int64
-                            && decimal_comma
-                            && parse_float_comma(value.trim()).is_some()
-                        {
-                            ColumnType::Float64 {
-                                decimal_comma: true,
-                            }
-                        } else {
-                            ColumnType::String
-                        };
+                        let to = from.widen(&value, preview.dialect.delimiter != b',');
                         widened.push(Widened {
                             column: columns[column].name.clone(),
                             from: from.name().into(),

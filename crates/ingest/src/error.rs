@@ -136,3 +136,70 @@ pub enum Error {
         message: String,
     },
 }
+
+impl Error {
+    /// The input file (or, for table errors, the table directory) it is about.
+    pub fn file(&self) -> &std::path::Path {
+        match self {
+            Error::Io { file, .. }
+            | Error::Empty { file }
+            | Error::Binary { file, .. }
+            | Error::InvalidBytes { file, .. }
+            | Error::RaggedRow { file, .. }
+            | Error::UnterminatedQuote { file, .. }
+            | Error::NoData { file }
+            | Error::ValueDoesNotFit { file, .. }
+            | Error::Malformed { file, .. }
+            | Error::Cancelled { file }
+            | Error::BadOverride { file, .. } => file,
+            Error::TableExists { table }
+            | Error::NoTable { table }
+            | Error::SchemaMismatch { table, .. }
+            | Error::Delta { table, .. } => table,
+        }
+    }
+
+    /// The row it is about (1-based, the header included), if one.
+    pub fn row(&self) -> Option<u64> {
+        match self {
+            Error::InvalidBytes { row, .. }
+            | Error::RaggedRow { row, .. }
+            | Error::UnterminatedQuote { row, .. }
+            | Error::ValueDoesNotFit { row, .. }
+            | Error::Malformed { row, .. } => Some(*row),
+            _ => None,
+        }
+    }
+
+    /// The column it is about (its name), if one.
+    pub fn column(&self) -> Option<&str> {
+        match self {
+            Error::ValueDoesNotFit { column, .. } => Some(column),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_tells_its_file_row_and_column() {
+        let e = Error::ValueDoesNotFit {
+            file: "a.csv".into(),
+            row: 7,
+            column: "amount".into(),
+            expected: "int64",
+            value: "x".into(),
+        };
+        assert_eq!(
+            (e.file(), e.row(), e.column()),
+            (std::path::Path::new("a.csv"), Some(7), Some("amount"))
+        );
+        let e = Error::NoData {
+            file: "b.csv".into(),
+        };
+        assert_eq!((e.row(), e.column()), (None, None));
+    }
+}

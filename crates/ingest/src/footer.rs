@@ -307,21 +307,6 @@ fn column_type(data_type: &DataType) -> Option<ColumnType> {
     })
 }
 
-impl ColumnType {
-    /// The Delta primitive type this column is stored as (`long`, `double`, `boolean`, `date`,
-    /// `timestamp`, `string`).
-    pub fn delta_name(&self) -> &'static str {
-        match self {
-            ColumnType::Int64 => "long",
-            ColumnType::Float64 { .. } => "double",
-            ColumnType::Boolean => "boolean",
-            ColumnType::Date { .. } => "date",
-            ColumnType::Timestamp => "timestamp",
-            ColumnType::String => "string",
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

@@ -16,6 +16,7 @@ use serde::Serialize;
 /// Order of day, month and year in a date column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum DateOrder {
     /// Year first: `2024-01-31`, `2024/01/31`.
     Ymd,
@@ -28,6 +29,7 @@ pub enum DateOrder {
 /// The type of a column.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase", tag = "type")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ColumnType {
     /// 64-bit signed integers.
     Int64,
@@ -87,6 +89,73 @@ impl ColumnType {
             "string" | "text" => ColumnType::String,
             _ => return None,
         })
+    }
+
+    /// The Delta primitive type this column is stored as (`long`, `double`, `boolean`, `date`,
+    /// `timestamp`, `string`).
+    pub fn delta_name(&self) -> &'static str {
+        match self {
+            ColumnType::Int64 => "long",
+            ColumnType::Float64 { .. } => "double",
+            ColumnType::Boolean => "boolean",
+            ColumnType::Date { .. } => "date",
+            ColumnType::Timestamp => "timestamp",
+            ColumnType::String => "string",
+        }
+    }
+
+    /// The column type a Delta primitive type is read back as (the inverse of [`delta_name`]); a
+    /// stored date knows no text order, so it reads as year first, and a stored double as written
+    /// with a decimal point. `None` for types this crate never writes.
+    ///
+    /// [`delta_name`]: ColumnType::delta_name
+    pub fn from_delta_name(name: &str) -> Option<ColumnType> {
+        Some(match name {
+            "long" => ColumnType::Int64,
+            "double" => ColumnType::Float64 {
+                decimal_comma: false,
+            },
+            "boolean" => ColumnType::Boolean,
+            "date" => ColumnType::Date {
+                order: DateOrder::Ymd,
+            },
+            "timestamp" => ColumnType::Timestamp,
+            "string" => ColumnType::String,
+            _ => return None,
+        })
+    }
+
+    /// The type a column of this type becomes when `value` (trimmed) does not fit it: int64 widens to
+    /// float64 when the value is a number (with a decimal comma only if `decimal_comma_allowed`: the
+    /// file's delimiter is not a comma), every other type to string. The lattice is
+    /// int64 < float64 < string, and boolean, date, timestamp < string.
+    pub fn widen(&self, value: &str, decimal_comma_allowed: bool) -> ColumnType {
+        let value = value.trim();
+        match self {
+            ColumnType::Int64 if parse_float(value).is_some() => ColumnType::Float64 {
+                decimal_comma: false,
+            },
+            ColumnType::Int64 if decimal_comma_allowed && parse_float_comma(value).is_some() => {
+                ColumnType::Float64 {
+                    decimal_comma: true,
+                }
+            }
+            _ => ColumnType::String,
+        }
+    }
+
+    /// Whether values inferred as this type can be stored as `wanted` (a dataset's column type), by
+    /// widening along the lattice: int64 as float64 or string; float64, boolean, date and timestamp as
+    /// string. Answers the type to read this column as, or `None` when it cannot widen to `wanted` (the same type included: nothing to change).
+    pub fn widens_to(&self, wanted: &ColumnType) -> Option<ColumnType> {
+        match (self, wanted) {
+            (ColumnType::Int64, ColumnType::Float64 { .. }) => Some(ColumnType::Float64 {
+                decimal_comma: false,
+            }),
+            (ColumnType::String, _) => None,
+            (_, ColumnType::String) => Some(ColumnType::String),
+            _ => None,
+        }
     }
 }
 
@@ -627,6 +696,77 @@ pub fn infer_column_with<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delta_names_read_back_as_the_types_that_wrote_them() {
+        for t in [
+            ColumnType::Int64,
+            ColumnType::Float64 {
+                decimal_comma: false,
+            },
+            ColumnType::Boolean,
+            ColumnType::Date {
+                order: DateOrder::Ymd,
+            },
+            ColumnType::Timestamp,
+            ColumnType::String,
+        ] {
+            assert_eq!(ColumnType::from_delta_name(t.delta_name()), Some(t));
+        }
+        // The text order of a date and the decimal comma are not stored.
+        let dmy = ColumnType::Date {
+            order: DateOrder::Dmy,
+        };
+        assert_eq!(
+            ColumnType::from_delta_name(dmy.delta_name()),
+            Some(ColumnType::Date {
+                order: DateOrder::Ymd
+            })
+        );
+        assert_eq!(ColumnType::from_delta_name("binary"), None);
+    }
+
+    #[test]
+    fn columns_widen_along_the_lattice() {
+        let float = ColumnType::Float64 {
+            decimal_comma: false,
+        };
+        let comma = ColumnType::Float64 {
+            decimal_comma: true,
+        };
+        assert_eq!(ColumnType::Int64.widen(" 1.5 ", false), float);
+        assert_eq!(ColumnType::Int64.widen("1,5", true), comma);
+        assert_eq!(ColumnType::Int64.widen("1,5", false), ColumnType::String);
+        assert_eq!(ColumnType::Int64.widen("n/a", true), ColumnType::String);
+        assert_eq!(float.widen("2.5e3x", true), ColumnType::String);
+        assert_eq!(ColumnType::Boolean.widen("maybe", true), ColumnType::String);
+
+        // A file's column stored as the dataset's type: only upwards.
+        assert_eq!(ColumnType::Int64.widens_to(&comma), Some(float.clone()));
+        assert_eq!(
+            ColumnType::Int64.widens_to(&ColumnType::String),
+            Some(ColumnType::String)
+        );
+        for from in [
+            float.clone(),
+            ColumnType::Boolean,
+            ColumnType::Timestamp,
+            ColumnType::Date {
+                order: DateOrder::Dmy,
+            },
+        ] {
+            assert_eq!(
+                from.widens_to(&ColumnType::String),
+                Some(ColumnType::String)
+            );
+            assert_eq!(from.widens_to(&ColumnType::Int64), None, "{from:?}");
+        }
+        assert_eq!(float.widens_to(&float), None);
+        assert_eq!(ColumnType::String.widens_to(&ColumnType::Int64), None);
+        assert_eq!(ColumnType::String.widens_to(&ColumnType::String), None);
+        assert_eq!(ColumnType::Int64.widens_to(&ColumnType::Int64), None);
+        assert_eq!(ColumnType::Int64.widens_to(&ColumnType::Timestamp), None);
+    }
 
     fn infer(values: &[&str]) -> ColumnType {
         infer_column(values.iter().copied()).column_type

@@ -29,16 +29,22 @@ mod error;
 mod footer;
 pub mod infer;
 pub mod names;
+pub mod options;
 mod preview;
 mod sniff;
 mod stats;
 mod tokenize;
 
 pub use commit::table_files;
-pub use convert::{ConvertOptions, Converted, Mode, OnMismatch, Progress, Widened, convert};
+pub use convert::{ConvertOptions, Converted, OnMismatch, Progress, Widened, convert};
+/// What to do with the table at the destination: make a new one (failing if one exists), add the rows
+/// to an existing one with the same columns, or replace its rows (and columns). The one write mode of
+/// the workspace.
+pub use delta_bridge_api::Mode;
 pub use error::{Error, Result};
 pub use footer::{DataFile, FOOTER_TRAILER, FooterError, read_footer};
 pub use infer::{ColumnType, DateOrder};
+pub use options::{OptionError, ReadText};
 pub use preview::{Column, Options, Preview, preview, preview_bytes};
 pub use sniff::{Dialect, Encoding, LineEnding, decode, sniff};
 

@@ -38,6 +38,7 @@ pub struct Options {
 
 /// One column of the preview.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Column {
     /// Name in the table.
     pub name: String,
@@ -57,10 +58,12 @@ pub struct Column {
 
 /// What a preview shows.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Preview {
     /// The file.
     pub file: PathBuf,
     /// Size of the file in bytes.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub file_size: u64,
     /// How the file is written.
     pub dialect: Dialect,

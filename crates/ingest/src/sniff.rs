@@ -10,6 +10,7 @@ use crate::{Error, Result};
 /// Text encodings a CSV file may be in. Everything is transcoded to UTF-8.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Encoding {
     /// UTF-8 without a byte-order mark.
     Utf8,
@@ -74,6 +75,7 @@ impl Encoding {
 /// How lines end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum LineEnding {
     /// `\n` (Unix, macOS).
     Lf,
@@ -85,14 +87,17 @@ pub enum LineEnding {
 
 /// How a CSV file is written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Dialect {
     /// Text encoding.
     pub encoding: Encoding,
     /// Field delimiter: `,`, `;`, tab or `|`.
     #[serde(serialize_with = "as_char")]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub delimiter: u8,
     /// Quote character.
     #[serde(serialize_with = "as_char")]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub quote: u8,
     /// Whether the first row holds column names.
     pub has_header: bool,

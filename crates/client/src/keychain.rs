@@ -14,7 +14,8 @@ pub enum KeyringError {
         "the OS keyring is locked; unlock it (log in to the desktop session, or run gnome-keyring-daemon --unlock) and try again"
     )]
     Locked,
-    /// There is no keyring service to talk to.
+    /// There is no keyring service to talk to (no Secret Service in the session, no D-Bus): a sign-in
+    /// then lasts for the session only.
     #[error(
         "no OS keyring is available ({0}); on Linux a Secret Service (gnome-keyring or KWallet) must run in the session"
     )]
@@ -25,8 +26,13 @@ pub enum KeyringError {
 #[derive(Debug, Clone)]
 pub struct Keychain {
     account: String,
+    /// Tests stand in for a session without a keyring service.
+    #[cfg(test)]
+    pub(crate) unavailable: bool,
 }
 
+/// A locked store can be unlocked (the user is asked to); anything else (no default store: the Secret
+/// Service could not be reached; a platform failure) means there is no keyring to use.
 fn classify(e: keyring::Error) -> KeyringError {
     match e {
         keyring::Error::NoStorageAccess(_) => KeyringError::Locked,
@@ -39,10 +45,16 @@ impl Keychain {
     pub fn new(account: &str) -> Keychain {
         Keychain {
             account: account.to_string(),
+            #[cfg(test)]
+            unavailable: false,
         }
     }
 
     fn entry(&self) -> Result<keyring::Entry, KeyringError> {
+        #[cfg(test)]
+        if self.unavailable {
+            return Err(classify(keyring::Error::NoDefaultStore));
+        }
         keyring::Entry::new(SERVICE, &self.account).map_err(classify)
     }
 
@@ -67,5 +79,20 @@ impl Keychain {
             Err(keyring::Error::NoEntry) => Ok(false),
             Err(e) => Err(classify(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_secret_service_is_unavailable_and_a_locked_one_is_locked() {
+        let failure: keyring::Error = keyring::Error::NoDefaultStore;
+        assert!(matches!(classify(failure), KeyringError::Unavailable(_)));
+        let failure = keyring::Error::PlatformFailure("no D-Bus session".into());
+        assert!(matches!(classify(failure), KeyringError::Unavailable(_)));
+        let locked = keyring::Error::NoStorageAccess("locked".into());
+        assert!(matches!(classify(locked), KeyringError::Locked));
     }
 }

@@ -94,7 +94,11 @@ impl Backend {
             Err(_) => ("HTTP".into(), format!("the backend answered HTTP {status}")),
         };
         if status.is_server_error() {
-            return Err(Error::Network(format!("the backend failed: {message}")));
+            return Err(Error::Failed {
+                status: status.as_u16(),
+                code,
+                message,
+            });
         }
         Err(Error::Refused {
             status: status.as_u16(),

@@ -9,38 +9,53 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use delta_bridge_api::{
-    DatasetDetail, FileSpec, FileUpload, PresignRequest, ProcessRequest, Snippet,
+    DatasetDetail, FileSpec, FileUpload, Mode, PresignRequest, ProcessRequest, Snippet,
 };
-use delta_bridge_ingest::{ColumnType, ConvertOptions};
+use delta_bridge_ingest::{ColumnType, ConvertOptions, ReadText};
 use futures::{StreamExt, TryStreamExt};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::sync::CancellationToken;
 
+use crate::jobs::Job;
 use crate::journal::{Journal, StagedFile};
 use crate::secret::Secret;
 use crate::{Client, Error, Result};
 
-/// What to upload.
-#[derive(Debug, Clone)]
-pub struct UploadOptions {
+/// What to upload, as asked: the request a journal records, so an interrupted upload can be listed and
+/// asked again as it was.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct UploadRequest {
     /// CSV files; with several, they must have the same columns and become one version. A single
     /// directory holding a Delta table (made by `delta-bridge convert`) is uploaded as it is.
     pub files: Vec<PathBuf>,
     /// Dataset name (default: the first file's name without extension).
+    #[serde(default)]
     pub name: Option<String>,
-    /// `create`, `append` or `overwrite`.
-    pub mode: String,
+    /// Create the dataset, append to it or overwrite it.
+    pub mode: Mode,
     /// Share it once committed (and answer the snippet).
+    #[serde(default)]
     pub share: bool,
-    /// Files or parts in flight at once.
-    pub concurrency: usize,
-    /// How to read the CSV files instead of what is detected: dialect, column names and types.
-    pub read: delta_bridge_ingest::Options,
+    /// How to read the CSV files instead of what is detected (dialect, column names and types), as
+    /// text: parsed by the ingest library's rules when the upload starts.
+    #[serde(default)]
+    pub read: ReadText,
 }
 
-impl UploadOptions {
+/// What to upload, and how.
+#[derive(Debug, Clone)]
+pub struct UploadOptions {
+    /// The request.
+    pub request: UploadRequest,
+    /// Files or parts in flight at once.
+    pub concurrency: usize,
+}
+
+impl UploadRequest {
     /// The dataset's name: the one chosen, or the first file's name without extension.
     pub fn dataset_name(&self) -> String {
         match &self.name {
@@ -59,6 +74,7 @@ impl UploadOptions {
 /// Where an upload is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Stage {
     /// Converting CSV to a local Delta table.
     Converting,
@@ -73,12 +89,15 @@ pub enum Stage {
 /// A progress event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Progress {
     /// Stage.
     pub stage: Stage,
     /// Bytes done in this stage.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub bytes_done: u64,
     /// Bytes in this stage.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub bytes_total: u64,
 }
 
@@ -88,6 +107,7 @@ pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 /// The result.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Uploaded {
     /// The dataset after the commit.
     pub dataset: DatasetDetail,
@@ -96,109 +116,110 @@ pub struct Uploaded {
     /// Whether an interrupted upload was resumed.
     pub resumed: bool,
     /// Bytes sent by this run (not counting what an earlier run sent).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub bytes_sent: u64,
 }
 
 const ATTEMPTS: u32 = 6;
 
 impl Client {
-    /// Uploads CSV files as a new version of a dataset. Running the same upload again after a crash or a
-    /// kill resumes it.
+    /// Uploads CSV files as a new version of a dataset. Running the same upload again after a crash, a
+    /// kill or a pause resumes it. `job` stops it: cancelled, what was sent is forgotten
+    /// ([`Error::Cancelled`]); paused, the journal is kept ([`Error::Paused`]) and
+    /// [`Client::interrupted`] lists it.
     pub async fn upload(
         &self,
         options: &UploadOptions,
         progress: ProgressFn,
-        cancel: CancellationToken,
+        job: &Job,
     ) -> Result<Uploaded> {
-        if options.files.is_empty() {
+        let request = &options.request;
+        if request.files.is_empty() {
             return Err(Error::Input("give at least one CSV file".into()));
         }
-        if !matches!(options.mode.as_str(), "create" | "append" | "overwrite") {
-            return Err(Error::Input(format!(
-                "mode {:?} is not one of create, append, overwrite",
-                options.mode
-            )));
-        }
-        let name = options.dataset_name();
+        let read = request
+            .read
+            .options(None)
+            .map_err(|e| Error::Input(e.to_string()))?;
+        let name = request.dataset_name();
         let token = self.id_token().await?;
         let account = self.account().await?;
         // Other read options make another conversion, so another journal.
         let key = journal_key(
             self.backend().url(),
             &account.uid,
-            &format!("{name}\0{:?}", options.read),
-            &options.mode,
-            &options.files,
+            &format!("{name}\0{read:?}"),
+            request.mode.as_str(),
+            &request.files,
         )?;
-        let journal_path = self.state_dir().join("uploads").join(format!("{key}.json"));
+        let journal_path = self.journal_path(&key);
         let (mut journal, resumed) = match Journal::load(&journal_path)? {
             Some(j) if j.converted => (j, true),
-            _ => (
-                Journal {
+            _ => {
+                // Recorded before anything else, so a crash or a pause during the conversion is listed
+                // as interrupted too.
+                let journal = Journal {
                     name: name.clone(),
-                    mode: options.mode.clone(),
+                    mode: request.mode,
                     staging: self.state_dir().join("staging").join(&key),
+                    backend: self.backend().url().to_string(),
+                    request: Some(request.clone()),
                     ..Default::default()
-                },
-                false,
-            ),
+                };
+                journal.save(&journal_path)?;
+                (journal, false)
+            }
         };
-        let table = options
+        let cancel = job.token();
+        let table = request
             .files
             .first()
-            .filter(|p| options.files.len() == 1 && p.join("_delta_log").is_dir())
+            .filter(|p| request.files.len() == 1 && p.join("_delta_log").is_dir())
             .cloned();
         if let (false, Some(table)) = (journal.converted, &table) {
             // A Delta table converted earlier (`delta-bridge convert`): its data files go up as they are.
             let dir = table.clone();
-            journal.files = tokio::task::spawn_blocking(move || describe(&dir))
+            let described = tokio::task::spawn_blocking(move || describe(&dir))
                 .await
-                .map_err(|e| Error::Local(format!("reading the table stopped: {e}")))??;
+                .map_err(|e| Error::Local(format!("reading the table stopped: {e}")))?;
+            journal.files = self.unless_stopped(described, &journal_path, job)?;
             journal.staging = table.clone();
             journal.keep_staging = true;
             journal.converted = true;
             journal.save(&journal_path)?;
         }
         if !journal.converted {
-            let types = if options.mode == "create" {
+            let types = if request.mode == Mode::Create {
                 None
             } else {
                 self.dataset_types(&token, &name).await?
             };
-            journal.files = convert(
-                &options.files,
+            let converted = convert(
+                &request.files,
                 &journal.staging,
-                &options.read,
+                &read,
                 types,
                 &progress,
-                &cancel,
+                cancel,
             )
-            .await?;
+            .await;
+            journal.files = self.unless_stopped(converted, &journal_path, job)?;
             journal.converted = true;
             journal.save(&journal_path)?;
         }
         let shared = Arc::new(Mutex::new(journal));
         let sent = self
-            .send(&shared, &journal_path, options, &progress, &cancel)
+            .send(&shared, &journal_path, options, &progress, cancel)
             .await;
         let (upload_id, bytes_sent) = match sent {
             Ok(sent) => sent,
+            // Pausing means "later": the journal stays, with what was sent.
+            Err(Error::Cancelled) if job.is_paused() => return Err(Error::Paused),
             Err(Error::Cancelled) => {
                 // Cancelling means "not this": forget the journal and the local copy (a crash or a kill,
                 // which cannot clean up, is what resuming is for).
                 let journal = shared.lock().expect("not poisoned").clone();
-                let _ = std::fs::remove_file(&journal_path);
-                if !journal.keep_staging {
-                    let _ = std::fs::remove_dir_all(&journal.staging);
-                }
-                // And tell the backend, which deletes what it already received. Best effort: the
-                // cancel has happened whether or not the backend can be reached.
-                if let Some(upload_id) = &journal.upload_id {
-                    let token = self.id_token().await.unwrap_or(token);
-                    if let Err(e) = self.backend().abort_upload(&token, upload_id).await {
-                        tracing::warn!("the backend could not abandon upload {upload_id}: {e}");
-                    }
-                }
+                self.forget(&journal_path, &journal, Some(token)).await;
                 return Err(Error::Cancelled);
             }
             Err(e) => return Err(e),
@@ -224,7 +245,7 @@ impl Client {
                 &token,
                 &ProcessRequest {
                     upload_id,
-                    mode: options.mode.clone(),
+                    mode: request.mode,
                     parts,
                 },
             )
@@ -235,11 +256,8 @@ impl Client {
             bytes_total: total,
         });
         // Committed: the journal and the local copy have done their job.
-        let _ = std::fs::remove_file(&journal_path);
-        if !journal.keep_staging {
-            let _ = std::fs::remove_dir_all(&journal.staging);
-        }
-        let snippet = if options.share {
+        remove_journal(&journal_path, &journal);
+        let snippet = if request.share {
             progress(Progress {
                 stage: Stage::Sharing,
                 bytes_done: 0,
@@ -264,6 +282,48 @@ impl Client {
         })
     }
 
+    /// Where upload `key`'s journal is.
+    pub(crate) fn journal_path(&self, key: &str) -> PathBuf {
+        self.state_dir().join("uploads").join(format!("{key}.json"))
+    }
+
+    /// The result of a conversion (or of describing a table): a pause keeps the journal (nothing was
+    /// sent; resuming converts again), a cancel or a failure forgets it (a file that cannot be read is
+    /// no interrupted upload).
+    fn unless_stopped<T>(&self, result: Result<T>, journal_path: &Path, job: &Job) -> Result<T> {
+        match result {
+            Ok(value) => Ok(value),
+            Err(Error::Cancelled) if job.is_paused() => Err(Error::Paused),
+            Err(e) => {
+                let _ = std::fs::remove_file(journal_path);
+                Err(e)
+            }
+        }
+    }
+
+    /// Forgets an upload: its journal, its local copy, and (best effort: the upload is forgotten here
+    /// whether or not the backend can be reached) what the backend received.
+    pub(crate) async fn forget(
+        &self,
+        journal_path: &Path,
+        journal: &Journal,
+        token: Option<Secret>,
+    ) {
+        remove_journal(journal_path, journal);
+        if let Some(upload_id) = &journal.upload_id {
+            let token = match self.id_token().await {
+                Ok(token) => token,
+                Err(_) => match token {
+                    Some(token) => token,
+                    None => return,
+                },
+            };
+            if let Err(e) = self.backend().abort_upload(&token, upload_id).await {
+                tracing::warn!("the backend could not abandon upload {upload_id}: {e}");
+            }
+        }
+    }
+
     /// The column types of the caller's dataset with this name, so an append or overwrite converts to
     /// them (a ZIP column that is text in the dataset stays text even if this file's codes look numeric).
     async fn dataset_types(
@@ -280,17 +340,7 @@ impl Client {
                 .schema
                 .iter()
                 .filter_map(|c| {
-                    let t = match c.data_type.as_str() {
-                        "long" => ColumnType::Int64,
-                        "double" => ColumnType::Float64 {
-                            decimal_comma: false,
-                        },
-                        "boolean" => ColumnType::Boolean,
-                        "timestamp" => ColumnType::Timestamp,
-                        "string" => ColumnType::String,
-                        _ => return None,
-                    };
-                    Some((c.name.clone(), t))
+                    ColumnType::from_delta_name(&c.data_type).map(|t| (c.name.clone(), t))
                 })
                 .collect(),
         ))
@@ -351,6 +401,7 @@ impl Client {
             // but before the journal recorded it).
             for upload in &presigned.files {
                 let sent = j.sent.entry(upload.name.clone()).or_default();
+                sent.part_size = upload.part_size;
                 if upload.uploaded {
                     sent.whole = true;
                 }
@@ -656,12 +707,7 @@ async fn convert(
                     bytes_total: total,
                 })
             };
-            delta_bridge_ingest::convert(file, &staging, &options, &report, &stop).map_err(
-                |e| match e {
-                    delta_bridge_ingest::Error::Cancelled { .. } => Error::Cancelled,
-                    other => Error::Input(other.to_string()),
-                },
-            )?;
+            delta_bridge_ingest::convert(file, &staging, &options, &report, &stop)?;
             before += std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
         }
         crate::private::restrict_tree(&staging)
@@ -683,43 +729,18 @@ fn matching_types(
     read: &delta_bridge_ingest::Options,
     types: &BTreeMap<String, ColumnType>,
 ) -> Result<Vec<(usize, ColumnType)>> {
-    let preview =
-        delta_bridge_ingest::preview(file, read).map_err(|e| Error::Input(e.to_string()))?;
+    let preview = delta_bridge_ingest::preview(file, read)?;
     Ok(preview
         .columns
         .iter()
         .enumerate()
-        .filter_map(|(i, c)| {
-            let wanted = types.get(&c.name)?;
-            let compatible = matches!(
-                (&c.column_type, wanted),
-                (
-                    ColumnType::Int64,
-                    ColumnType::Float64 { .. } | ColumnType::String
-                ) | (ColumnType::Float64 { .. }, ColumnType::String)
-                    | (ColumnType::Boolean, ColumnType::String)
-                    | (ColumnType::Date { .. }, ColumnType::String)
-                    | (ColumnType::Timestamp, ColumnType::String)
-            );
-            compatible.then(|| {
-                let wanted = match (wanted, &c.column_type) {
-                    (ColumnType::Float64 { .. }, ColumnType::Float64 { decimal_comma }) => {
-                        ColumnType::Float64 {
-                            decimal_comma: *decimal_comma,
-                        }
-                    }
-                    _ => wanted.clone(),
-                };
-                (i, wanted)
-            })
-        })
+        .filter_map(|(i, c)| Some((i, c.column_type.widens_to(types.get(&c.name)?)?)))
         .collect())
 }
 
 /// The data files of a table's current version, with sizes and SHA-256 (hashed on every core).
 fn describe(table: &Path) -> Result<Vec<StagedFile>> {
-    let relative =
-        delta_bridge_ingest::table_files(table).map_err(|e| Error::Input(e.to_string()))?;
+    let relative = delta_bridge_ingest::table_files(table)?;
     let paths: Vec<PathBuf> = relative.iter().map(|name| table.join(name)).collect();
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
@@ -778,6 +799,14 @@ fn hash_file(path: &Path) -> Result<(u64, String)> {
     Ok((size, hex::encode(hasher.finalize())))
 }
 
+/// Removes a journal and the local copy it made (never a table the user gave).
+fn remove_journal(journal_path: &Path, journal: &Journal) {
+    let _ = std::fs::remove_file(journal_path);
+    if !journal.keep_staging {
+        let _ = std::fs::remove_dir_all(&journal.staging);
+    }
+}
+
 /// The journal's name: the same command on the same unchanged files finds the same journal.
 fn journal_key(
     backend: &str,
@@ -814,20 +843,220 @@ mod tests {
 
     #[test]
     fn a_dataset_is_named_after_its_first_file_unless_a_name_is_chosen() {
-        let mut options = UploadOptions {
+        let mut options = UploadRequest {
             files: vec![
                 PathBuf::from("/home/ana/Q3 sales.csv"),
                 PathBuf::from("b.csv"),
             ],
             name: None,
-            mode: "create".into(),
+            mode: Mode::Create,
             share: false,
-            concurrency: 1,
             read: Default::default(),
         };
         assert_eq!(options.dataset_name(), "Q3 sales");
         options.name = Some("sales".into());
         assert_eq!(options.dataset_name(), "sales");
+    }
+
+    #[tokio::test]
+    async fn an_input_error_keeps_its_file_and_row_through_the_client() {
+        let server = crate::testing::fake_server(|_| (500, "{}".into()));
+        let root = tempfile::tempdir().unwrap();
+        let csv = root.path().join("sales.csv");
+        std::fs::write(&csv, "zip,amount\n01234,1.5\n98765\n").unwrap();
+        let client = Client::signed_in_for_tests(
+            crate::testing::settings(&server.url, &root.path().join("state")),
+            "u",
+        )
+        .await;
+        let options = UploadOptions {
+            request: UploadRequest {
+                files: vec![csv.clone()],
+                mode: Mode::Create,
+                ..Default::default()
+            },
+            concurrency: 1,
+        };
+        let e = client
+            .upload(&options, Arc::new(|_| {}), &Job::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Ingest(_)), "{e:?}");
+        assert_eq!(e.kind(), crate::Kind::Input);
+        assert_eq!(e.file(), Some(csv.as_path()));
+        assert_eq!(e.row(), Some(3), "{e}");
+        assert!(e.to_string().contains("row 3"), "{e}");
+        // Nothing reached the backend.
+        assert!(server.requests.lock().unwrap().is_empty());
+
+        let typed = Error::from(delta_bridge_ingest::Error::ValueDoesNotFit {
+            file: csv.clone(),
+            row: 2,
+            column: "amount".into(),
+            expected: "int64",
+            value: "1.5".into(),
+        });
+        assert_eq!((typed.row(), typed.column()), (Some(2), Some("amount")));
+        let cancelled = Error::from(delta_bridge_ingest::Error::Cancelled { file: csv });
+        assert!(matches!(cancelled, Error::Cancelled));
+    }
+
+    /// A backend whose single-PUT uploads take `put_seconds`, for stopping an upload while it sends.
+    fn slow_backend(put_seconds: u64) -> (crate::testing::FakeServer, Arc<AtomicBool>) {
+        let base = Arc::new(std::sync::OnceLock::<String>::new());
+        let names = Arc::new(Mutex::new(Vec::<String>::new()));
+        let putting = Arc::new(AtomicBool::new(false));
+        let server = crate::testing::fake_server({
+            let (base, names, putting) = (base.clone(), names.clone(), putting.clone());
+            move |r| match (r.method.as_str(), r.path.as_str()) {
+                ("POST", "/presign") => {
+                    let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+                    if let Some(files) = body["files"].as_array().filter(|f| !f.is_empty()) {
+                        *names.lock().unwrap() = files
+                            .iter()
+                            .map(|f| f["name"].as_str().unwrap().to_string())
+                            .collect();
+                    }
+                    let files: Vec<serde_json::Value> = names
+                        .lock()
+                        .unwrap()
+                        .iter()
+                        .map(|n| serde_json::json!({"name": n, "url": format!("{}/put/{n}", base.get().unwrap())}))
+                        .collect();
+                    let answer = serde_json::json!({
+                        "uploadId": "up1", "datasetId": "ds0123456789abcdef0123",
+                        "expiresAt": "", "files": files
+                    });
+                    (200, answer.to_string())
+                }
+                ("PUT", _) => {
+                    putting.store(true, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_secs(put_seconds));
+                    (200, String::new())
+                }
+                ("DELETE", _) => (200, "{}".into()),
+                _ => (
+                    404,
+                    r#"{"error":{"code":"NOT_FOUND","message":"no"}}"#.into(),
+                ),
+            }
+        });
+        base.set(server.url.clone()).unwrap();
+        (server, putting)
+    }
+
+    async fn until(flag: &AtomicBool) {
+        for _ in 0..500 {
+            if flag.load(Ordering::SeqCst) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("never happened");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pause_keeps_the_journal_for_interrupted_and_cancel_or_discard_forget_it() {
+        let (server, putting) = slow_backend(1);
+        let root = tempfile::tempdir().unwrap();
+        let csv = root.path().join("sales.csv");
+        std::fs::write(&csv, "zip,amount\n01234,1.5\n98765,2.25\n").unwrap();
+        let client = Arc::new(
+            Client::signed_in_for_tests(
+                crate::testing::settings(&server.url, &root.path().join("state")),
+                "u",
+            )
+            .await,
+        );
+        let request = UploadRequest {
+            files: vec![csv.clone()],
+            name: Some("sales".into()),
+            mode: Mode::Create,
+            share: true,
+            read: ReadText {
+                delimiter: Some("\\t".into()),
+                ..Default::default()
+            },
+        };
+        let jobs = Arc::new(crate::Jobs::default());
+        let start = |id: u64| {
+            let client = client.clone();
+            let running = jobs.start(id);
+            let options = UploadOptions {
+                request: request.clone(),
+                concurrency: 1,
+            };
+            putting.store(false, Ordering::SeqCst);
+            tokio::spawn(async move {
+                client
+                    .upload(&options, Arc::new(|_| {}), running.job())
+                    .await
+            })
+        };
+        assert!(client.interrupted().unwrap().is_empty());
+
+        // Paused while sending: the journal stays, and lists the request as it was asked.
+        let first = jobs.new_id();
+        let upload = start(first);
+        until(&putting).await;
+        assert!(jobs.pause(first));
+        let e = upload.await.unwrap().unwrap_err();
+        assert!(matches!(e, Error::Paused), "{e:?}");
+        assert_eq!(e.kind(), crate::Kind::Paused);
+        let interrupted = client.interrupted().unwrap();
+        assert_eq!(interrupted.len(), 1, "{interrupted:?}");
+        assert_eq!(interrupted[0].request, request);
+        assert_eq!(interrupted[0].bytes_sent, 0);
+        assert!(interrupted[0].bytes_total > 0);
+        let json = serde_json::to_value(&interrupted[0]).unwrap();
+        assert_eq!(json["request"]["mode"], "create");
+        assert_eq!(json["request"]["read"]["delimiter"], "\\t");
+        assert!(
+            json.get("bytesSent").is_some() && json.get("bytesTotal").is_some(),
+            "{json}"
+        );
+        let key = interrupted[0].key.clone();
+        assert!(client.journal_path(&key).exists());
+        assert!(
+            !server
+                .requests
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|r| r.method == "DELETE"),
+            "a pause tells the backend nothing"
+        );
+
+        // The same request again resumes it; cancelled, everything is forgotten, the backend told.
+        let second = jobs.new_id();
+        let upload = start(second);
+        until(&putting).await;
+        assert!(jobs.cancel(second));
+        let e = upload.await.unwrap().unwrap_err();
+        assert!(matches!(e, Error::Cancelled), "{e:?}");
+        assert!(client.interrupted().unwrap().is_empty());
+        assert!(!client.journal_path(&key).exists());
+        assert!(
+            server
+                .requests
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|r| r.method == "DELETE" && r.path == "/uploads/up1"),
+        );
+
+        // Paused again, then discarded.
+        let third = jobs.new_id();
+        let upload = start(third);
+        until(&putting).await;
+        jobs.pause(third);
+        assert!(matches!(upload.await.unwrap(), Err(Error::Paused)));
+        let key = client.interrupted().unwrap()[0].key.clone();
+        assert!(!client.discard("../../etc/passwd").await.unwrap());
+        assert!(client.discard(&key).await.unwrap());
+        assert!(client.interrupted().unwrap().is_empty());
+        assert!(!client.discard(&key).await.unwrap());
+        assert!(jobs.running().is_empty());
     }
 
     #[cfg(unix)]

@@ -1,6 +1,6 @@
-//! Everything the desktop app does, as a library with no UI dependency (the `delta-bridge` CLI uses it
-//! too): sign in with Firebase and keep the refresh token in the OS keyring, convert CSV files locally,
-//! upload them through the backend's presigned URLs (resumably), share, and manage datasets.
+//! The one client library under the `delta-bridge` CLI and the desktop app, with no UI dependency: sign
+//! in with Firebase and keep the refresh token in the OS keyring, convert CSV files locally, upload them
+//! through the backend's presigned URLs (resumably), share, and manage datasets.
 //!
 //! The ID token lives only in memory and is refreshed before it expires. Nothing secret is written to
 //! disk, logs or `Debug` output, nor sent over plain `http://` to another machine unless the settings say
@@ -10,11 +10,16 @@
 
 pub mod account;
 mod backend;
+mod datasets;
 mod error;
+pub mod jobs;
 mod journal;
 mod keychain;
 pub mod private;
 mod secret;
+pub mod settings;
+#[cfg(test)]
+mod testing;
 pub mod transport;
 mod upload;
 
@@ -24,13 +29,16 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 pub use account::{AuthError, Firebase, FirebaseSettings, Tokens};
-pub use backend::Backend;
+pub use delta_bridge_api::{DatasetId, DatasetRef, Mode};
 pub use error::{Error, Kind, Result};
+pub use jobs::{Job, Jobs};
+pub use journal::Interrupted;
 pub use keychain::{KeyringError, SERVICE as KEYRING_SERVICE};
 pub use secret::Secret;
 pub use transport::Refusal;
-pub use upload::{Progress, ProgressFn, Stage, UploadOptions, Uploaded};
+pub use upload::{Progress, ProgressFn, Stage, UploadOptions, UploadRequest, Uploaded};
 
+use backend::Backend;
 use keychain::Keychain;
 
 /// Refresh the ID token when it has less than this left.
@@ -62,11 +70,21 @@ impl Settings {
 
 /// Who is signed in (not secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Account {
     /// Firebase user id.
     pub uid: String,
     /// Email.
     pub email: Option<String>,
+    /// Whether the sign-in is kept in the OS keyring; false: there is no keyring service, and the
+    /// sign-in lasts only as long as this process.
+    #[serde(default = "remembered_by_default")]
+    pub remembered: bool,
+}
+
+/// Account records written before `remembered` existed were all kept in the keyring.
+fn remembered_by_default() -> bool {
+    true
 }
 
 /// A signed-in (or not yet signed-in) user of one backend.
@@ -77,6 +95,9 @@ pub struct Client {
     keychain: Keychain,
     uploads: reqwest::Client,
     current: tokio::sync::Mutex<Option<(Secret, Instant)>>,
+    /// The refresh token of a sign-in the keyring could not keep (no keyring service): this process's
+    /// only.
+    session: std::sync::Mutex<Option<Secret>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -103,13 +124,18 @@ impl Client {
             keychain: Keychain::new(&format!("refresh-token {}", settings.backend_url)),
             uploads,
             current: tokio::sync::Mutex::new(None),
+            session: std::sync::Mutex::new(None),
             settings,
         }
     }
 
-    /// The backend.
-    pub fn backend(&self) -> &Backend {
+    /// The backend's typed calls; the methods of [`Client`] fetch the token they need.
+    fn backend(&self) -> &Backend {
         &self.backend
+    }
+
+    fn backend_url(&self) -> &str {
+        self.backend.url()
     }
 
     fn state_dir(&self) -> &Path {
@@ -125,7 +151,9 @@ impl Client {
     }
 
     /// Signs in (or, with `sign_up`, creates the account first) and keeps the refresh token in the OS
-    /// keyring.
+    /// keyring. Without a keyring service (no Secret Service, no D-Bus session) the sign-in still works,
+    /// for this process only: the answer's `remembered` is false. A locked keyring is an error (the
+    /// user can unlock it).
     pub async fn login(&self, email: &str, password: &str, sign_up: bool) -> Result<Account> {
         // The ID token is about to go to the backend: both must be safe before the password goes out.
         self.settings.check()?;
@@ -136,10 +164,22 @@ impl Client {
         };
         let keychain = self.keychain.clone();
         let refresh = tokens.refresh_token.clone();
-        blocking(move || keychain.store(&refresh)).await??;
+        let remembered = match blocking(move || keychain.store(&refresh)).await? {
+            Ok(()) => {
+                *self.session.lock().expect("not poisoned") = None;
+                true
+            }
+            Err(KeyringError::Unavailable(why)) => {
+                tracing::warn!("no OS keyring ({why}): the sign-in lasts for this session only");
+                *self.session.lock().expect("not poisoned") = Some(tokens.refresh_token.clone());
+                false
+            }
+            Err(e) => return Err(e.into()),
+        };
         let account = Account {
             uid: tokens.uid.clone(),
             email: tokens.email.clone(),
+            remembered,
         };
         self.save_account(&account)?;
         *self.current.lock().await = Some((tokens.id_token, tokens.expires_at));
@@ -148,8 +188,14 @@ impl Client {
 
     /// Signs out: deletes the keyring entry and forgets the account. True if someone was signed in.
     pub async fn logout(&self) -> Result<bool> {
+        let had_session = self.session.lock().expect("not poisoned").take().is_some();
         let keychain = self.keychain.clone();
-        let had = blocking(move || keychain.delete()).await??;
+        let had = match blocking(move || keychain.delete()).await? {
+            Ok(had) => had || had_session,
+            // Nothing can be in a keyring that is not there.
+            Err(KeyringError::Unavailable(_)) => had_session,
+            Err(e) => return Err(e.into()),
+        };
         let _ = std::fs::remove_file(self.account_path());
         *self.current.lock().await = None;
         Ok(had)
@@ -187,15 +233,33 @@ impl Client {
         {
             return Ok(token.clone());
         }
-        let keychain = self.keychain.clone();
-        let refresh = blocking(move || keychain.load())
-            .await??
-            .ok_or(AuthError::NotSignedIn)?;
+        let session = self.session.lock().expect("not poisoned").clone();
+        let refresh = match session.clone() {
+            Some(refresh) => refresh,
+            None => {
+                let keychain = self.keychain.clone();
+                match blocking(move || keychain.load()).await? {
+                    Ok(found) => found.ok_or(AuthError::NotSignedIn)?,
+                    // A session-only sign-in of an earlier process is over; one the keyring kept
+                    // is there once the keyring is back.
+                    Err(KeyringError::Unavailable(_))
+                        if !self.account().await.is_ok_and(|a| a.remembered) =>
+                    {
+                        return Err(AuthError::NotSignedIn.into());
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
         let tokens = self.firebase.refresh(&refresh).await?;
         if tokens.refresh_token != refresh {
-            let keychain = self.keychain.clone();
-            let rotated = tokens.refresh_token.clone();
-            blocking(move || keychain.store(&rotated)).await??;
+            if session.is_some() {
+                *self.session.lock().expect("not poisoned") = Some(tokens.refresh_token.clone());
+            } else {
+                let keychain = self.keychain.clone();
+                let rotated = tokens.refresh_token.clone();
+                blocking(move || keychain.store(&rotated)).await??;
+            }
         }
         *current = Some((tokens.id_token.clone(), tokens.expires_at));
         Ok(tokens.id_token)
@@ -389,6 +453,7 @@ mod tests {
                 .save_account(&Account {
                     uid: "u".into(),
                     email: None,
+                    remembered: true,
                 })
                 .unwrap();
             let journal = state.join("uploads").join("k.json");
@@ -398,5 +463,93 @@ mod tests {
             assert_eq!(mode(&state.join("uploads")), 0o700);
             assert_eq!(mode(&journal), 0o600);
         });
+    }
+
+    /// Firebase (the emulator's paths) and a backend, on one loopback server.
+    fn firebase_and_backend() -> crate::testing::FakeServer {
+        crate::testing::fake_server(|r| {
+            if r.path.contains("accounts:signInWithPassword") {
+                (
+                    200,
+                    r#"{"localId":"u1","email":"ana@example.com","idToken":"id-1","refreshToken":"r-1","expiresIn":"3600"}"#.into(),
+                )
+            } else if r.path.contains("/v1/token") {
+                (
+                    200,
+                    r#"{"user_id":"u1","id_token":"id-2","refresh_token":"r-2","expires_in":"3600"}"#.into(),
+                )
+            } else if r.path.starts_with("/datasets?") {
+                (200, r#"{"datasets":[]}"#.into())
+            } else {
+                (404, "{}".into())
+            }
+        })
+    }
+
+    async fn signs_in_for_the_session_only(make: impl Fn(Settings) -> Client) {
+        let server = firebase_and_backend();
+        let host = server.url.trim_start_matches("http://").to_string();
+        let state = tempfile::tempdir().unwrap();
+        let settings = Settings {
+            backend_url: server.url.clone(),
+            firebase: FirebaseSettings::emulator(&host, "k"),
+            state_dir: state.path().to_path_buf(),
+            insecure_http: false,
+        };
+        let client = make(settings.clone());
+        let account = client
+            .login("ana@example.com", "the-password", false)
+            .await
+            .unwrap();
+        assert_eq!(account.uid, "u1");
+        assert!(!account.remembered);
+        assert_eq!(
+            serde_json::to_value(&account).unwrap()["remembered"],
+            serde_json::json!(false)
+        );
+        assert!(!client.whoami().await.unwrap().remembered);
+        assert!(client.datasets().await.unwrap().is_empty());
+        // When the ID token runs out, the refresh token kept in memory makes a new one (and its
+        // rotation is kept in memory too).
+        *client.current.lock().await = None;
+        client.id_token().await.unwrap();
+        *client.current.lock().await = None;
+        client.id_token().await.unwrap();
+        let refreshes: Vec<String> = server
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path.contains("/v1/token"))
+            .map(|r| r.body.clone())
+            .collect();
+        assert_eq!(refreshes.len(), 2, "{refreshes:?}");
+        assert!(refreshes[0].contains("refresh_token=r-1"), "{refreshes:?}");
+        assert!(refreshes[1].contains("refresh_token=r-2"), "{refreshes:?}");
+
+        // Another process (another client) is not signed in, and says so rather than a keyring error.
+        let later = make(settings);
+        let e = later.whoami().await.unwrap_err();
+        assert!(matches!(e, Error::Auth(AuthError::NotSignedIn)), "{e}");
+
+        assert!(client.logout().await.unwrap());
+        let e = client.whoami().await.unwrap_err();
+        assert!(matches!(e, Error::Auth(AuthError::NotSignedIn)), "{e}");
+        assert!(!client.logout().await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn without_a_keyring_service_signing_in_works_for_the_session_only() {
+        signs_in_for_the_session_only(Client::without_keyring).await;
+    }
+
+    /// The real keyring in a session without D-Bus (as CI runs unit tests): the same.
+    #[tokio::test]
+    async fn without_a_dbus_session_the_real_keyring_falls_back_to_the_session() {
+        if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
+            eprintln!("skipped: this session has a D-Bus session bus");
+            return;
+        }
+        signs_in_for_the_session_only(Client::new).await;
     }
 }
