@@ -1,76 +1,51 @@
 // The Rust commands (src-tauri/src/lib.rs) and events, typed. This is the only module that crosses the IPC
 // boundary: nothing else imports `invoke`, `listen` or the webview.
+//
+// What the commands take and answer is typed by ./generated/ipc.ts, generated from the Rust types with ts-rs (a
+// Rust test fails while it is stale; never edit it by hand). Those types are re-exported here, under the names the
+// rest of the UI uses where they differ, so nothing here can drift from what Rust really sends.
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
+import type {
+  Account, Configuration, DatasetDetail, DatasetInfo, Interrupted, Preview, Progress, ReadText, SettingsFile,
+  ShareResponse, UnshareResponse, UploadRequest, Uploaded, VersionInfo,
+} from "./generated/ipc";
 
-/** The settings (and a provisioning file's format). */
-export interface Settings {
-  backendUrl: string;
-  firebaseApiKey?: string | null;
-  firebaseEmulatorHost?: string | null;
-  insecureHttp: boolean;
-}
-/** What the app runs with: no settings means unconfigured (nothing signs in until settings are saved). */
-export interface Configuration {
-  settings: Settings | null;
-  source: "saved" | "environment" | "provisioning" | null;
-  file: string | null;
-  problems: string[];
-}
-/** The signed-in user. `remembered` is false when the session could not be kept (no Secret Service): it lasts
- * until the app quits. */
-export interface Account { uid: string; email?: string | null; remembered: boolean }
-export interface Column { name: string; header: string; type: string; order?: string; decimal_comma?: boolean; nullable: boolean; ambiguous_dates: boolean }
-/** What the user changed in the preview (0-based column positions). */
-export interface ReadOverrides { names: [number, string][]; types: [number, string][]; delimiter?: string; hasHeader?: boolean }
-export interface Dialect { encoding: string; delimiter: string; quote: string; has_header: boolean; line_ending: string }
-export interface Preview {
-  file: string; file_size: number; dialect: Dialect; columns: Column[];
-  rows: (string | null)[][]; sampled_rows: number; complete: boolean; warnings: string[];
-}
-export interface ColumnInfo { name: string; type: string }
-export interface Dataset {
-  id: string; name: string; version: number; rows: number; bytes: number;
-  schema: ColumnInfo[]; shared: boolean; createdAt: string; updatedAt: string;
-}
-export interface Version { version: number; operation: string; rows: number; bytes: number; filesAdded: number; rowsAdded: number; committedAt: string }
-export type DatasetDetail = Dataset & { versions: Version[] };
-export interface Snippet {
-  datasetId: string; table: string; profile: Record<string, unknown>;
-  install: string; python: string; spark: string;
-}
-export interface Progress { stage: "converting" | "uploading" | "committing" | "sharing"; bytesDone: number; bytesTotal: number }
-export interface Uploaded { dataset: DatasetDetail; snippet?: Snippet | null; resumed: boolean; bytesSent: number }
-/** How an upload writes its dataset. */
-export type Mode = "create" | "append" | "overwrite";
-/** What `upload` sends: also what an interrupted upload was started with, to resume it as it was. */
-export interface UploadRequest { files: string[]; name: string; mode: Mode; share: boolean; read: ReadOverrides }
-/** An upload that stopped before it finished (crash, kill, quit or pause): its journal is on disk, and uploading
- * the same `request` again resumes from it. */
-export interface Interrupted { key: string; request: UploadRequest; bytesSent: number; bytesTotal: number }
-/** A command's failure: `kind` chooses the tone; an ingest error names the file, row and column it is about. */
-export interface CommandError {
-  kind: "auth" | "input" | "network" | "cancelled" | "paused" | "settings" | "other";
-  message: string;
-  file?: string;
-  row?: number;
-  column?: string;
-}
-/** What closing the window does while uploads run: keep them running in the background (tray), or quit. */
+export type {
+  Account, Column, ColumnInfo, ColumnType, CommandError, Configuration, DatasetDetail, DatasetId, DatasetInfo, DateOrder,
+  Dialect, Encoding, Interrupted, LineEnding, Mode, Preview, Progress, ReadText, Revocation, SettingsFile, ShareResponse,
+  Snippet, Source, Stage, UnshareResponse, UploadRequest, Uploaded, VersionInfo,
+} from "./generated/ipc";
+
+/** The settings (and a provisioning file's format): Rust's `SettingsFile`. */
+export type Settings = SettingsFile;
+/** A dataset as the list shows it: Rust's `DatasetInfo`. */
+export type Dataset = DatasetInfo;
+/** One version in a dataset's history: Rust's `VersionInfo`. */
+export type Version = VersionInfo;
+/** What the user changed in the preview (0-based column positions), as text the ingest library parses: Rust's
+ * `ReadText`. A choice not made is null. */
+export type ReadOverrides = ReadText;
+
+// Written by hand: Rust does not generate these.
+/** What closing the window does while uploads run: keep them running in the background (tray), or quit. Rust's
+ * `CloseBehaviour` (src-tauri/src/background.rs, serde lowercase) is not among the generated types. */
 export type CloseBehaviour = "background" | "quit";
-/** A drag over the window, as the webview reports it. */
+/** A drag over the window, as the webview reports it (Tauri's own event, not a Rust type of ours). */
 export type DragDrop = { type: "enter"; paths: string[] } | { type: "over" } | { type: "drop"; paths: string[] } | { type: "leave" };
 
+/** The Rust commands. Plain answers are typed here by hand: file lists (`Vec<String>`), job ids (`u64`, sent as a
+ * JSON number, which is exact for any id a session makes), `bool` and `()` (null). */
 export const api = {
   configuration: () => invoke<Configuration>("configuration"),
-  saveSettings: (settings: Settings) => invoke<Configuration>("save_settings", { settings }),
+  saveSettings: (settings: SettingsFile) => invoke<Configuration>("save_settings", { settings }),
   restoreSession: () => invoke<Account | null>("restore_session"),
   signIn: (email: string, password: string, signUp: boolean) => invoke<Account>("sign_in", { email, password, signUp }),
   signOut: () => invoke<void>("sign_out"),
   pickFiles: () => invoke<string[]>("pick_files"),
   /** The CSV files the app was launched with (a file manager's "Open with"), answered once. */
   openedFiles: () => invoke<string[]>("opened_files"),
-  preview: (path: string, read?: ReadOverrides, rows = 100) => invoke<Preview>("preview", { path, rows, read: read ?? null }),
+  preview: (path: string, read?: ReadText, rows = 100) => invoke<Preview>("preview", { path, rows, read: read ?? null }),
   /** A new job id, to pass to `upload` and then to `pause` or `cancel`. */
   newJob: () => invoke<number>("new_job"),
   /** Converts and uploads; progress streams to `onProgress`. Uploading a request whose journal exists (paused or
@@ -87,15 +62,16 @@ export const api = {
   cancel: (job: number) => invoke<boolean>("cancel", { job }),
   /** The uploads that stopped before finishing (paused, or cut off by a crash, a kill or quitting). */
   interrupted: () => invoke<Interrupted[]>("interrupted"),
-  /** Forgets an interrupted upload (its journal and what it sent). */
-  discard: (key: string) => invoke<void>("discard", { key }),
+  /** Forgets an interrupted upload (its journal and what it sent): false when there was none with that key. */
+  discard: (key: string) => invoke<boolean>("discard", { key }),
   /** What closing the window does while uploads run, asked once (after the `close-requested` event). */
   setCloseBehaviour: (behaviour: CloseBehaviour) => invoke<void>("set_close_behaviour", { behaviour }),
-  datasets: () => invoke<Dataset[]>("datasets"),
+  datasets: () => invoke<DatasetInfo[]>("datasets"),
   dataset: (id: string) => invoke<DatasetDetail>("dataset", { id }),
-  share: (id: string, withHistory: boolean) => invoke<{ shared: boolean; startVersion: number; history: boolean; snippet: Snippet }>("share", { id, withHistory }),
-  snippet: (id: string) => invoke<{ shared: boolean; snippet: Snippet }>("snippet", { id }),
-  unshare: (id: string) => invoke<{ datasetId: string; wasShared: boolean; revocation: "inForce" | "pending" }>("unshare", { id }),
+  share: (id: string, withHistory: boolean) => invoke<ShareResponse>("share", { id, withHistory }),
+  /** The snippet of a shared dataset: Rust answers the same as `share` does. */
+  snippet: (id: string) => invoke<ShareResponse>("snippet", { id }),
+  unshare: (id: string) => invoke<UnshareResponse>("unshare", { id }),
   remove: (id: string) => invoke<void>("delete", { id }),
 };
 

@@ -1,5 +1,5 @@
 // Pure helpers for what the screens show.
-import type { CommandError, Progress } from "./api";
+import type { ColumnType, CommandError, Encoding, Progress, UploadRequest } from "./api";
 
 export function bytes(n: number): string {
   const units = ["B", "KB", "MB", "GB", "TB"];
@@ -82,10 +82,26 @@ export function datasetName(path: string): string {
 export const TYPES = ["string", "int64", "float64", "float64:comma", "boolean", "date", "date:dmy", "date:mdy", "timestamp"];
 
 /** A preview column's type as one of TYPES. */
-export function typeName(column: { type: string; order?: string; decimal_comma?: boolean }): string {
-  if (column.type === "date" && column.order && column.order !== "ymd") return `date:${column.order}`;
-  if (column.type === "float64" && column.decimal_comma) return "float64:comma";
-  return column.type;
+export function typeName(column: ColumnType): string {
+  switch (column.type) {
+    case "date": return column.order === "ymd" ? "date" : `date:${column.order}`;
+    case "float64": return column.decimal_comma ? "float64:comma" : "float64";
+    default: return column.type;
+  }
+}
+
+/** An encoding as people name it (Rust's `Encoding::name`): "UTF-8" for `utf8`. */
+export function encodingName(encoding: Encoding): string {
+  const NAMES: Record<Encoding, string> = {
+    "utf8": "UTF-8", "utf8-bom": "UTF-8 (with BOM)", "utf16-le": "UTF-16LE", "utf16-be": "UTF-16BE", "windows1252": "Windows-1252",
+  };
+  return NAMES[encoding] ?? encoding;
+}
+
+/** The dataset an upload request writes: its name, or, when it has none (Rust's `Option<String>`), the first
+ * file's name without extension, as Rust's `UploadRequest::dataset_name` chooses. */
+export function requestName(request: UploadRequest): string {
+  return request.name ?? datasetName(request.files[0] ?? "");
 }
 
 /** Sets (or replaces) the entry for one column in a list of overrides. */

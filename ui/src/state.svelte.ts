@@ -6,7 +6,7 @@ import {
   type Account, type CloseBehaviour, type CommandError, type Configuration, type Dataset, type DatasetDetail,
   type Interrupted, type Mode, type Preview, type ReadOverrides, type Settings, type Snippet, type UploadRequest,
 } from "./api";
-import { bytes, datasetName, explain, overall, progressText, setOverride } from "./format";
+import { bytes, datasetName, explain, overall, progressText, requestName, setOverride } from "./format";
 
 /** Which screen is up: nothing configured, nobody signed in, or the main screen. */
 export type Phase = "starting" | "configure" | "signIn" | "home";
@@ -71,8 +71,11 @@ export interface Toast { id: number; text: string; tone: "info" | "error" }
 /** The overall progress of the current batch: the uploads under way or paused, and those done since the batch began. */
 export interface Total { value: number; done: number; count: number; running: number }
 
+/** No changes to the preview: every choice left to what Rust detects (a new object each time: items edit theirs). */
+const noOverrides = (): ReadOverrides => ({ names: [], types: [], delimiter: null, encoding: null, hasHeader: null });
+
 const SAME = (a: UploadRequest, b: UploadRequest) =>
-  a.name === b.name && a.mode === b.mode && a.files.length === b.files.length && a.files.every((f, i) => f === b.files[i]);
+  requestName(a) === requestName(b) && a.mode === b.mode && a.files.length === b.files.length && a.files.every((f, i) => f === b.files[i]);
 
 export class Store {
   phase = $state<Phase>("starting");
@@ -99,7 +102,7 @@ export class Store {
   private previewTurn = new Map<number, number>();
 
   /** The dataset names a new version is being uploaded to. */
-  uploadingNames = $derived(new Set(this.queue.filter((i) => i.status === "uploading" && i.request).map((i) => i.request!.name)));
+  uploadingNames = $derived(new Set(this.queue.filter((i) => i.status === "uploading" && i.request).map((i) => requestName(i.request!))));
 
   total = $derived.by((): Total | null => {
     const counted = this.queue.filter((i) => i.inTotal && (i.status === "uploading" || i.status === "paused" || i.status === "done"));
@@ -223,7 +226,7 @@ export class Store {
 
   private newItem(files: string[], name: string): QueueItem {
     return {
-      id: ++this.ids, files, name, mode: "create", share: false, read: { names: [], types: [] },
+      id: ++this.ids, files, name, mode: "create", share: false, read: noOverrides(),
       preview: null, previewing: false, error: "", status: "ready", job: null, request: null, key: null,
       fromJournal: false, progress: 0, progressText: "", message: "", stopping: null, inTotal: false,
     };
@@ -370,11 +373,11 @@ export class Store {
         item.stopping = null;
         item.progress = 1;
         item.progressText = "";
-        item.message = `Uploaded ${request.name}: version ${done.dataset.version}, ${done.dataset.rows} rows${done.resumed ? " (resumed)" : ""}.`;
+        item.message = `Uploaded ${requestName(request)}: version ${done.dataset.version}, ${done.dataset.rows} rows${done.resumed ? " (resumed)" : ""}.`;
       }
       // The answer holds the dataset as committed: no need to fetch the list again.
       this.upsert(done.dataset);
-      this.toast(`${request.name} is uploaded${done.snippet ? " and shared" : ""}.`);
+      this.toast(`${requestName(request)} is uploaded${done.snippet ? " and shared" : ""}.`);
       if (done.snippet) this.openDialog({ kind: "snippet", snippet: done.snippet });
     } catch (e) {
       this.failed(id, e);
@@ -395,7 +398,7 @@ export class Store {
     } else if (kind === "cancelled") {
       this.cancelled(item);
     } else {
-      const name = item.request?.name ?? item.name;
+      const name = item.request ? requestName(item.request) : item.name;
       if (item.fromJournal) {
         // Nothing to go back to but the journal: it can be resumed again or discarded.
         item.status = "interrupted";
@@ -413,7 +416,7 @@ export class Store {
   private cancelled(item: QueueItem) {
     if (item.fromJournal) {
       this.queue = this.queue.filter((i) => i.id !== item.id);
-      this.toast(`The upload of ${item.request?.name ?? item.name} was discarded.`);
+      this.toast(`The upload of ${item.request ? requestName(item.request) : item.name} was discarded.`);
       return;
     }
     item.status = "ready";
@@ -487,7 +490,7 @@ export class Store {
     for (const stopped of found) {
       const known = this.queue.some((i) => i.key === stopped.key || (i.request && i.status !== "done" && SAME(i.request, stopped.request)));
       if (known) continue;
-      const item = this.newItem([...stopped.request.files], stopped.request.name);
+      const item = this.newItem([...stopped.request.files], requestName(stopped.request));
       Object.assign(item, {
         mode: stopped.request.mode, share: stopped.request.share, read: stopped.request.read, request: stopped.request,
         key: stopped.key, fromJournal: true, status: "interrupted",

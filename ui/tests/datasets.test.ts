@@ -92,7 +92,7 @@ describe("the datasets", () => {
     const ipc = backend({
       datasets: [overwritten],
       share: { shared: true, startVersion: 0, history: true, snippet },
-      unshare: { datasetId: dataset.id, wasShared: true, revocation: "pending" },
+      unshare: { datasetId: dataset.id, shared: false, wasShared: true, revocation: "pending" },
       dataset: (_: unknown, calls: { cmd: string }[]) => ({ ...overwritten, shared: calls.filter((c) => c.cmd === "share").length > calls.filter((c) => c.cmd === "unshare").length, versions: [] }),
     });
     await start();

@@ -2,24 +2,29 @@
 // (@tauri-apps/api/mocks) that records every call, and the app started on a fresh store.
 import { render } from "@testing-library/svelte";
 import { mockIPC } from "@tauri-apps/api/mocks";
-import type { Progress } from "../src/api";
+import type { Account, CommandError, Configuration, DatasetInfo, Preview, Progress, ReadText, Snippet, UploadRequest, Uploaded } from "../src/api";
 import App from "../src/App.svelte";
 import { Store } from "../src/state.svelte";
 
-export const dataset = { id: "ds0123456789abcdef0123", name: "sales", version: 0, rows: 3, bytes: 1422, schema: [], shared: false, createdAt: "2026-01-01T00:00:00Z", updatedAt: "2026-01-01T00:00:00Z" };
-export const configured = { settings: { backendUrl: "http://127.0.0.1:8081", firebaseApiKey: null, firebaseEmulatorHost: "127.0.0.1:9099", insecureHttp: false }, source: "environment", file: null, problems: [] };
-export const unconfigured = { settings: null, source: null, file: null, problems: [] };
-export const snippet = { datasetId: dataset.id, table: `${dataset.id}.default.sales`, profile: {}, install: "pip install delta-sharing", python: "print('pandas')", spark: "print('spark')" };
-export const account = { uid: "u1", email: "ana@example.com", remembered: true };
+export const dataset = { id: "ds0123456789abcdef0123", name: "sales", version: 0, rows: 3, bytes: 1422, schema: [], shared: false, createdAt: "2026-01-01T00:00:00Z", updatedAt: "2026-01-01T00:00:00Z" } satisfies DatasetInfo;
+export const configured = { settings: { backendUrl: "http://127.0.0.1:8081", firebaseApiKey: null, firebaseEmulatorHost: "127.0.0.1:9099", insecureHttp: false }, source: "environment", file: null, problems: [] } satisfies Configuration;
+export const unconfigured = { settings: null, source: null, file: null, problems: [] } satisfies Configuration;
+export const snippet = { datasetId: dataset.id, table: `${dataset.id}.default.sales`, profile: {}, install: "pip install delta-sharing", python: "print('pandas')", spark: "print('spark')" } satisfies Snippet;
+export const account = { uid: "u1", email: "ana@example.com", remembered: true } satisfies Account;
 
 /** A preview as Rust answers it, for a file with the given columns (all strings unless typed). */
-export function preview(file: string, columns: string[] = ["zip"], rows: (string | null)[][] = [["01234"], [null]]) {
+export function preview(file: string, columns: string[] = ["zip"], rows: (string | null)[][] = [["01234"], [null]]): Preview {
   return {
     file, file_size: 60, complete: true, sampled_rows: rows.length, warnings: [],
-    dialect: { encoding: "utf-8", delimiter: ",", quote: "\"", has_header: true, line_ending: "Lf" },
+    dialect: { encoding: "utf8", delimiter: ",", quote: "\"", has_header: true, line_ending: "lf" },
     columns: columns.map((name) => ({ name, header: name, type: "string", nullable: false, ambiguous_dates: false })),
     rows,
   };
+}
+
+/** Read options as the UI sends them with nothing changed but `changed` (Rust's `ReadText`, nulls for the rest). */
+export function read(changed: Partial<ReadText> = {}): ReadText {
+  return { names: [], types: [], delimiter: null, encoding: null, hasHeader: null, ...changed };
 }
 
 export type Call = { cmd: string; args: Record<string, unknown> };
@@ -28,10 +33,10 @@ type Handler = (args: Record<string, unknown>, calls: Call[]) => unknown;
 /** A pending `upload` call: feed it progress through its Channel, then let it finish or fail. */
 export interface Pending {
   job: number;
-  request: { files: string[]; name: string; mode: string; share: boolean; read: unknown };
+  request: UploadRequest;
   progress(p: Progress): void;
-  finish(answer?: unknown): void;
-  fail(error: unknown): void;
+  finish(answer?: Uploaded): void;
+  fail(error: CommandError): void;
 }
 
 /**
@@ -49,12 +54,14 @@ export function backend(handlers: Record<string, unknown> = {}) {
     datasets: [dataset],
     interrupted: [],
     opened_files: [],
+    discard: true,
     new_job: () => ++jobs,
     // The preview as Rust reads it again with the user's names and types.
-    preview: (args: { path: string; read: { names: [number, string][]; types: [number, string][] } | null }) => {
+    preview: (args: { path: string; read: ReadText | null }) => {
       const answer = preview(args.path);
       for (const [i, name] of args.read?.names ?? []) answer.columns[i].name = name;
-      for (const [i, type] of args.read?.types ?? []) answer.columns[i].type = type;
+      // A type name without options ("int64", "string") is the column type's tag as Rust answers it.
+      for (const [i, type] of args.read?.types ?? []) answer.columns[i] = { ...answer.columns[i], type } as Preview["columns"][number];
       return answer;
     },
     upload: (args: { job: number; request: Pending["request"]; onProgress: { id: number } }) => new Promise((resolve, reject) => {
@@ -65,7 +72,7 @@ export function backend(handlers: Record<string, unknown> = {}) {
         // Through the Channel's own callback, as Rust's messages arrive.
         progress: (p) => (window as unknown as { __TAURI_INTERNALS__: { runCallback(id: number, data: unknown): void } })
           .__TAURI_INTERNALS__.runCallback(args.onProgress.id, { index: index++, message: p }),
-        finish: (answer) => resolve(answer ?? { dataset: { ...dataset, name: args.request.name, version: 1, rows: 5, versions: [] }, resumed: false, bytesSent: 100 }),
+        finish: (answer) => resolve(answer ?? { dataset: { ...dataset, name: args.request.name ?? "data", version: 1, rows: 5, versions: [] }, snippet: null, resumed: false, bytesSent: 100 }),
         fail: reject,
       });
     }),

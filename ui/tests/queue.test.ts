@@ -2,7 +2,8 @@
 // paused, resumed, cancelled, and interrupted ones found at launch.
 import { fireEvent } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
-import { $, backend, dataset, preview, settle, start } from "./helpers";
+import type { Interrupted, UploadRequest } from "../src/api";
+import { $, backend, dataset, preview, read, settle, start } from "./helpers";
 
 const items = () => [...document.querySelectorAll<HTMLElement>("#queue .file")];
 const progressOf = (item: HTMLElement) => $<HTMLProgressElement>("progress", item).value;
@@ -24,13 +25,14 @@ describe("the queue", () => {
 
   it("previews an added file with its inferred types, lets types be changed, and suggests append for an existing name", async () => {
     const ipc = backend({
-      preview: (args: { path: string }) => ({ ...preview(args.path), dialect: { encoding: "utf-8", delimiter: ";", quote: "\"", has_header: true, line_ending: "Lf" } }),
+      preview: (args: { path: string }) => ({ ...preview(args.path), dialect: { encoding: "windows1252", delimiter: ";", quote: "\"", has_header: true, line_ending: "crlf" } }),
     });
     const { store } = await start();
     await store.addFiles(["/tmp/sales.csv"]);
     await settle();
     const queue = $("#queue");
     expect($<HTMLSelectElement>(".delimiter", queue).value).toBe(";");
+    expect($(".dialect", queue).textContent).toContain("Windows-1252");
     expect($<HTMLInputElement>(".col-name", queue).value).toBe("zip");
     expect($<HTMLSelectElement>(".col-type", queue).value).toBe("string");
     expect($("td", queue).textContent).toBe("01234");
@@ -38,10 +40,10 @@ describe("the queue", () => {
     // Changing a column's type reads the file again with that choice, and the upload carries it.
     await fireEvent.change($(".col-type", queue), { target: { value: "int64" } });
     await settle();
-    expect(ipc.of("preview").at(-1)).toEqual({ path: "/tmp/sales.csv", rows: 100, read: { names: [], types: [[0, "int64"]] } });
+    expect(ipc.of("preview").at(-1)).toEqual({ path: "/tmp/sales.csv", rows: 100, read: read({ types: [[0, "int64"]] }) });
     await fireEvent.click($(".upload", queue));
     await settle();
-    expect(ipc.uploads[0].request).toEqual({ files: ["/tmp/sales.csv"], name: "sales", mode: "append", share: false, read: { names: [], types: [[0, "int64"]] } });
+    expect(ipc.uploads[0].request).toEqual({ files: ["/tmp/sales.csv"], name: "sales", mode: "append", share: false, read: read({ types: [[0, "int64"]] }) });
     // While it goes up, the dataset's row says so; once committed, the row shows the new version.
     const row = () => $(`#datasets tr[data-id="${dataset.id}"]`);
     expect(row().textContent).toContain("new version uploading");
@@ -72,7 +74,7 @@ describe("the queue", () => {
     // Edit B's column name (a new preview of B), then drop another file, while A uploads.
     await fireEvent.change($(".col-name", b), { target: { value: "postcode" } });
     await settle();
-    expect(ipc.of("preview").at(-1)).toEqual({ path: "/data/b.csv", rows: 100, read: { names: [[0, "postcode"]], types: [] } });
+    expect(ipc.of("preview").at(-1)).toEqual({ path: "/data/b.csv", rows: 100, read: read({ names: [[0, "postcode"]] }) });
     expect($<HTMLInputElement>(".col-name", b).value).toBe("postcode");
     await store.addFiles(["/data/c.csv"]);
     await settle();
@@ -138,7 +140,7 @@ describe("the queue", () => {
     expect(ipc.uploads[1].request).toEqual(ipc.uploads[0].request);
     expect(ipc.uploads[1].request.share).toBe(true);
     expect(progressOf(a)).toBeCloseTo(0.54);
-    ipc.uploads[1].finish({ dataset: { ...dataset, name: "a", version: 0, rows: 3, versions: [] }, resumed: true, bytesSent: 80 });
+    ipc.uploads[1].finish({ dataset: { ...dataset, name: "a", version: 0, rows: 3, versions: [] }, snippet: null, resumed: true, bytesSent: 80 });
     await settle();
     expect($(".status", a).textContent).toBe("Uploaded a: version 0, 3 rows (resumed).");
     expect($(".badge", a).textContent).toBe("uploaded");
@@ -146,7 +148,7 @@ describe("the queue", () => {
   });
 
   it("cancelling a paused upload discards its journal", async () => {
-    const request = { files: ["/data/a.csv"], name: "a", mode: "create", share: false, read: { names: [], types: [] } };
+    const request: UploadRequest = { files: ["/data/a.csv"], name: "a", mode: "create", share: false, read: read() };
     const ipc = backend({ pause: true, interrupted: (_: unknown, calls: { cmd: string }[]) => calls.some((c) => c.cmd === "pause") ? [{ key: "j-a", request, bytesSent: 5, bytesTotal: 10 }] : [] });
     const { store } = await start();
     await store.addFiles(["/data/a.csv"]);
@@ -226,7 +228,7 @@ describe("the queue", () => {
   });
 
   it("shows an upload interrupted last time with Resume, which resumes it as it was", async () => {
-    const request = { files: ["/data/big.csv"], name: "big", mode: "create", share: true, read: { names: [[0, "id"]], types: [] } };
+    const request: UploadRequest = { files: ["/data/big.csv"], name: "big", mode: "create", share: true, read: read({ names: [[0, "id"]], delimiter: "\t" }) };
     const ipc = backend({ interrupted: [{ key: "j-big", request, bytesSent: 40e6, bytesTotal: 100e6 }] });
     await start();
     const [big] = items();
@@ -250,7 +252,7 @@ describe("the queue", () => {
   });
 
   it("discards an interrupted upload", async () => {
-    const request = { files: ["/data/big.csv"], name: "big", mode: "create", share: false, read: { names: [], types: [] } };
+    const request: UploadRequest = { files: ["/data/big.csv"], name: "big", mode: "create", share: false, read: read() };
     const ipc = backend({ interrupted: [{ key: "j-big", request, bytesSent: 1, bytesTotal: 2 }] });
     await start();
     await fireEvent.click(button(items()[0], "discard")!);
@@ -258,6 +260,24 @@ describe("the queue", () => {
     expect(ipc.of("discard")).toEqual([{ key: "j-big" }]);
     expect(items()).toHaveLength(0);
     expect($(".toasts").textContent).toContain("The upload of big was discarded.");
+  });
+
+  // Rust's UploadRequest.name is an Option: a journal may hold a request without a name (the dataset is then
+  // named after the first file). Such an upload is listed under that name and resumes with its request untouched.
+  it("lists an interrupted upload whose request has no name under its first file's name", async () => {
+    const request: UploadRequest = { files: ["/data/2026/orders.csv"], name: null, mode: "append", share: false, read: read() };
+    const stopped: Interrupted = { key: "j-orders", request, bytesSent: 1, bytesTotal: 4 };
+    const ipc = backend({ interrupted: [stopped] });
+    await start();
+    const [orders] = items();
+    expect($(".badge", orders).textContent).toBe("interrupted");
+    expect($<HTMLInputElement>(".name", orders).value).toBe("orders");
+    await fireEvent.click(button(orders, "resume")!);
+    await settle();
+    expect(ipc.uploads[0].request).toEqual(request);
+    ipc.uploads[0].finish({ dataset: { ...dataset, id: "ds_orders", name: "orders", versions: [] }, snippet: null, resumed: true, bytesSent: 3 });
+    await settle();
+    expect($(".status", orders).textContent).toBe("Uploaded orders: version 0, 3 rows (resumed).");
   });
 
   it("adds dropped files, with an overlay while they are dragged over the window", async () => {
