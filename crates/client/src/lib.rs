@@ -278,56 +278,13 @@ mod tests {
 
     /// A loopback HTTP server that records every request it receives and answers each with Firebase's
     /// wrong-password error.
-    struct Recorder {
-        port: u16,
-        requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-    }
-
-    fn recorder() -> Recorder {
-        use std::io::{Read, Write};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let seen = requests.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { return };
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-                let mut received = Vec::new();
-                let mut buffer = [0u8; 4096];
-                // Headers, then the (small) body.
-                while let Ok(n) = stream.read(&mut buffer) {
-                    if n == 0 {
-                        break;
-                    }
-                    received.extend_from_slice(&buffer[..n]);
-                    let text = String::from_utf8_lossy(&received);
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let length = text[..end]
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                            })
-                            .unwrap_or(0);
-                        if received.len() >= end + 4 + length {
-                            break;
-                        }
-                    }
-                }
-                seen.lock()
-                    .unwrap()
-                    .push(String::from_utf8_lossy(&received).into_owned());
-                let body = r#"{"error":{"message":"INVALID_PASSWORD"}}"#;
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            }
-        });
-        Recorder { port, requests }
+    fn recorder() -> crate::testing::FakeServer {
+        crate::testing::fake_server(|_| {
+            (
+                400,
+                r#"{"error":{"message":"INVALID_PASSWORD"}}"#.to_string(),
+            )
+        })
     }
 
     fn settings(backend: &str, emulator: &str, state: &Path, insecure_http: bool) -> Settings {
@@ -346,8 +303,9 @@ mod tests {
     async fn no_password_or_token_goes_over_plain_http_to_another_host_unless_allowed() {
         let state = tempfile::tempdir().unwrap();
         let server = recorder();
-        let remote = format!("0.0.0.0:{}", server.port);
-        let local = format!("127.0.0.1:{}", server.port);
+        let port = server.url.rsplit(':').next().unwrap().to_string();
+        let remote = format!("0.0.0.0:{port}");
+        let local = format!("127.0.0.1:{port}");
         let cases = [
             // The emulator elsewhere, the backend here; then the backend elsewhere, the emulator here.
             (format!("http://{local}"), remote.clone()),
@@ -376,7 +334,13 @@ mod tests {
             .map(|_| ())
             .unwrap_err();
         assert_eq!(e.kind(), Kind::Settings, "{e}");
-        let requests = server.requests.lock().unwrap().clone();
+        let requests: Vec<String> = server
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.text.clone())
+            .collect();
         assert!(
             requests
                 .iter()
@@ -396,7 +360,13 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(e, Error::Auth(AuthError::WrongPassword)), "{e}");
-        let requests = server.requests.lock().unwrap().clone();
+        let requests: Vec<String> = server
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.text.clone())
+            .collect();
         assert!(
             requests.iter().any(|r| r.contains("the-password")),
             "{requests:?}"

@@ -8,11 +8,13 @@ use std::time::{Duration, Instant};
 
 use crate::{Account, Client, FirebaseSettings, Secret, Settings};
 
-/// A request the fake server received: method, path (with query) and body.
+/// A request the fake server received: method, path (with query), its whole text (headers included) and
+/// body.
 #[derive(Debug, Clone)]
 pub struct Request {
     pub method: String,
     pub path: String,
+    pub text: String,
     pub body: String,
 }
 
@@ -64,6 +66,7 @@ pub fn fake_server(
                 method: first.next().unwrap_or_default().to_string(),
                 path: first.next().unwrap_or_default().to_string(),
                 body: text[end + 4..].to_string(),
+                text: text.clone(),
             };
             let (status, body) = handler(&request);
             seen.lock().unwrap().push(request);
