@@ -38,6 +38,7 @@ def item(app, name):
         const enabled = c => { const b = item.querySelector(c); return b ? !b.disabled : null; };
         return {status: item.dataset.status, error: item.querySelector('.error')?.innerText ?? '',
                 rows: item.querySelectorAll('tbody tr').length, progress: !!item.querySelector('progress'),
+                done: item.querySelector('progress')?.value ?? 0,
                 upload: enabled('.upload'), cancel: enabled('.cancel'), resume: enabled('.resume')};""", name)
 
 
@@ -105,7 +106,8 @@ def test_three_files_one_bad_edit_while_uploading_cancel_kill_resume_share_and_r
         # Upload it again, shared, and kill the app in the middle.
         click(app, "big", ".share")
         click(app, "big", ".upload")
-        assert wait_for(lambda: item(app, "big")["status"] == "uploading", timeout=30)
+        # Once it is under way (its journal written), not at the click.
+        assert wait_for(lambda: item(app, "big")["status"] == "uploading" and item(app, "big")["done"] > 0, timeout=60), item(app, "big")
         pid = desktop_pid(tmp_path)
         assert pid, "the app's process was not found"
         os.kill(pid, signal.SIGKILL)
