@@ -334,13 +334,7 @@ mod tests {
             .map(|_| ())
             .unwrap_err();
         assert_eq!(e.kind(), Kind::Settings, "{e}");
-        let requests: Vec<String> = server
-            .requests
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|r| r.text.clone())
-            .collect();
+        let requests = server.texts();
         assert!(
             requests
                 .iter()
@@ -360,13 +354,7 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(e, Error::Auth(AuthError::WrongPassword)), "{e}");
-        let requests: Vec<String> = server
-            .requests
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|r| r.text.clone())
-            .collect();
+        let requests = server.texts();
         assert!(
             requests.iter().any(|r| r.contains("the-password")),
             "{requests:?}"

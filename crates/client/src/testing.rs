@@ -24,6 +24,18 @@ pub struct FakeServer {
     pub requests: Arc<Mutex<Vec<Request>>>,
 }
 
+impl FakeServer {
+    /// The whole text of every request received so far.
+    pub fn texts(&self) -> Vec<String> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.text.clone())
+            .collect()
+    }
+}
+
 pub fn fake_server(
     handler: impl Fn(&Request) -> (u16, String) + Send + Sync + 'static,
 ) -> FakeServer {
