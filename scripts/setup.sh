@@ -146,24 +146,56 @@ ensure_packaging() {
   echo "$want" > "$REPO/packaging/node_modules/.lock.sha256"
 }
 
+updater_key() {
+  # The private key updates are signed with: DELTA_BRIDGE_UPDATER_KEY (a file `tauri signer generate` wrote;
+  # its password, if any, in TAURI_SIGNING_PRIVATE_KEY_PASSWORD), else a key made once on this machine in the
+  # cache (packages built with it accept only updates signed here). Its public half is "$key.pub".
+  if [ -n "${DELTA_BRIDGE_UPDATER_KEY:-}" ]; then
+    [ -f "$DELTA_BRIDGE_UPDATER_KEY" ] && [ -f "$DELTA_BRIDGE_UPDATER_KEY.pub" ] \
+      || { echo "DELTA_BRIDGE_UPDATER_KEY=$DELTA_BRIDGE_UPDATER_KEY: no such key, or no $DELTA_BRIDGE_UPDATER_KEY.pub beside it" >&2; return 1; }
+    return 0
+  fi
+  export DELTA_BRIDGE_UPDATER_KEY="$DELTA_BRIDGE_CACHE/updater/local.key"
+  if [ ! -f "$DELTA_BRIDGE_UPDATER_KEY.pub" ]; then
+    say "making a local update signing key ($DELTA_BRIDGE_UPDATER_KEY; set DELTA_BRIDGE_UPDATER_KEY to your release key)"
+    mkdir -p "$(dirname "$DELTA_BRIDGE_UPDATER_KEY")"
+    chmod 700 "$(dirname "$DELTA_BRIDGE_UPDATER_KEY")"
+    "$TAURI_CLI_BIN" signer generate --ci --force -p "" -w "$DELTA_BRIDGE_UPDATER_KEY" >/dev/null
+  fi
+}
+
 build_packages() {
-  # The desktop app's installers ($1: deb,rpm) into $REPO/dist, holding the optimised app and CLI.
+  # The desktop app's installers ($1: deb,rpm) into $REPO/dist, holding the optimised app and CLI, each with
+  # its update signature beside it (.sig). The app accepts updates signed with the same key
+  # (updater_key); DELTA_BRIDGE_UPDATE_URL, if set, is where it looks for them unless its settings say otherwise.
   local bundles="${1:-deb,rpm}"
+  updater_key
   say "building the command-line tool (release)"
   (cd "$REPO" && cargo build --release --locked --quiet -p delta-bridge-cli)
   say "building and bundling the desktop app (release; $bundles)"
   # The CLI goes into the packages next to the app: its path is only known here (the target directory is
-  # outside the clone), so it is given as a configuration overlay rather than written in tauri.conf.json.
+  # outside the clone), so it is given as a configuration overlay rather than written in tauri.conf.json;
+  # so is the update key's public half, and the update URL.
   local cli="$CARGO_TARGET_DIR/release/delta-bridge"
-  local overlay
-  overlay="$(printf '{"bundle":{"linux":{"deb":{"files":{"/usr/bin/delta-bridge":"%s"}},"rpm":{"files":{"/usr/bin/delta-bridge":"%s"}}}}}' "$cli" "$cli")"
+  local pubkey endpoints="" overlay
+  pubkey="$(tr -d '\n' < "$DELTA_BRIDGE_UPDATER_KEY.pub")"
+  [ -z "${DELTA_BRIDGE_UPDATE_URL:-}" ] || endpoints="$(printf ',"endpoints":["%s"]' "$DELTA_BRIDGE_UPDATE_URL")"
+  overlay="$(printf '{"bundle":{"linux":{"deb":{"files":{"/usr/bin/delta-bridge":"%s"}},"rpm":{"files":{"/usr/bin/delta-bridge":"%s"}}}},"plugins":{"updater":{"pubkey":"%s"%s}}}' "$cli" "$cli" "$pubkey" "$endpoints")"
   (cd "$REPO" && CI=true "$TAURI_CLI_BIN" build --ci --bundles "$bundles" --config "$overlay" >"$CARGO_TARGET_DIR/package.log" 2>&1) \
     || { tail -40 "$CARGO_TARGET_DIR/package.log" >&2; return 1; }
   mkdir -p "$REPO/dist"
   rm -f "$REPO"/dist/*.deb "$REPO"/dist/*.rpm
   local format
+  rm -f "$REPO"/dist/*.sig
+  local version package
+  version="$(sed -n 's/^version = "\(.*\)"/\1/p' "$REPO/Cargo.toml" | head -1)"
   for format in ${bundles//,/ }; do
-    cp "$CARGO_TARGET_DIR"/release/bundle/"$format"/*."$format" "$REPO/dist/"
+    for package in "$CARGO_TARGET_DIR"/release/bundle/"$format"/*."$format"; do
+      cp "$package" "$REPO/dist/"
+      # The signature names the version, which the app requires (a manifest cannot pass an old release off as new).
+      "$TAURI_CLI_BIN" signer sign -f "$DELTA_BRIDGE_UPDATER_KEY" -p "${TAURI_SIGNING_PRIVATE_KEY_PASSWORD:-}" \
+        --app-version "$version" "$REPO/dist/$(basename "$package")" >/dev/null
+    done
   done
   export DELTA_BRIDGE_PACKAGES="$REPO/dist"
 }

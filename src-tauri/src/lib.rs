@@ -4,6 +4,7 @@
 
 mod background;
 mod tray;
+pub mod update;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -24,6 +25,7 @@ use tauri_plugin_dialog::DialogExt;
 use tauri_plugin_notification::NotificationExt;
 
 pub use background::{Activity, CloseBehaviour, OnClose, Preferences};
+pub use update::{UpdateError, UpdateOffer, UpdateProgress, Updates};
 
 /// Jobs at least this long end with a desktop notification (the user has likely looked away).
 const LONG_JOB: std::time::Duration = std::time::Duration::from_secs(10);
@@ -34,11 +36,11 @@ const LONG_JOB: std::time::Duration = std::time::Duration::from_secs(10);
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct CommandError {
-    /// `auth`, `input`, `network`, `cancelled`, `paused`, `settings` or `other`.
+    /// `auth`, `input`, `network`, `cancelled`, `paused`, `settings`, `update` or `other`.
     #[cfg_attr(
         test,
         ts(
-            type = r#""auth" | "input" | "network" | "cancelled" | "paused" | "settings" | "other""#
+            type = r#""auth" | "input" | "network" | "cancelled" | "paused" | "settings" | "update" | "other""#
         )
     )]
     pub kind: &'static str,
@@ -243,6 +245,44 @@ async fn pick_files<R: Runtime>(app: AppHandle<R>) -> Vec<String> {
         .collect()
 }
 
+/// Looks for a signed update (at the settings' update URL, else the package's); none when this build does
+/// not update. A failed look is reported, for the UI to stay quiet about.
+#[tauri::command]
+async fn check_update<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    updates: State<'_, Updates>,
+) -> Answer<Option<UpdateOffer>> {
+    let url = state
+        .configuration
+        .lock()
+        .expect("not poisoned")
+        .settings
+        .as_ref()
+        .and_then(|s| s.update_url.clone());
+    updates
+        .check(&app, url.as_deref())
+        .await
+        .map_err(|e| CommandError::new("update", e.to_string()))
+}
+
+/// Downloads the update on offer, verifies its signature against the built-in key, installs it, and
+/// restarts into it. A refused update installs nothing and says why.
+#[tauri::command]
+async fn install_update<R: Runtime>(
+    app: AppHandle<R>,
+    updates: State<'_, Updates>,
+    on_progress: Channel<UpdateProgress>,
+) -> Answer<()> {
+    updates
+        .install(|p| {
+            let _ = on_progress.send(p);
+        })
+        .await
+        .map_err(|e| CommandError::new("update", e.to_string()))?;
+    app.restart()
+}
+
 /// The CSV files the app was opened with, once (then none).
 #[tauri::command]
 fn opened_files(state: State<'_, AppState>) -> Vec<String> {
@@ -443,7 +483,15 @@ fn dataset_id(id: &str) -> Answer<DatasetRef> {
 
 /// Starts the app.
 pub fn run() {
-    with_commands(tauri::Builder::default())
+    let mut context = tauri::generate_context!();
+    update::prepare(context.config_mut());
+    let updates = Updates::new(context.config());
+    let mut builder = tauri::Builder::default();
+    if update::enabled(context.config()) {
+        builder = builder.plugin(tauri_plugin_updater::Builder::new().build());
+    }
+    with_commands(builder)
+        .manage(updates)
         .setup(|app| {
             let config = app.path().app_config_dir()?;
             let state_dir = app.path().app_local_data_dir()?;
@@ -478,7 +526,7 @@ pub fn run() {
                 }
             }
         })
-        .run(tauri::generate_context!())
+        .run(context)
         .expect("the app starts");
 }
 
@@ -506,6 +554,8 @@ fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             sign_out,
             pick_files,
             opened_files,
+            check_update,
+            install_update,
             set_close_behaviour,
             preview,
             new_job,
@@ -640,6 +690,7 @@ mod tests {
             firebase_api_key: None,
             firebase_emulator_host: Some("127.0.0.1:1".into()),
             insecure_http: false,
+            update_url: None,
         };
         // A file saved before insecureHttp existed reads as it.
         std::fs::write(
@@ -692,6 +743,8 @@ mod tests {
             client::settings::Source::decl(),
             client::settings::Configuration::decl(),
             CommandError::decl(),
+            crate::UpdateOffer::decl(),
+            crate::UpdateProgress::decl(),
         ];
         let mut text = String::from(
             "// The types of the desktop app's commands, generated from the Rust types: do not edit.\n\

@@ -92,7 +92,7 @@ class WebDriver:
 
 # What configures the app besides its saved settings; a fresh app is started without any of them.
 CONFIGURING = ("DELTA_BRIDGE_BACKEND_URL", "DELTA_BRIDGE_FIREBASE_API_KEY", "FIREBASE_AUTH_EMULATOR_HOST",
-               "DELTA_BRIDGE_INSECURE_HTTP", "DELTA_BRIDGE_PROVISIONING")
+               "DELTA_BRIDGE_INSECURE_HTTP", "DELTA_BRIDGE_PROVISIONING", "DELTA_BRIDGE_UPDATE_URL")
 IDENTIFIER = "dev.delta-bridge.desktop"
 
 

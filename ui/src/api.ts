@@ -8,13 +8,13 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import type {
   Account, Configuration, DatasetDetail, DatasetInfo, Interrupted, Preview, Progress, ReadText, SettingsFile,
-  ShareResponse, UnshareResponse, UploadRequest, Uploaded, VersionInfo,
+  ShareResponse, UnshareResponse, UpdateOffer, UpdateProgress, UploadRequest, Uploaded, VersionInfo,
 } from "./generated/ipc";
 
 export type {
   Account, Column, ColumnInfo, ColumnType, CommandError, Configuration, DatasetDetail, DatasetId, DatasetInfo, DateOrder,
   Dialect, Encoding, Interrupted, LineEnding, Mode, Preview, Progress, ReadText, Revocation, SettingsFile, ShareResponse,
-  Snippet, Source, Stage, UnshareResponse, UploadRequest, Uploaded, VersionInfo,
+  Snippet, Source, Stage, UnshareResponse, UpdateOffer, UpdateProgress, UploadRequest, Uploaded, VersionInfo,
 } from "./generated/ipc";
 
 /** The settings (and a provisioning file's format): Rust's `SettingsFile`. */
@@ -46,6 +46,15 @@ export const api = {
   /** The CSV files the app was launched with (a file manager's "Open with"), answered once. */
   openedFiles: () => invoke<string[]>("opened_files"),
   preview: (path: string, read?: ReadText, rows = 100) => invoke<Preview>("preview", { path, rows, read: read ?? null }),
+  /** A signed update to offer, or null (none, or a build that does not update). */
+  checkUpdate: () => invoke<UpdateOffer | null>("check_update"),
+  /** Downloads the update on offer, verifies its signature, installs it and restarts the app (so this only ever
+   * settles by rejecting: a refused signature, a failed download or install). */
+  installUpdate: (onProgress: (p: UpdateProgress) => void) => {
+    const channel = new Channel<UpdateProgress>();
+    channel.onmessage = onProgress;
+    return invoke<void>("install_update", { onProgress: channel });
+  },
   /** A new job id, to pass to `upload` and then to `pause` or `cancel`. */
   newJob: () => invoke<number>("new_job"),
   /** Converts and uploads; progress streams to `onProgress`. Uploading a request whose journal exists (paused or

@@ -45,7 +45,8 @@ export function explain(error: unknown): string {
     case "cancelled": return "Cancelled. Nothing was left behind; upload again to start over.";
     case "paused": return "Paused. Resume carries on from where it stopped.";
     case "settings": return `${message}. Change it in Settings.`;
-    case "input": return message;
+    case "input":
+    case "update": return message;
     default: return `Something went wrong: ${message}`;
   }
 }

@@ -4,7 +4,7 @@
 import {
   api, onCloseRequested, onDragDrop,
   type Account, type CloseBehaviour, type CommandError, type Configuration, type Dataset, type DatasetDetail,
-  type Interrupted, type Mode, type Preview, type ReadOverrides, type Settings, type Snippet, type UploadRequest,
+  type Interrupted, type Mode, type UpdateOffer, type Preview, type ReadOverrides, type Settings, type Snippet, type UploadRequest,
 } from "./api";
 import { bytes, datasetName, explain, overall, progressText, requestName, setOverride } from "./format";
 
@@ -66,6 +66,16 @@ export type Dialog =
   | { id: number; kind: "closeToTray" };
 type NewDialog = Dialog extends infer D ? (D extends Dialog ? Omit<D, "id"> : never) : never;
 
+/** A signed update on offer: shown in a banner until installed or put off. */
+export interface UpdateState {
+  offer: UpdateOffer;
+  /** `offered`, being downloaded and installed (the app restarts when it is done), or refused with `error`. */
+  status: "offered" | "installing" | "failed";
+  /** The download, 0 to 1 (0 while its size is unknown). */
+  progress: number;
+  error: string;
+}
+
 export interface Toast { id: number; text: string; tone: "info" | "error" }
 
 /** The overall progress of the current batch: the uploads under way or paused, and those done since the batch began. */
@@ -94,6 +104,8 @@ export class Store {
   toasts = $state<Toast[]>([]);
   /** Files are being dragged over the window. */
   dragging = $state(false);
+  /** A signed update on offer, if any. */
+  update = $state<UpdateState | null>(null);
   /** How long an information toast stays (errors stay twice as long). */
   toastMilliseconds = 6000;
 
@@ -121,6 +133,7 @@ export class Store {
     } catch (e) {
       this.configuration = { settings: null, source: null, file: null, problems: [explain(e)] };
     }
+    void this.checkUpdate();
     await this.enter();
   }
 
@@ -138,6 +151,39 @@ export class Store {
       else this.dragging = false;
       if (event.type === "drop" && this.phase === "home") void this.addFiles(event.paths);
     });
+  }
+
+  /** Looks for a signed update once: a failed look stays quiet (the user has nothing to do about it). */
+  async checkUpdate() {
+    try {
+      const offer = await api.checkUpdate();
+      if (offer) this.update = { offer, status: "offered", progress: 0, error: "" };
+    } catch (e) {
+      console.warn(`No update check: ${explain(e)}`);
+    }
+  }
+
+  /** Installs the update on offer; the app restarts into it, so only a refusal comes back. */
+  async installUpdate() {
+    const update = this.update;
+    if (!update || update.status === "installing") return;
+    update.status = "installing";
+    update.error = "";
+    try {
+      await api.installUpdate((p) => {
+        if (this.update) this.update.progress = p.bytesTotal ? p.bytesDone / p.bytesTotal : 0;
+      });
+    } catch (e) {
+      if (this.update) {
+        this.update.status = "failed";
+        this.update.error = explain(e);
+      }
+    }
+  }
+
+  /** Puts the update off until the next launch. */
+  dismissUpdate() {
+    if (this.update?.status !== "installing") this.update = null;
   }
 
   private async enter() {

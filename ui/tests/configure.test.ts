@@ -14,7 +14,7 @@ describe("configuration", () => {
     const screen = $("#configure");
     expect(document.querySelector("#email")).toBeNull();
     expect(document.querySelector("#settings-open")).toBeNull();
-    expect(ipc.calls.map((c) => c.cmd)).toEqual(["configuration"]);
+    expect(ipc.calls.map((c) => c.cmd)).toEqual(["configuration", "check_update"]);
     // Real Firebase is the default choice; the emulator is there only when chosen, with no host filled in.
     const firebase = (value: string) => $<HTMLInputElement>(`input[name=firebase][value=${value}]`, screen);
     expect(firebase("key").checked).toBe(true);
@@ -31,7 +31,7 @@ describe("configuration", () => {
     await settle();
     expect(ipc.of("save_settings")).toEqual([{ settings: { backendUrl: "http://127.0.0.1:8081", firebaseApiKey: null, firebaseEmulatorHost: "127.0.0.1:9099", insecureHttp: false } }]);
     // Only now does the app look for a session, and it asks to sign in.
-    expect(ipc.calls.map((c) => c.cmd)).toEqual(["configuration", "save_settings", "restore_session"]);
+    expect(ipc.calls.map((c) => c.cmd)).toEqual(["configuration", "check_update", "save_settings", "restore_session"]);
     expect(document.querySelector("#configure")).toBeNull();
     expect(document.querySelector("#email")).not.toBeNull();
     expect(document.querySelector("#settings-open")).not.toBeNull();

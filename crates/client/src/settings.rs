@@ -35,6 +35,8 @@ pub mod env {
     pub const CONFIG: &str = "DELTA_BRIDGE_CONFIG";
     /// An organisation's provisioning file.
     pub const PROVISIONING: &str = "DELTA_BRIDGE_PROVISIONING";
+    /// Where the app looks for signed updates.
+    pub const UPDATE_URL: &str = "DELTA_BRIDGE_UPDATE_URL";
 }
 
 /// The CLI's backend when no source names one: the one `scripts/run.sh` starts on this machine.
@@ -192,6 +194,11 @@ pub struct SettingsFile {
     /// Send the password and tokens over plain `http://` to hosts other than this machine too.
     #[serde(default)]
     pub insecure_http: bool,
+    /// Where the app looks for signed updates (an update manifest's URL, `https://`, or `http://` to this
+    /// machine), instead of the one its package was built with. Usually set by a provisioning file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub update_url: Option<String>,
 }
 
 fn given(value: &Option<String>) -> Option<&str> {
@@ -350,6 +357,7 @@ impl Launch {
                 firebase_api_key: e.firebase_api_key,
                 firebase_emulator_host: e.firebase_emulator_host,
                 insecure_http: e.insecure_http.unwrap_or(false),
+                update_url: var(env::UPDATE_URL),
             })
         });
         Launch {
@@ -424,6 +432,7 @@ mod tests {
             firebase_api_key: None,
             firebase_emulator_host: Some("127.0.0.1:9099".into()),
             insecure_http: true,
+            update_url: None,
         };
         let settings = emulator.settings(dir).unwrap();
         assert_eq!(
@@ -461,6 +470,7 @@ mod tests {
             firebase_api_key: Some("web-api-key".into()),
             firebase_emulator_host: None,
             insecure_http: false,
+            update_url: None,
         }
     }
 
@@ -560,6 +570,7 @@ mod tests {
                 firebase_api_key: None,
                 firebase_emulator_host: Some("127.0.0.1:9099".into()),
                 insecure_http: false,
+                update_url: None,
             }))
         );
         assert_eq!(

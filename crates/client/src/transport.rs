@@ -36,7 +36,7 @@ pub fn check(what: &str, url: &str, insecure_http: bool) -> Result<(), Refusal> 
 }
 
 /// `127.0.0.0/8`, `::1` or `localhost`: the request never leaves this machine.
-fn is_loopback(url: &Url) -> bool {
+pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(Host::Ipv4(ip)) => ip.is_loopback(),
         Some(Host::Ipv6(ip)) => ip.is_loopback(),

@@ -422,7 +422,12 @@ firebaseEmulatorHost: string | null,
 /**
  * Send the password and tokens over plain `http://` to hosts other than this machine too.
  */
-insecureHttp: boolean, };
+insecureHttp: boolean, 
+/**
+ * Where the app looks for signed updates (an update manifest's URL, `https://`, or `http://` to this
+ * machine), instead of the one its package was built with. Usually set by a provisioning file.
+ */
+updateUrl?: string, };
 
 export type Source = "saved" | "environment" | "provisioning";
 
@@ -447,9 +452,9 @@ problems: Array<string>, };
 
 export type CommandError = { 
 /**
- * `auth`, `input`, `network`, `cancelled`, `paused`, `settings` or `other`.
+ * `auth`, `input`, `network`, `cancelled`, `paused`, `settings`, `update` or `other`.
  */
-kind: "auth" | "input" | "network" | "cancelled" | "paused" | "settings" | "other", 
+kind: "auth" | "input" | "network" | "cancelled" | "paused" | "settings" | "update" | "other", 
 /**
  * For people.
  */
@@ -466,3 +471,19 @@ row?: number,
  * The column's name.
  */
 column?: string, };
+
+export type UpdateOffer = { 
+/**
+ * The version offered.
+ */
+version: string, 
+/**
+ * The version running.
+ */
+currentVersion: string, 
+/**
+ * The release notes, if the manifest has any.
+ */
+notes: string | null, };
+
+export type UpdateProgress = { bytesDone: number, bytesTotal: number | null, };
