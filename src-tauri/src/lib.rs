@@ -991,7 +991,7 @@ mod tests {
             let listed = invoke(&app, "interrupted", json!({})).unwrap();
             assert_eq!(
                 listed,
-                json!([{"key": key, "request": request, "bytesSent": 600, "bytesTotal": 1000}])
+                json!([{"key": key, "request": request, "bytesSent": 600, "bytesTotal": 1000, "converted": true}])
             );
             assert_eq!(
                 invoke(&app, "discard", json!({"key": "not-a-key"})).unwrap(),

@@ -540,8 +540,11 @@ export class Store {
       Object.assign(item, {
         mode: stopped.request.mode, share: stopped.request.share, read: stopped.request.read, request: stopped.request,
         key: stopped.key, fromJournal: true, status: "interrupted",
-        progress: overall({ stage: "uploading", bytesDone: stopped.bytesSent, bytesTotal: stopped.bytesTotal }),
-        message: `Interrupted after ${bytes(stopped.bytesSent)} of ${bytes(stopped.bytesTotal)}: Resume carries on from there.`,
+        // The bar counts the conversion as the first part of the way, as a running upload's does.
+        progress: stopped.converted ? overall({ stage: "uploading", bytesDone: stopped.bytesSent, bytesTotal: stopped.bytesTotal }) : 0,
+        message: stopped.converted
+          ? `Interrupted after converting and uploading ${bytes(stopped.bytesSent)} of ${bytes(stopped.bytesTotal)}: Resume carries on from there.`
+          : "Interrupted while converting: Resume converts again, then uploads.",
       } satisfies Partial<QueueItem>);
       this.queue.push(item);
     }

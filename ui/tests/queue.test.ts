@@ -149,7 +149,7 @@ describe("the queue", () => {
 
   it("cancelling a paused upload discards its journal", async () => {
     const request: UploadRequest = { files: ["/data/a.csv"], name: "a", mode: "create", share: false, read: read() };
-    const ipc = backend({ pause: true, interrupted: (_: unknown, calls: { cmd: string }[]) => calls.some((c) => c.cmd === "pause") ? [{ key: "j-a", request, bytesSent: 5, bytesTotal: 10 }] : [] });
+    const ipc = backend({ pause: true, interrupted: (_: unknown, calls: { cmd: string }[]) => calls.some((c) => c.cmd === "pause") ? [{ key: "j-a", request, bytesSent: 5, bytesTotal: 10, converted: true }] : [] });
     const { store } = await start();
     await store.addFiles(["/data/a.csv"]);
     await settle();
@@ -229,11 +229,17 @@ describe("the queue", () => {
 
   it("shows an upload interrupted last time with Resume, which resumes it as it was", async () => {
     const request: UploadRequest = { files: ["/data/big.csv"], name: "big", mode: "create", share: true, read: read({ names: [[0, "id"]], delimiter: "\t" }) };
-    const ipc = backend({ interrupted: [{ key: "j-big", request, bytesSent: 40e6, bytesTotal: 100e6 }] });
+    const ipc = backend({ interrupted: [
+      { key: "j-big", request, bytesSent: 40e6, bytesTotal: 100e6, converted: true },
+      { key: "j-early", request: { ...request, files: ["/data/early.csv"], name: "early" }, bytesSent: 0, bytesTotal: 51.1e6, converted: false },
+    ] });
     await start();
-    const [big] = items();
+    const [big, early] = items();
     expect($(".badge", big).textContent).toBe("interrupted");
-    expect(big.textContent).toContain("Interrupted after 40.0 MB of 100.0 MB");
+    expect(big.textContent).toContain("Interrupted after converting and uploading 40.0 MB of 100.0 MB");
+    // Cut off while converting: nothing of the way is done, and the row says so (bar and words agree).
+    expect(progressOf(early)).toBe(0);
+    expect(early.textContent).toContain("Interrupted while converting: Resume converts again, then uploads.");
     expect(progressOf(big)).toBeCloseTo(0.63);
     expect(button(big, "upload")).toBeNull();
     expect(button(big, "discard")).not.toBeNull();
@@ -253,7 +259,7 @@ describe("the queue", () => {
 
   it("discards an interrupted upload", async () => {
     const request: UploadRequest = { files: ["/data/big.csv"], name: "big", mode: "create", share: false, read: read() };
-    const ipc = backend({ interrupted: [{ key: "j-big", request, bytesSent: 1, bytesTotal: 2 }] });
+    const ipc = backend({ interrupted: [{ key: "j-big", request, bytesSent: 1, bytesTotal: 2, converted: true }] });
     await start();
     await fireEvent.click(button(items()[0], "discard")!);
     await settle();
@@ -266,7 +272,7 @@ describe("the queue", () => {
   // named after the first file). Such an upload is listed under that name and resumes with its request untouched.
   it("lists an interrupted upload whose request has no name under its first file's name", async () => {
     const request: UploadRequest = { files: ["/data/2026/orders.csv"], name: null, mode: "append", share: false, read: read() };
-    const stopped: Interrupted = { key: "j-orders", request, bytesSent: 1, bytesTotal: 4 };
+    const stopped: Interrupted = { key: "j-orders", request, bytesSent: 1, bytesTotal: 4, converted: true };
     const ipc = backend({ interrupted: [stopped] });
     await start();
     const [orders] = items();

@@ -106,6 +106,8 @@ pub struct Interrupted {
     /// Bytes to send (before the conversion finished: the CSV files' size).
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub bytes_total: u64,
+    /// Whether the conversion had finished (if not, resuming converts again).
+    pub converted: bool,
 }
 
 impl Journal {
@@ -190,6 +192,7 @@ impl Client {
                     request,
                     bytes_sent: journal.bytes_sent(),
                     bytes_total: journal.bytes_total(),
+                    converted: journal.converted,
                 },
             ));
         }

@@ -404,7 +404,11 @@ bytesSent: number,
 /**
  * Bytes to send (before the conversion finished: the CSV files' size).
  */
-bytesTotal: number, };
+bytesTotal: number, 
+/**
+ * Whether the conversion had finished (if not, resuming converts again).
+ */
+converted: boolean, };
 
 export type SettingsFile = { 
 /**
