@@ -37,7 +37,7 @@ describe("dialogs", () => {
   });
 
   it("History lists versions newest first", () => {
-    const versions = [0, 1, 2].map((version) => ({ version, operation: version ? "append" : "create", rows: 1, bytes: 1, filesAdded: 1, rowsAdded: 1, committedAt: "2026-01-01T00:00:00Z" }));
+    const versions = [0, 1, 2].map((version) => ({ version, operation: version ? "append" as const : "create" as const, rows: 1, bytes: 1, filesAdded: 1, rowsAdded: 1, committedAt: "2026-01-01T00:00:00Z" }));
     render(History, { props: { detail: { ...dataset, versions }, onclose: () => {} } });
     expect([...document.querySelectorAll("#history-dialog tbody tr")].map((tr) => tr.querySelector("td")!.textContent)).toEqual(["2", "1", "0"]);
   });

@@ -190,8 +190,8 @@ pub struct VersionInfo {
     /// Delta version.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub version: i64,
-    /// `create`, `append` or `overwrite`.
-    pub operation: String,
+    /// How the version was made: `create`, `append` or `overwrite`.
+    pub operation: Mode,
     /// Rows after it.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub rows: i64,

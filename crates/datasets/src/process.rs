@@ -183,7 +183,7 @@ impl Datasets {
             attempt: attempt.0,
             record: VersionRecord {
                 version,
-                operation: operation.as_str().to_string(),
+                operation,
                 rows,
                 bytes,
                 files_added: added_records.len() as i64,

@@ -13,6 +13,8 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, ConnectOptions, Row};
 
+use delta_bridge_api::Mode;
+
 use crate::{Error, Result};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -47,8 +49,8 @@ pub struct Dataset {
 pub struct VersionRecord {
     /// Delta version.
     pub version: i64,
-    /// `create`, `append` or `overwrite`.
-    pub operation: String,
+    /// How the version was made.
+    pub operation: Mode,
     /// Rows in the table after it.
     pub rows: i64,
     /// Bytes in the table after it.
@@ -312,7 +314,10 @@ impl Store {
             .map(|r| {
                 Ok(VersionRecord {
                     version: r.try_get("version")?,
-                    operation: r.try_get("operation")?,
+                    operation: r
+                        .try_get::<String, _>("operation")?
+                        .parse::<Mode>()
+                        .map_err(|e| Error::Database(sqlx::Error::Decode(Box::new(e))))?,
                     rows: r.try_get("rows_count")?,
                     bytes: r.try_get("bytes")?,
                     files_added: r.try_get("files_added")?,
@@ -739,7 +744,7 @@ impl Store {
         )
         .bind(&d.id)
         .bind(r.version)
-        .bind(&r.operation)
+        .bind(r.operation.as_str())
         .bind(r.rows)
         .bind(r.bytes)
         .bind(r.files_added)

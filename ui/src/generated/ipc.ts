@@ -60,9 +60,9 @@ export type VersionInfo = {
  */
 version: number, 
 /**
- * `create`, `append` or `overwrite`.
+ * How the version was made: `create`, `append` or `overwrite`.
  */
-operation: string, 
+operation: Mode, 
 /**
  * Rows after it.
  */
