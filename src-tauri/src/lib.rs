@@ -6,7 +6,7 @@ mod background;
 mod tray;
 pub mod update;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use delta_bridge_api::{
@@ -280,6 +280,8 @@ async fn install_update<R: Runtime>(
         })
         .await
         .map_err(|e| CommandError::new("update", e.to_string()))?;
+    // The new version must not find this one still holding the single-instance name, and hand itself over.
+    tauri_plugin_single_instance::destroy(&app);
     app.restart()
 }
 
@@ -486,7 +488,22 @@ pub fn run() {
     let mut context = tauri::generate_context!();
     update::prepare(context.config_mut());
     let updates = Updates::new(context.config());
-    let mut builder = tauri::Builder::default();
+    // First: a second launch (a file manager's "Open with" while the app runs) hands its files to this
+    // one, which shows its window, and exits.
+    let mut builder = tauri::Builder::default().plugin(tauri_plugin_single_instance::init(
+        |app, args, cwd| {
+            let files = opened_files_in(args.into_iter().skip(1).map(Into::into), Path::new(&cwd));
+            if let Some(state) = app.try_state::<AppState>() {
+                state.opened.lock().expect("not poisoned").extend(files);
+            }
+            if let Some(window) = app.get_webview_window("main") {
+                let _ = window.show();
+                let _ = window.unminimize();
+                let _ = window.set_focus();
+            }
+            let _ = app.emit("opened-files", ());
+        },
+    ));
     if update::enabled(context.config()) {
         builder = builder.plugin(tauri_plugin_updater::Builder::new().build());
     }
@@ -503,7 +520,10 @@ pub fn run() {
             }
             let launch = Launch::from_environment(&config);
             let state = AppState::new(config, state_dir, &launch);
-            *state.opened.lock().expect("not poisoned") = opened_on_the_command_line();
+            *state.opened.lock().expect("not poisoned") = opened_files_in(
+                std::env::args_os().skip(1),
+                &std::env::current_dir().unwrap_or_default(),
+            );
             let activity = state.activity.clone();
             app.manage(state);
             tray::install(app.handle(), activity);
@@ -530,11 +550,11 @@ pub fn run() {
         .expect("the app starts");
 }
 
-/// The files named on the command line that exist (how a file manager opens a CSV with the app).
-fn opened_on_the_command_line() -> Vec<String> {
-    std::env::args_os()
-        .skip(1)
-        .map(PathBuf::from)
+/// The files among `args` that exist, relative ones taken from `cwd` (how a file manager opens a CSV with
+/// the app), as absolute paths.
+fn opened_files_in(args: impl IntoIterator<Item = std::ffi::OsString>, cwd: &Path) -> Vec<String> {
+    args.into_iter()
+        .map(|arg| cwd.join(arg))
         .filter(|p| p.is_file())
         .filter_map(|p| std::fs::canonicalize(p).ok())
         .map(|p| p.to_string_lossy().into_owned())

@@ -96,6 +96,14 @@ CONFIGURING = ("DELTA_BRIDGE_BACKEND_URL", "DELTA_BRIDGE_FIREBASE_API_KEY", "FIR
 IDENTIFIER = "dev.delta-bridge.desktop"
 
 
+def environment(tmp_path, display, **configuration):
+    """What the app launched by `launch(tmp_path, **configuration)` on `display` runs with (a second launch with
+    the same environment is the same user's, on the same desktop)."""
+    env = {k: v for k, v in os.environ.items() if k not in CONFIGURING}
+    env.update(DISPLAY=f":{display}", XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"), **configuration)
+    return env
+
+
 def launch(tmp_path, args=(), **configuration):
     """The app on its own Xvfb display with fresh configuration and data directories, under a permissive
     umask, configured only by `configuration` (environment variables) and started with `args`; yields a
@@ -105,8 +113,7 @@ def launch(tmp_path, args=(), **configuration):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert wait_for(lambda: os.path.exists(f"/tmp/.X11-unix/X{display}"), timeout=20), "Xvfb did not start"
     port, native = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if k not in CONFIGURING}
-    env.update(DISPLAY=f":{display}", XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"), **configuration)
+    env = environment(tmp_path, display, **configuration)
     log = open(tmp_path / "tauri-driver.log", "w")
     driver = subprocess.Popen([TAURI_DRIVER, "--port", str(port), "--native-port", str(native)], env=env, stdout=log, stderr=subprocess.STDOUT,
                               preexec_fn=lambda: os.umask(0o022))
@@ -114,12 +121,37 @@ def launch(tmp_path, args=(), **configuration):
     assert wait_for(lambda: port_open(port) and port_open(native), timeout=30), "tauri-driver did not start"
     session = WebDriver(f"http://127.0.0.1:{port}", DESKTOP, args)
     session.display = display
-    yield session
+    # In a finally: a test that drives the generator itself ends it with close(), which runs only this.
     try:
-        session.quit()
+        yield session
     finally:
+        try:
+            session.quit()
+        except Exception:
+            pass  # the app may be gone already (killed, or restarted by an update)
         stop(driver)
+        # The app holds its single-instance name until it exits: the next launch must not find it still there
+        # (it would hand its files over and exit).
+        if not wait_for(lambda: not apps_on(display), timeout=15, interval=0.1):
+            for pid in apps_on(display):
+                os.kill(pid, 9)
         stop(xvfb)
+
+
+def apps_on(display):
+    """The app's processes on `display` (any copy of the binary: built, packaged, restarted by an update)."""
+    found = []
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.path.basename(os.readlink(entry / "exe")).split(" ")[0] != "delta-bridge-desktop":
+                continue
+            if f"DISPLAY=:{display}".encode() in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import uuid
 import pytest
 
 from conftest import wait_for
+import test_desktop
 from test_desktop import launch
 
 pytestmark = pytest.mark.skipif(
@@ -76,5 +77,35 @@ def test_the_app_opens_the_csv_files_it_is_launched_with(local_stack, tmp_path):
         assert wait_for(lambda: app.run("return window.__opened;"), timeout=20, interval=0.2)
         opened = app.run("return window.__opened;")
         assert json.loads(opened) == [str(csv)], opened
+    finally:
+        session.close()
+
+
+def test_opening_a_csv_while_the_app_runs_queues_it_in_the_running_app(local_stack, tmp_path):
+    """A file manager's "Open with" while the app is open: the second launch hands its file (named relative to
+    its own directory) to the running app and exits; no second window, no second tray icon."""
+    (tmp_path / "first.csv").write_text("id,name\n1,x\n")
+    (tmp_path / "later.csv").write_text("id,name\n2,y\n")
+    configuration = dict(DELTA_BRIDGE_BACKEND_URL=local_stack.url, FIREBASE_AUTH_EMULATOR_HOST=local_stack.emulator.host)
+    session = launch(tmp_path, args=[str(tmp_path / "first.csv")], **configuration)
+    app = next(session)
+    names = lambda: app.run("return [...document.querySelectorAll('#queue .file .name')].map(i => i.value);")
+    try:
+        app.find("#email", timeout=60)
+        # Before sign-in the file waits; it is queued once the user is in.
+        second = subprocess.run([test_desktop.DESKTOP, "later.csv"], cwd=tmp_path, env=test_desktop.environment(tmp_path, app.display, **configuration),
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 0, second.stderr[-2000:]
+        app.type("#email", f"{uuid.uuid4().hex[:10]}@example.com")
+        app.type("#password", "correct horse battery")
+        app.click("#sign-up")
+        assert wait_for(lambda: names() == ["first", "later"], timeout=30, interval=0.2), names()
+
+        # Signed in: a file opened now is queued at once.
+        (tmp_path / "third.csv").write_text("id,name\n3,z\n")
+        second = subprocess.run([test_desktop.DESKTOP, str(tmp_path / "third.csv")], env=test_desktop.environment(tmp_path, app.display, **configuration),
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 0, second.stderr[-2000:]
+        assert wait_for(lambda: names() == ["first", "later", "third"], timeout=30, interval=0.2), names()
     finally:
         session.close()

@@ -90,6 +90,12 @@ export function onCloseRequested(handler: () => void): Promise<() => void> {
   return listen("close-requested", () => handler());
 }
 
+/** Rust emits `opened-files` when the app, already running, is launched again with files ("Open with"): they wait in
+ * `api.openedFiles`. Resolves to a function that stops listening. */
+export function onOpenedFiles(handler: () => void): Promise<() => void> {
+  return listen("opened-files", () => handler());
+}
+
 /** Files dragged over the window. Outside Tauri (unit tests) nothing is reported. */
 export async function onDragDrop(handler: (event: DragDrop) => void): Promise<() => void> {
   try {

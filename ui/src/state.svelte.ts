@@ -2,7 +2,7 @@
 // call the Rust commands (./api.ts) and write their answers back here; an upload in flight finds its queue item
 // by id on every progress event, so nothing a screen re-renders can cut it off from what it shows.
 import {
-  api, onCloseRequested, onDragDrop,
+  api, onCloseRequested, onDragDrop, onOpenedFiles,
   type Account, type CloseBehaviour, type CommandError, type Configuration, type Dataset, type DatasetDetail,
   type Interrupted, type Mode, type UpdateOffer, type Preview, type ReadOverrides, type Settings, type Snippet, type UploadRequest,
 } from "./api";
@@ -143,6 +143,10 @@ export class Store {
       await onCloseRequested(() => {
         if (!this.dialogs.some((d) => d.kind === "closeToTray")) this.openDialog({ kind: "closeToTray" });
       });
+      // Signed in, the files are queued now; otherwise they wait in Rust until the user signs in.
+      await onOpenedFiles(() => {
+        if (this.phase === "home") void this.addOpenedFiles();
+      });
     } catch {
       // No event bridge (outside Tauri): nothing will ask.
     }
@@ -234,7 +238,8 @@ export class Store {
     await Promise.all([this.refreshDatasets(), this.loadInterrupted(), this.addOpenedFiles()]);
   }
 
-  /** The CSV files the app was launched with ("Open with" in a file manager), queued once. */
+  /** The CSV files the app was launched with ("Open with" in a file manager), or launched again with while it
+   * ran, queued once. */
   private async addOpenedFiles() {
     try {
       const opened = await api.openedFiles();

@@ -1,6 +1,7 @@
 // The queue: many files at once, each with its own preview, progress and actions; the total progress; uploads
 // paused, resumed, cancelled, and interrupted ones found at launch.
 import { fireEvent } from "@testing-library/svelte";
+import { emit } from "@tauri-apps/api/event";
 import { describe, expect, it } from "vitest";
 import type { Interrupted, UploadRequest } from "../src/api";
 import { $, backend, dataset, preview, read, settle, start } from "./helpers";
@@ -317,5 +318,16 @@ describe("the queue", () => {
     await start();
     expect(ipc.of("opened_files")).toHaveLength(1);
     expect(items().map((i) => $<HTMLInputElement>(".name", i).value)).toEqual(["opened"]);
+  });
+
+  it("queues the files the running app is opened with again (opened-files), from Rust's list", async () => {
+    let waiting: string[] = [];
+    const ipc = backend({ opened_files: () => { const files = waiting; waiting = []; return files; } });
+    await start();
+    waiting = ["/data/later.csv"];
+    await emit("opened-files");
+    await settle();
+    expect(ipc.of("opened_files")).toHaveLength(2);
+    expect(items().map((i) => $<HTMLInputElement>(".name", i).value)).toEqual(["later"]);
   });
 });
