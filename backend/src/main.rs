@@ -9,8 +9,11 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Parser;
 use delta_bridge_backend::{AppState, RequestLimits, serve};
-use delta_bridge_datasets::{Datasets, Limits, Secret, Secrets, Settings, Storage, Store};
+use delta_bridge_datasets::{
+    Datasets, Limits, Secret, Secrets, Settings, ShareTarget, Storage, Store,
+};
 use delta_bridge_identity::{GOOGLE_CERTIFICATES_URL, Mode, Policy, Verifier};
+use delta_bridge_shares::ConfigLocation;
 
 #[derive(Parser, Debug)]
 #[command(name = "delta-bridge-backend", version, about)]
@@ -46,9 +49,10 @@ struct Args {
     /// Longest single attempt of an S3 call, in seconds.
     #[arg(long, default_value_t = 30)]
     s3_attempt_timeout_seconds: u64,
-    /// The share.yaml the sharing server serves (default: in the data directory).
-    #[arg(long, env = "DELTA_BRIDGE_SHARE_CONFIG")]
-    share_config: Option<PathBuf>,
+    /// The share.yaml the sharing servers serve: a path (default: in the data directory), or
+    /// s3://bucket/key for sharing servers on other machines (written with conditional PUTs).
+    #[arg(long, env = "DELTA_BRIDGE_SHARE_CONFIG", value_parser = ConfigLocation::parse)]
+    share_config: Option<ConfigLocation>,
     /// The Delta Sharing endpoint recipients reach, written into their profiles.
     #[arg(
         long,
@@ -243,6 +247,20 @@ async fn main() -> anyhow::Result<()> {
             "with a Postgres --database-url, give --secret-file: every replica on that database must hold the same secret file (a secret made in each data directory would differ)"
         );
     }
+    if args
+        .place
+        .database_url
+        .as_deref()
+        .is_some_and(|url| url.starts_with("postgres"))
+        && !args
+            .storage
+            .as_deref()
+            .is_some_and(|s| s.starts_with("s3://"))
+    {
+        bail!(
+            "with a Postgres --database-url, give --storage s3://bucket/prefix: every replica on that database must read and write the same storage (local storage is one machine's disk)"
+        );
+    }
     let database_url = args.place.database_url();
     let store = Store::connect(&database_url)
         .await
@@ -280,10 +298,7 @@ async fn main() -> anyhow::Result<()> {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{address}")),
-        share_file: args
-            .share_config
-            .clone()
-            .unwrap_or_else(|| args.place.data_dir.join("share.yaml")),
+        share_file: share_target(&args, &storage).await?,
         secrets,
         multipart_threshold: args.multipart_threshold,
         part_size: args.part_size,
@@ -301,7 +316,7 @@ async fn main() -> anyhow::Result<()> {
                 .clamp(1, delta_bridge_datasets::PAGE_URLS),
         },
     };
-    let share_file = settings.share_file.clone();
+    let share_file = settings.share_file.to_string();
     let datasets = Datasets::new(store, storage, settings)
         .await
         .map_err(|e| match e.detail() {
@@ -311,7 +326,7 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("checking the secret file {}", secret_file.display()))?;
     // The first stdout line tells scripts and tests where the backend is (useful with port 0).
     println!("listening on http://{address}");
-    tracing::info!("share.yaml at {}", share_file.display());
+    tracing::info!("share.yaml at {share_file}");
     let limits = RequestLimits {
         request_timeout: Duration::from_secs(args.request_timeout_seconds.max(1)),
         process_timeout: Duration::from_secs(args.process_timeout_seconds.max(1)),
@@ -329,6 +344,46 @@ async fn main() -> anyhow::Result<()> {
     .await
 }
 
+/// Where share.yaml goes: the file named, else the data directory's; or an S3 object, through the storage's
+/// client when storage is on S3 too (same endpoint and credentials), else a client of its own.
+async fn share_target(args: &Args, storage: &Storage) -> anyhow::Result<ShareTarget> {
+    match args.share_config.clone() {
+        None => Ok(ShareTarget::File(args.place.data_dir.join("share.yaml"))),
+        Some(ConfigLocation::File(path)) => Ok(ShareTarget::File(path)),
+        Some(ConfigLocation::Object { bucket, key }) => {
+            let client = match storage {
+                Storage::S3 { client, .. } => client.clone(),
+                Storage::Local { .. } => s3_client(args)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("--share-config is on S3, but {e}"))?,
+            };
+            Ok(ShareTarget::Object {
+                client,
+                bucket,
+                key,
+            })
+        }
+    }
+}
+
+async fn s3_client(args: &Args) -> Result<aws_sdk_s3::Client, String> {
+    delta_bridge_tables::s3_client(
+        &delta_bridge_tables::S3Settings {
+            endpoint: args.s3_endpoint.clone(),
+            region: args.s3_region.clone(),
+            path_style: args.s3_path_style,
+            timeouts: delta_bridge_tables::S3Timeouts {
+                attempt: Duration::from_secs(args.s3_attempt_timeout_seconds.max(1)),
+                operation: Duration::from_secs(args.s3_operation_timeout_seconds.max(1)),
+                ..Default::default()
+            },
+        },
+        true,
+    )
+    .await
+    .map_err(|e| e.to_string())
+}
+
 async fn storage(args: &Args) -> anyhow::Result<Storage> {
     let spec = args.storage.clone();
     match spec.as_deref().and_then(|s| s.strip_prefix("s3://")) {
@@ -337,21 +392,9 @@ async fn storage(args: &Args) -> anyhow::Result<Storage> {
             if bucket.is_empty() {
                 bail!("--storage s3://bucket/prefix needs a bucket");
             }
-            let client = delta_bridge_tables::s3_client(
-                &delta_bridge_tables::S3Settings {
-                    endpoint: args.s3_endpoint.clone(),
-                    region: args.s3_region.clone(),
-                    path_style: args.s3_path_style,
-                    timeouts: delta_bridge_tables::S3Timeouts {
-                        attempt: Duration::from_secs(args.s3_attempt_timeout_seconds.max(1)),
-                        operation: Duration::from_secs(args.s3_operation_timeout_seconds.max(1)),
-                        ..Default::default()
-                    },
-                },
-                true,
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("--storage is on S3, but {e}"))?;
+            let client = s3_client(args)
+                .await
+                .map_err(|e| anyhow::anyhow!("--storage is on S3, but {e}"))?;
             Ok(Storage::S3 {
                 client,
                 bucket: bucket.to_string(),

@@ -5,7 +5,6 @@
 //! when they are done. Handlers only parse a request, call one library function and shape the answer.
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -23,8 +22,8 @@ pub use state::{AppState, Generation, Refusal};
 /// Settings from the command line.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
-    /// The `share.yaml` to serve and watch.
-    pub config_path: PathBuf,
+    /// The `share.yaml` to serve: a file (watched) or an S3 object (polled).
+    pub config: reload::Source,
     /// Base URL recipients reach this server at, for file URLs (default `http://<listen address>`).
     pub public_url: Option<String>,
     /// Page size of list endpoints when the client sends no `maxResults`.
@@ -57,7 +56,7 @@ pub async fn serve_when_ready(
     let address = listener
         .local_addr()
         .context("reading the listen address")?;
-    let (config, digest) = reload::read(&options.config_path)?;
+    let (config, digest) = reload::load(&options.config).await?;
     if config.is_open() {
         tracing::warn!(
             "share.yaml has no 'authorization' section: every share is readable without a token"
@@ -83,13 +82,10 @@ pub async fn serve_when_ready(
         options.default_page_size,
         options.token_requests_per_second,
     ));
-    let _watch = reload::watch(state.clone(), options.config_path.clone())?;
+    let _watch = reload::watch(state.clone(), options.config.clone())?;
     let app = routes::router(state, &endpoint);
     ready(address);
-    tracing::info!(
-        "serving {} at {public_url}{endpoint}",
-        options.config_path.display()
-    );
+    tracing::info!("serving {} at {public_url}{endpoint}", options.config);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

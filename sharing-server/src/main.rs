@@ -3,6 +3,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
+use delta_bridge_shares::ConfigLocation;
+use delta_bridge_sharing::reload::Source;
 use delta_bridge_sharing::{ServerOptions, serve_when_ready};
 
 /// Delta Sharing server for the tables named in a share.yaml (reference-server format).
@@ -12,9 +14,14 @@ use delta_bridge_sharing::{ServerOptions, serve_when_ready};
 #[derive(Debug, Parser)]
 #[command(name = "delta-bridge-sharing", version)]
 struct Args {
-    /// The share.yaml to serve.
-    #[arg(long, env = "DELTA_BRIDGE_SHARE_CONFIG")]
-    config: PathBuf,
+    /// The share.yaml to serve: a path (watched), or s3://bucket/key (polled; the backend on another
+    /// machine writes it there).
+    #[arg(long, env = "DELTA_BRIDGE_SHARE_CONFIG", value_parser = ConfigLocation::parse)]
+    config: ConfigLocation,
+    /// How often an s3:// share.yaml is asked for, in seconds (a revocation reaches this server within
+    /// about that long).
+    #[arg(long, env = "DELTA_BRIDGE_CONFIG_POLL_SECONDS", default_value_t = 2.0)]
+    config_poll_seconds: f64,
     /// Address to listen on (default: host and port from share.yaml).
     #[arg(long, env = "DELTA_BRIDGE_SHARING_LISTEN")]
     listen: Option<SocketAddr>,
@@ -59,10 +66,42 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    // Built for every server (a client is lazy: credentials are looked for when an s3:// table or
+    // share.yaml is read).
+    let s3 = delta_bridge_tables::s3_client(
+        &delta_bridge_tables::S3Settings {
+            endpoint: args.s3_endpoint.clone(),
+            region: args.s3_region.clone(),
+            path_style: args.s3_path_style,
+            timeouts: delta_bridge_tables::S3Timeouts {
+                attempt: std::time::Duration::from_secs(args.s3_attempt_timeout_seconds.max(1)),
+                operation: std::time::Duration::from_secs(args.s3_operation_timeout_seconds.max(1)),
+                ..Default::default()
+            },
+        },
+        false,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!(e))?;
+    let source = match args.config.clone() {
+        ConfigLocation::File(path) => Source::File(path),
+        ConfigLocation::Object { bucket, key } => {
+            anyhow::ensure!(
+                args.config_poll_seconds.is_finite() && args.config_poll_seconds >= 0.1,
+                "--config-poll-seconds must be at least 0.1"
+            );
+            Source::Object {
+                client: s3.clone(),
+                bucket,
+                key,
+                poll: std::time::Duration::from_secs_f64(args.config_poll_seconds),
+            }
+        }
+    };
+    let (config, _) = delta_bridge_sharing::reload::load(&source).await?;
     let listen = match args.listen {
         Some(address) => address,
         None => {
-            let (config, _) = delta_bridge_sharing::reload::read(&args.config)?;
             let host = config.settings.host.clone();
             tokio::net::lookup_host((host.as_str(), config.settings.port))
                 .await
@@ -71,6 +110,23 @@ async fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("host '{host}' has no address"))?
         }
     };
+    // File URLs and profiles name this server: on another machine's address it must be told its public URL.
+    anyhow::ensure!(
+        args.public_url.is_some() || listen.ip().is_loopback(),
+        "listening on {listen}, which other machines reach, without --public-url \
+         (DELTA_BRIDGE_SHARING_PUBLIC_URL): give the URL recipients reach this server at, such as \
+         https://sharing.example.com, or listen on 127.0.0.1 behind a proxy"
+    );
+    // Local-disk file URLs are signed by the replica that answers and fetched from any: a random key per
+    // replica would break every download that lands on another one.
+    anyhow::ensure!(
+        args.signing_key_file.is_some()
+            || listen.ip().is_loopback()
+            || !config.locations().iter().any(|l| l.starts_with("file:")),
+        "serving local-disk tables on {listen}, which other machines reach, without --signing-key-file \
+         (DELTA_BRIDGE_SIGNING_KEY_FILE): replicas behind one address must sign file URLs with the same key; \
+         give every replica the same file (16 bytes or more)"
+    );
     let signing_key = match &args.signing_key_file {
         Some(path) => {
             let secret = std::fs::read(path)
@@ -90,27 +146,11 @@ async fn main() -> anyhow::Result<()> {
             key
         }
     };
-    // Built for every server (a client is lazy: credentials are looked for when an s3:// table is read).
-    let s3 = delta_bridge_tables::s3_client(
-        &delta_bridge_tables::S3Settings {
-            endpoint: args.s3_endpoint.clone(),
-            region: args.s3_region.clone(),
-            path_style: args.s3_path_style,
-            timeouts: delta_bridge_tables::S3Timeouts {
-                attempt: std::time::Duration::from_secs(args.s3_attempt_timeout_seconds.max(1)),
-                operation: std::time::Duration::from_secs(args.s3_operation_timeout_seconds.max(1)),
-                ..Default::default()
-            },
-        },
-        false,
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!(e))?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
     let options = ServerOptions {
-        config_path: args.config,
+        config: source,
         public_url: args.public_url,
         default_page_size: args.page_size,
         signing_key,

@@ -1,9 +1,13 @@
-//! Live reload of `share.yaml`: on a file-system event in its directory, on SIGHUP, and every two
-//! seconds as a fallback for file systems without events. A new file takes effect for requests that
-//! arrive after it is parsed; requests in flight finish on the config they started with.
+//! Live reload of `share.yaml`. A file ([`Source::File`]): on a file-system event in its directory, on
+//! SIGHUP, and every two seconds as a fallback for file systems without events. An S3 object
+//! ([`Source::Object`], so the backend and the sharing servers need not share a file system): polled with
+//! `If-None-Match` every `--config-poll-seconds` (and on SIGHUP); only a newer `generation` than the one in
+//! force is applied, so a replica never goes back. A new config takes effect for requests that arrive after
+//! it is parsed; requests in flight finish on the config they started with.
 //!
 //! Fail closed: a file that differs from the one in force but cannot be loaded (unreadable, deleted, not
-//! YAML, a key this server does not know) may carry a revocation, so the last good config serves for at
+//! YAML, a key this server does not know; for an object, also storage that cannot be reached) may carry a
+//! revocation, so the last good config serves for at
 //! most its `staleConfigGraceSeconds`; after that every share request is refused with 503
 //! `CONFIG_REFUSED` until a valid file (or the one in force) is back, which restores service at once.
 //! The reason goes to the log only (parser messages never quote values); `/healthz` says `degraded`.
@@ -23,6 +27,50 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
     sha2::Sha256::digest(bytes).into()
 }
 
+/// Where `share.yaml` comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A file on this machine, watched.
+    File(PathBuf),
+    /// One S3 object, polled.
+    Object {
+        /// The client (endpoint, region, credentials).
+        client: aws_sdk_s3::Client,
+        /// The bucket.
+        bucket: String,
+        /// The object's key.
+        key: String,
+        /// How often it is asked for.
+        poll: Duration,
+    },
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::File(path) => write!(f, "{}", path.display()),
+            Source::Object { bucket, key, .. } => write!(f, "s3://{bucket}/{key}"),
+        }
+    }
+}
+
+/// Reads and parses the config, at start (any failure stops the start).
+pub async fn load(source: &Source) -> anyhow::Result<(ShareConfig, [u8; 32])> {
+    let bytes = match source {
+        Source::File(path) => {
+            std::fs::read(path).with_context(|| format!("reading {}", path.display()))?
+        }
+        Source::Object { .. } => match fetch(source, None).await {
+            Fetched::Body { bytes, .. } => bytes,
+            Fetched::Unchanged => unreachable!("nothing to compare with"),
+            Fetched::Failed(why) => anyhow::bail!(why),
+        },
+    };
+    let text = std::str::from_utf8(&bytes).with_context(|| format!("{source} is not UTF-8"))?;
+    let config = ShareConfig::from_yaml(text).with_context(|| format!("loading {source}"))?;
+    Ok((config, digest(&bytes)))
+}
+
 /// Reads and parses the config file.
 pub fn read(path: &Path) -> anyhow::Result<(ShareConfig, [u8; 32])> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -35,10 +83,18 @@ pub fn read(path: &Path) -> anyhow::Result<(ShareConfig, [u8; 32])> {
 
 /// Reloads the file if its bytes changed. Returns whether a new generation is in force.
 pub fn reload(state: &AppState, path: &Path) -> bool {
-    let bytes = match std::fs::read(path) {
+    let bytes = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()));
+    apply(state, &path.display().to_string(), bytes, false)
+}
+
+/// Puts `bytes` (or the failure to read them) from `label` in force if they are a new valid config (with
+/// `newer_only`, only if their `generation` is newer than the one in force). Returns whether a new
+/// generation is in force.
+fn apply(state: &AppState, label: &str, bytes: Result<Vec<u8>, String>, newer_only: bool) -> bool {
+    let bytes = match bytes {
         Ok(bytes) => bytes,
-        Err(e) => {
-            refuse(state, path, format!("reading {}: {e}", path.display()));
+        Err(reason) => {
+            refuse(state, label, reason);
             return false;
         }
     };
@@ -46,7 +102,7 @@ pub fn reload(state: &AppState, path: &Path) -> bool {
     let current = state.current.load();
     if current.digest == new_digest {
         // The file in place is the one in force: whatever was refused before no longer matters.
-        restore(state, path);
+        restore(state, label);
         return false;
     }
     let parsed = std::str::from_utf8(&bytes)
@@ -54,14 +110,28 @@ pub fn reload(state: &AppState, path: &Path) -> bool {
         .and_then(|text| ShareConfig::from_yaml(text).map_err(|e| e.to_string()));
     match parsed {
         Err(reason) => {
-            refuse(state, path, reason);
+            refuse(state, label, reason);
+            false
+        }
+        Ok(config)
+            if newer_only
+                && matches!(
+                    (config.generation(), current.config.generation()),
+                    (Some(new), Some(now)) if new <= now
+                ) =>
+        {
+            // A valid config no newer than the one in force: nothing is missing, nothing to apply.
+            tracing::debug!(
+                share_generation = config.generation(),
+                "{label} is not newer than the config in force"
+            );
+            restore(state, label);
             false
         }
         Ok(config) => {
             if config.settings.endpoint != current.config.settings.endpoint {
                 tracing::warn!(
-                    "'endpoint' changed in {}; the new prefix takes effect after a restart",
-                    path.display()
+                    "'endpoint' changed in {label}; the new prefix takes effect after a restart"
                 );
             }
             state
@@ -75,29 +145,69 @@ pub fn reload(state: &AppState, path: &Path) -> bool {
                 loaded_at: chrono::Utc::now(),
                 digest: new_digest,
             }));
-            restore(state, path);
-            tracing::info!(
-                generation = number,
-                share_generation,
-                "reloaded {}",
-                path.display()
-            );
+            restore(state, label);
+            tracing::info!(generation = number, share_generation, "reloaded {label}");
             true
         }
     }
 }
 
+/// What a poll of the object found.
+enum Fetched {
+    /// The same version as last time (`If-None-Match`).
+    Unchanged,
+    /// Its bytes and ETag.
+    Body {
+        bytes: Vec<u8>,
+        etag: Option<String>,
+    },
+    /// Why it could not be read (missing, denied, unreachable).
+    Failed(String),
+}
+
+/// Asks for the object, unless it is still `etag`.
+async fn fetch(source: &Source, etag: Option<&str>) -> Fetched {
+    let Source::Object {
+        client,
+        bucket,
+        key,
+        ..
+    } = source
+    else {
+        unreachable!("objects only")
+    };
+    let mut get = client.get_object().bucket(bucket).key(key);
+    if let Some(etag) = etag {
+        get = get.if_none_match(etag);
+    }
+    match get.send().await {
+        Ok(answer) => {
+            let etag = answer.e_tag().map(str::to_string);
+            match answer.body.collect().await {
+                Ok(bytes) => Fetched::Body {
+                    bytes: bytes.to_vec(),
+                    etag,
+                },
+                Err(e) => Fetched::Failed(format!("reading s3://{bucket}/{key}: {e}")),
+            }
+        }
+        Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(304) => Fetched::Unchanged,
+        Err(e) => Fetched::Failed(
+            delta_bridge_tables::classify(&format!("reading s3://{bucket}/{key}"), &e).message,
+        ),
+    }
+}
+
 /// Records a refused file. The grace starts at the first refusal and is not extended by later ones.
-fn refuse(state: &AppState, path: &Path, reason: String) {
+fn refuse(state: &AppState, label: &str, reason: String) {
     let grace = state.current.load().config.settings.stale_config_grace;
     let now = Instant::now();
     let mut refusal = state.refusal.lock().expect("refusal lock");
     match refusal.as_mut() {
         None => {
             tracing::warn!(
-                "refused {}: {reason}; the last good config serves for at most {} s \
+                "refused {label}: {reason}; the last good config serves for at most {} s \
                  (staleConfigGraceSeconds), then every share request is refused until a valid file arrives",
-                path.display(),
                 grace.as_secs_f64()
             );
             *refusal = Some(Refusal {
@@ -108,7 +218,7 @@ fn refuse(state: &AppState, path: &Path, reason: String) {
         }
         Some(known) => {
             if known.reason != reason {
-                tracing::warn!("refused {} again: {reason}", path.display());
+                tracing::warn!("refused {label} again: {reason}");
                 known.reason = reason;
             }
         }
@@ -119,8 +229,7 @@ fn refuse(state: &AppState, path: &Path, reason: String) {
     {
         known.announced = true;
         tracing::error!(
-            "{} has been refused for {} s: every share request is now refused (503 CONFIG_REFUSED) until a valid file arrives: {}",
-            path.display(),
+            "{label} has been refused for {} s: every share request is now refused (503 CONFIG_REFUSED) until a valid file arrives: {}",
             now.saturating_duration_since(known.since).as_secs(),
             known.reason
         );
@@ -128,11 +237,10 @@ fn refuse(state: &AppState, path: &Path, reason: String) {
 }
 
 /// Ends a refusal: the file in place is the one in force.
-fn restore(state: &AppState, path: &Path) {
+fn restore(state: &AppState, label: &str) {
     if state.refusal.lock().expect("refusal lock").take().is_some() {
         tracing::info!(
-            "{} is valid again: serving generation {}",
-            path.display(),
+            "{label} is valid again: serving generation {}",
             state.current.load().number
         );
     }
@@ -147,8 +255,56 @@ impl Drop for WatchGuard {
     }
 }
 
-/// Starts watching `path` for changes.
-pub fn watch(state: Arc<AppState>, path: PathBuf) -> anyhow::Result<WatchGuard> {
+/// Starts watching (a file) or polling (an object) `source` for changes.
+pub fn watch(state: Arc<AppState>, source: Source) -> anyhow::Result<WatchGuard> {
+    match source {
+        Source::File(path) => watch_file(state, path),
+        object @ Source::Object { .. } => poll_object(state, object),
+    }
+}
+
+/// Polls the object every `poll` (and on SIGHUP), applying only newer generations.
+fn poll_object(state: Arc<AppState>, source: Source) -> anyhow::Result<WatchGuard> {
+    let Source::Object { poll, .. } = &source else {
+        unreachable!("objects only")
+    };
+    let mut interval = tokio::time::interval(*poll);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("listening for SIGHUP")?;
+    let label = source.to_string();
+    let task = tokio::spawn(async move {
+        // The version last read, to ask only for a newer one; its bytes, to judge it again while the
+        // object stays the same (a refusal's grace runs out, or ends when the config in force comes back).
+        let mut last: Option<(Option<String>, Vec<u8>)> = None;
+        loop {
+            tokio::select! {
+                _ = interval.tick() => {}
+                _ = hangup.recv() => tracing::info!("SIGHUP: reading {label}"),
+            }
+            let etag = last.as_ref().and_then(|(etag, _)| etag.as_deref());
+            let bytes = match fetch(&source, etag).await {
+                Fetched::Unchanged => match &last {
+                    Some((_, bytes)) => Ok(bytes.clone()),
+                    None => continue,
+                },
+                Fetched::Body { bytes, etag } => {
+                    last = Some((etag, bytes.clone()));
+                    Ok(bytes)
+                }
+                Fetched::Failed(why) => {
+                    last = None;
+                    Err(why)
+                }
+            };
+            apply(&state, &label, bytes, true);
+        }
+    });
+    Ok(WatchGuard(task))
+}
+
+/// Watches the file's directory, with SIGHUP and a 2 s poll as fallbacks.
+fn watch_file(state: Arc<AppState>, path: PathBuf) -> anyhow::Result<WatchGuard> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let file_name = path.file_name().map(|n| n.to_owned());
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {

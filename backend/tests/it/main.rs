@@ -112,7 +112,7 @@ impl Backend {
         let settings = Settings {
             sharing_url: "http://sharing.example/delta-sharing".into(),
             public_url: url.clone(),
-            share_file: dir.path().join("share.yaml"),
+            share_file: delta_bridge_datasets::ShareTarget::File(dir.path().join("share.yaml")),
             secrets: options.secrets.clone(),
             multipart_threshold: options.multipart_threshold,
             part_size: options.part_size,

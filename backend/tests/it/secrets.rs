@@ -14,7 +14,7 @@ async fn a_replica_with_another_secret_is_refused_before_it_serves() {
     let settings = Settings {
         sharing_url: "http://sharing.example/delta-sharing".into(),
         public_url: "http://127.0.0.1:9".into(),
-        share_file: backend.dir.path().join("share.yaml"),
+        share_file: delta_bridge_datasets::ShareTarget::File(backend.dir.path().join("share.yaml")),
         secrets: Secret::from_material(&[8u8; 32]).into(),
         multipart_threshold: 1 << 30,
         part_size: 5 << 20,

@@ -23,7 +23,6 @@ mod storage;
 mod store;
 mod upload;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,7 +33,7 @@ pub use delta_bridge_api::Snippet;
 pub use error::{Error, Result};
 pub use process::MAX_FOOTER;
 pub use secret::{Secret, Secrets};
-pub use share_file::{SCHEMA, ShareFile, stamp, table_key, table_name};
+pub use share_file::{SCHEMA, ShareFile, ShareTarget, stamp, table_key, table_name};
 pub use snippet::snippet;
 pub use storage::{Presigned, Storage};
 pub use store::{Dataset, Store};
@@ -64,7 +63,7 @@ pub struct Settings {
     /// The public base URL of the backend itself (local upload URLs point at its upload route).
     pub public_url: String,
     /// Where `share.yaml` is written.
-    pub share_file: PathBuf,
+    pub share_file: ShareTarget,
     /// Sign upload URLs and derive recipient tokens (the current one; those it replaced keep verifying).
     pub secrets: Secrets,
     /// Files larger than this are uploaded in parts.
@@ -144,7 +143,7 @@ impl Datasets {
         // The store knows the secrets replicas share: another one is refused before anything is served.
         let fingerprints: Vec<String> = settings.secrets.all().map(Secret::fingerprint).collect();
         store.adopt_secrets(&fingerprints).await?;
-        let share_file = Arc::new(ShareFile::new(&settings.share_file));
+        let share_file = Arc::new(ShareFile::new(settings.share_file.clone()));
         let datasets = Datasets {
             store,
             storage,

@@ -1,17 +1,18 @@
-//! `share.yaml`, regenerated from the store (never from memory) and written atomically.
+//! `share.yaml`, regenerated from the store (never from memory) and written atomically: a file, or one
+//! S3 object replaced only by conditional PUTs ([`ShareTarget`]).
 //!
 //! The file carries the store's share generation (`generation:`). Writers in every process on one store
 //! take turns through a lock row in the store (held while the file is written), and none replaces a file
 //! stamped with a generation at least as new as the one it would write, so a revoked token never comes
 //! back. A reconciler ([`crate::Datasets::maintain`]) rewrites the file whenever it lags the store.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use delta_bridge_shares::{
     RawAuthorization, RawConfig, RawSchema, RawShare, RawTable, RawToken, ShareConfig,
 };
 
-use crate::storage::Storage;
+use crate::storage::{Storage, s3_failure};
 use crate::store::{ShareRecord, Store};
 use crate::{Error, Result};
 
@@ -34,68 +35,191 @@ pub fn table_name(dataset_name: &str) -> String {
     }
 }
 
-/// Writes `share.yaml`.
-#[derive(Debug)]
-pub struct ShareFile {
-    path: PathBuf,
-    turn: tokio::sync::Mutex<()>,
+/// Where `share.yaml` is written: a file on this machine, or one S3 object that sharing servers on other
+/// machines poll.
+#[derive(Debug, Clone)]
+pub enum ShareTarget {
+    /// A path on this machine (written atomically: temporary file, fsync, rename).
+    File(PathBuf),
+    /// One object, replaced only by a conditional PUT (`If-Match` the version read, or `If-None-Match: *`
+    /// when there is none), so no writer ever replaces a version it has not seen.
+    Object {
+        /// The client (endpoint, region, credentials).
+        client: aws_sdk_s3::Client,
+        /// The bucket.
+        bucket: String,
+        /// The object's key.
+        key: String,
+    },
 }
 
-impl ShareFile {
-    /// The file at `path`.
-    pub fn new(path: &Path) -> ShareFile {
-        ShareFile {
-            path: path.to_path_buf(),
-            turn: tokio::sync::Mutex::new(()),
+impl std::fmt::Display for ShareTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ShareTarget::File(path) => write!(f, "{}", path.display()),
+            ShareTarget::Object { bucket, key, .. } => write!(f, "s3://{bucket}/{key}"),
         }
     }
+}
 
-    /// Where it is.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
+/// What is there now: the text, and for an object its ETag (what a conditional PUT must match).
+struct Current {
+    text: String,
+    etag: Option<String>,
+}
 
-    /// The generation the file on disk is stamped with (`None` if it is missing, unreadable or has no
-    /// stamp).
-    pub async fn written_generation(&self) -> Option<i64> {
-        let path = self.path.clone();
-        let text = tokio::task::spawn_blocking(move || std::fs::read_to_string(path))
-            .await
-            .ok()?
-            .ok()?;
-        stamp(&text)
-    }
+/// How a write ended.
+enum Written {
+    Done,
+    /// Someone else replaced the object since it was read.
+    Changed,
+}
 
-    /// Brings the file up to what the store holds now; returns the generation the file then has.
-    /// Does nothing when the file is already stamped with that generation or a newer one.
-    pub async fn regenerate(&self, store: &Store, storage: &Storage) -> Result<i64> {
-        let _turn = self.turn.lock().await;
-        let path = self.path.clone();
-        store
-            .with_share_file_lock(|generation, shares| async move {
-                let on_disk = {
-                    let path = path.clone();
+impl ShareTarget {
+    /// The text there now (none if missing; for a file, also if unreadable: it is rewritten).
+    async fn read(&self) -> Result<Option<Current>> {
+        match self {
+            ShareTarget::File(path) => {
+                let path = path.clone();
+                Ok(
                     tokio::task::spawn_blocking(move || std::fs::read_to_string(path))
                         .await
                         .ok()
                         .and_then(|r| r.ok())
-                        .and_then(|text| stamp(&text))
+                        .map(|text| Current { text, etag: None }),
+                )
+            }
+            ShareTarget::Object {
+                client,
+                bucket,
+                key,
+            } => {
+                let answer = match client.get_object().bucket(bucket).key(key).send().await {
+                    Ok(answer) => answer,
+                    Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
+                        return Ok(None);
+                    }
+                    Err(e) => return Err(s3_failure(&format!("reading s3://{bucket}/{key}"), &e)),
                 };
-                if on_disk.is_some_and(|g| g >= generation) {
-                    return Ok(());
-                }
-                let text = render(generation, &shares, storage);
-                // Never write a file the sharing server would refuse.
-                if let Err(e) = ShareConfig::from_yaml(&text) {
-                    return Err(Error::ShareFile(std::io::Error::other(e.to_string())));
-                }
+                let etag = answer.e_tag().map(str::to_string);
+                let bytes = answer
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| Error::Storage(format!("reading s3://{bucket}/{key}: {e}")))?;
+                let text = String::from_utf8(bytes.to_vec())
+                    .map_err(|_| Error::Storage(format!("s3://{bucket}/{key} is not UTF-8")))?;
+                Ok(Some(Current { text, etag }))
+            }
+        }
+    }
+
+    /// Writes `text` over what was read (`over`: none if nothing was there).
+    async fn write(&self, text: String, over: Option<&Current>) -> Result<Written> {
+        match self {
+            ShareTarget::File(path) => {
+                let path = path.clone();
                 tokio::task::spawn_blocking(move || {
                     delta_bridge_shares::write_atomically(&path, &text)
                 })
                 .await
                 .map_err(std::io::Error::other)
                 .and_then(|r| r)
-                .map_err(Error::ShareFile)
+                .map_err(Error::ShareFile)?;
+                Ok(Written::Done)
+            }
+            ShareTarget::Object {
+                client,
+                bucket,
+                key,
+            } => {
+                let mut put = client
+                    .put_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .content_type("application/yaml")
+                    .body(text.into_bytes().into());
+                put = match over.and_then(|c| c.etag.as_deref()) {
+                    Some(etag) => put.if_match(etag),
+                    None => put.if_none_match("*"),
+                };
+                match put.send().await {
+                    Ok(_) => Ok(Written::Done),
+                    // 412: replaced (or created) since it was read; 409: a concurrent conditional write.
+                    Err(e)
+                        if matches!(
+                            e.raw_response().map(|r| r.status().as_u16()),
+                            Some(412 | 409)
+                        ) =>
+                    {
+                        Ok(Written::Changed)
+                    }
+                    Err(e) => Err(s3_failure(&format!("writing s3://{bucket}/{key}"), &e)),
+                }
+            }
+        }
+    }
+}
+
+/// Writes `share.yaml`.
+#[derive(Debug)]
+pub struct ShareFile {
+    target: ShareTarget,
+    turn: tokio::sync::Mutex<()>,
+}
+
+impl ShareFile {
+    /// The file (or object) at `target`.
+    pub fn new(target: ShareTarget) -> ShareFile {
+        ShareFile {
+            target,
+            turn: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Where it is.
+    pub fn target(&self) -> &ShareTarget {
+        &self.target
+    }
+
+    /// The generation the file is stamped with (`None` if it is missing, unreadable or has no stamp).
+    pub async fn written_generation(&self) -> Option<i64> {
+        stamp(&self.target.read().await.ok()??.text)
+    }
+
+    /// Brings the file up to what the store holds now; returns the generation the file then has.
+    /// Does nothing when the file is already stamped with that generation or a newer one.
+    pub async fn regenerate(&self, store: &Store, storage: &Storage) -> Result<i64> {
+        let _turn = self.turn.lock().await;
+        let target = &self.target;
+        store
+            .with_share_file_lock(|generation, shares| async move {
+                // Writers take turns through the store's lock; a conditional write that still finds the
+                // object changed (a writer outside this store's turns) reads it again.
+                for _ in 0..5 {
+                    let current = target.read().await?;
+                    if current
+                        .as_ref()
+                        .and_then(|c| stamp(&c.text))
+                        .is_some_and(|g| g >= generation)
+                    {
+                        return Ok(());
+                    }
+                    let text = render(generation, &shares, storage);
+                    // Never write a file the sharing server would refuse.
+                    if let Err(e) = ShareConfig::from_yaml(&text) {
+                        return Err(Error::ShareFile(std::io::Error::other(e.to_string())));
+                    }
+                    match target.write(text, current.as_ref()).await? {
+                        Written::Done => return Ok(()),
+                        Written::Changed => {
+                            tracing::warn!("{target} changed while it was being written; reading it again")
+                        }
+                    }
+                }
+                Err(Error::ShareFile(std::io::Error::other(format!(
+                    "{target} kept changing while it was being written: is another deployment writing it?"
+                ))))
             })
             .await
     }

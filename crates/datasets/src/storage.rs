@@ -62,7 +62,7 @@ impl Drop for Temporary {
 }
 
 /// A failed S3 call: refused (the server's configuration, for the operator to fix) or worth a retry.
-fn s3_failure<E, R>(what: &str, e: &aws_sdk_s3::error::SdkError<E, R>) -> Error
+pub(crate) fn s3_failure<E, R>(what: &str, e: &aws_sdk_s3::error::SdkError<E, R>) -> Error
 where
     E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,

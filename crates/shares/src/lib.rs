@@ -23,6 +23,7 @@
 mod auth;
 mod config;
 mod file;
+mod location;
 mod pages;
 
 pub use auth::{AuthError, Recipient, hash_token};
@@ -31,6 +32,7 @@ pub use config::{
     Settings, Share, ShareConfig, Table,
 };
 pub use file::{to_yaml, write_atomically};
+pub use location::ConfigLocation;
 pub use pages::{Page, PageError, PageRequest};
 
 /// Why a share, schema or table could not be returned to a recipient.

@@ -51,7 +51,7 @@ async fn start() -> TestServer {
     let endpoint = format!("http://{}/delta-sharing", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let options = ServerOptions {
-        config_path: config,
+        config: delta_bridge_sharing::reload::Source::File(config),
         public_url: None,
         default_page_size: 500,
         signing_key: [3; 32],

@@ -1,0 +1,347 @@
+"""Separate machines on one: two backend replicas and two sharing replicas, each in its own network namespace
+with its own address and data directory (no file system shared between "hosts"), one Postgres and one s3s-fs
+(on the bridge's address), share.yaml as one S3 object the backends write with conditional PUTs and the sharing
+servers poll. Clients alternate between replicas.
+
+The "hosts": a bridge with 10.77.0.1 (Postgres, s3s-fs, the tests), backends at .11 and .12, sharing servers at
+.13 and .14, each behind a veth pair in its own namespace. Needs root and `ip netns`."""
+
+import concurrent.futures
+import json
+import os
+import pathlib
+import random
+import shutil
+import statistics
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+
+import delta_sharing
+import pytest
+import requests
+
+from conftest import BACKEND, BUCKET, MiB, S3_KEY, S3_SECRET, S3S_FS, SHARING, UNLIMITED, PROJECT, Process, Stack, convert, stop, wait_for
+from test_backend import write_csv
+
+POLL = 1.0  # --config-poll-seconds of the sharing replicas
+BOUND = POLL + 1.0  # the issue's bound: the poll interval plus one second
+NET = "10.77.0"
+HOSTS = {"ba": 11, "bb": 12, "sa": 13, "sb": 14}
+SHARE_CONFIG = f"s3://{BUCKET}/config/share.yaml"
+AWS = dict(AWS_ACCESS_KEY_ID=S3_KEY, AWS_SECRET_ACCESS_KEY=S3_SECRET, AWS_REGION="us-east-1", DELTA_BRIDGE_LOG="info", NO_COLOR="1")
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip"), reason="needs root and ip netns")
+
+
+def sh(*argv, check=True):
+    return subprocess.run(argv, check=check, capture_output=True, text=True)
+
+
+def reachable(host, port):
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex((host, port)) == 0
+
+
+class Network:
+    """A bridge on this machine and one namespace per host, each with its own address."""
+
+    def __init__(self):
+        tag = f"{os.getpid() % 10000}"
+        self.bridge = f"dbr{tag}"
+        self.names = {host: f"db{tag}{host}" for host in HOSTS}
+        sh("ip", "link", "add", self.bridge, "type", "bridge")
+        sh("ip", "addr", "add", f"{NET}.1/24", "dev", self.bridge)
+        sh("ip", "link", "set", self.bridge, "up")
+        for host, last in HOSTS.items():
+            ns = self.names[host]
+            sh("ip", "netns", "add", ns)
+            sh("ip", "link", "add", f"v{tag}{host}", "type", "veth", "peer", "name", "eth0", "netns", ns)
+            sh("ip", "link", "set", f"v{tag}{host}", "master", self.bridge, "up")
+            sh("ip", "netns", "exec", ns, "ip", "addr", "add", f"{NET}.{last}/24", "dev", "eth0")
+            sh("ip", "netns", "exec", ns, "ip", "link", "set", "eth0", "up")
+            sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
+
+    def run(self, host, argv):
+        """`argv` on `host` (in its namespace)."""
+        return ["ip", "netns", "exec", self.names[host], *argv]
+
+    def close(self):
+        for host in HOSTS:
+            sh("ip", "netns", "delete", self.names[host], check=False)
+        sh("ip", "link", "delete", self.bridge, check=False)
+
+
+def postgres():
+    """A Postgres on the bridge's address, trusting the hosts' subnet, in a directory of its own (the
+    postgres user cannot enter pytest's)."""
+    found = sorted(pathlib.Path("/usr/lib/postgresql").glob("*/bin"))
+    if not found:
+        pytest.skip("no PostgreSQL (scripts/test.sh installs it)")
+    bin_dir = found[-1]
+    directory = pathlib.Path(tempfile.mkdtemp(prefix="delta-bridge-pg-"))
+    data = directory / "pg"
+    shutil.chown(directory, "postgres")
+    as_postgres = ["runuser", "-u", "postgres", "--"]
+    sh(*as_postgres, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust")
+    with open(data / "pg_hba.conf", "a") as hba:
+        hba.write(f"host all all {NET}.0/24 trust\n")
+    port = 5432 + os.getpid() % 1000
+    sh(*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", f"-p {port} -k {directory} -c listen_addresses={NET}.1",
+       "-l", str(directory / "pg.log"), "-w", "start")
+    def close():
+        sh(*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop", check=False)
+        shutil.rmtree(directory, ignore_errors=True)
+
+    return f"postgres://postgres@{NET}.1:{port}/postgres", close
+
+
+class Cluster:
+    def __init__(self, directory, emulator):
+        self.dir = directory
+        self.emulator = emulator
+        self.net = Network()
+        self.closers = [self.net.close]
+        try:
+            self.database_url, stop_pg = postgres()
+            self.closers.append(stop_pg)
+            root = directory / "s3root"
+            (root / BUCKET).mkdir(parents=True)
+            s3_port = 9000 + os.getpid() % 1000
+            s3_log = open(directory / "s3s-fs.log", "w")
+            self.s3 = subprocess.Popen([S3S_FS, "--host", f"{NET}.1", "--port", str(s3_port), "--access-key", S3_KEY,
+                                        "--secret-key", S3_SECRET, str(root)], stdout=s3_log, stderr=subprocess.STDOUT)
+            self.closers.append(lambda: stop(self.s3))
+            self.s3_endpoint = f"http://{NET}.1:{s3_port}"
+            self.s3_root = root
+            assert wait_for(lambda: reachable(f"{NET}.1", s3_port), timeout=20), "s3s-fs did not start"
+            self.s3_args = ["--s3-endpoint", self.s3_endpoint, "--s3-path-style"]
+            self.backends, self.sharing = {}, {}
+            self.start_backend("ba")
+            # One secret for every backend replica: the first made it, the others get a copy.
+            shutil.copy(directory / "ba" / "secret", directory / "secret")
+            self.start_backend("bb")
+            for host in ("sa", "sb"):
+                self.start_sharing(host)
+        except BaseException:
+            self.close()
+            raise
+
+    def address(self, host):
+        return f"{NET}.{HOSTS[host]}"
+
+    def backend_argv(self, host):
+        data = self.dir / host
+        data.mkdir(exist_ok=True)
+        secret = self.dir / "secret"
+        if secret.exists():
+            shutil.copy(secret, data / "secret")
+        return self.net.run(host, [
+            BACKEND, "--listen", f"{self.address(host)}:8081", "--public-url", f"http://{self.address(host)}:8081",
+            "--data-dir", str(data), "--database-url", self.database_url, "--secret-file", str(data / "secret"),
+            "--storage", f"s3://{BUCKET}/cluster", "--share-config", SHARE_CONFIG, *self.s3_args,
+            "--firebase-project", PROJECT, "--sharing-url", f"http://{self.address('sa')}:8080/delta-sharing",
+            "--maintenance-interval-seconds", "1", *UNLIMITED,
+        ])
+
+    def start_backend(self, host):
+        env = dict(AWS, FIREBASE_AUTH_EMULATOR_HOST=self.emulator.host)
+        self.backends[host] = Process(self.backend_argv(host), self.dir, f"backend-{host}", env)
+
+    def start_sharing(self, host):
+        argv = self.net.run(host, [
+            SHARING, "--config", SHARE_CONFIG, "--config-poll-seconds", str(POLL),
+            "--listen", f"{self.address(host)}:8080", "--public-url", f"http://{self.address(host)}:8080", *self.s3_args,
+        ])
+        self.sharing[host] = Process(argv, self.dir, f"sharing-{host}", AWS)
+
+    def call(self, host, method, path, token, **kwargs):
+        return requests.request(method, self.backends[host].url + path, headers={"Authorization": f"Bearer {token}"}, timeout=60, **kwargs)
+
+    def upload(self, host, token, name, files):
+        """Stack.upload, through the backend on `host`."""
+        return Stack.upload(self._as(host), token, name, files)
+
+    def _as(self, host):
+        cluster = self
+
+        class Through:
+            def call(self, method, path, token, **kwargs):
+                return cluster.call(host, method, path, token, **kwargs)
+
+        return Through()
+
+    def endpoint(self, host):
+        return f"http://{self.address(host)}:8080/delta-sharing"
+
+    def share_object(self):
+        """The generation share.yaml's object carries."""
+        text = (self.s3_root / BUCKET / "config/share.yaml").read_text()
+        return int(next(line.split(":")[1] for line in text.splitlines() if line.startswith("generation:")))
+
+    def close(self):
+        for process in [*getattr(self, "sharing", {}).values(), *getattr(self, "backends", {}).values()]:
+            process.stop()
+        for close in reversed(self.closers):
+            close()
+
+
+@pytest.fixture(scope="module")
+def cluster(emulator, tmp_path_factory):
+    cluster = Cluster(tmp_path_factory.mktemp("cluster"), emulator)
+    yield cluster
+    cluster.close()
+
+
+def profile(directory, snippet, endpoint):
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{uuid.uuid4().hex[:8]}.share"
+    path.write_text(json.dumps(dict(snippet["profile"], endpoint=endpoint)))
+    return str(path)
+
+
+def table_url(profile_path, snippet):
+    return f"{profile_path}#{snippet['table']}"
+
+
+def readable(url):
+    try:
+        return len(delta_sharing.load_as_pandas(url))
+    except Exception:
+        return None
+
+
+def list_status(endpoint, token):
+    """What a sharing replica answers a recipient listing shares: 200, or the refusal's status."""
+    try:
+        return requests.get(f"{endpoint}/shares", headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code
+    except requests.RequestException:
+        return None
+
+
+@pytest.fixture(scope="module")
+def dataset(cluster, tmp_path_factory):
+    """A dataset uploaded through backend A, by one user."""
+    directory = tmp_path_factory.mktemp("data")
+    token = cluster.emulator.sign_up(f"{uuid.uuid4().hex[:12]}@example.com")
+    files = convert(write_csv(directory, "id,name\n1,a\n2,b\n3,c\n"), directory / "table")
+    processed = cluster.upload("ba", token, "Cluster sales", files)
+    assert processed.status_code == 200, processed.text
+    return token, processed.json()
+
+
+def test_a_share_on_one_backend_is_readable_through_both_sharing_replicas(cluster, dataset, tmp_path):
+    token, uploaded = dataset
+    shared = cluster.call("bb", "POST", "/share", token, json={"datasetId": uploaded["id"]})
+    assert shared.status_code == 200, shared.text
+    at = time.monotonic()
+    snippet = shared.json()["snippet"]
+    for host in ("sa", "sb"):
+        url = table_url(profile(tmp_path, snippet, cluster.endpoint(host)), snippet)
+        assert wait_for(lambda: readable(url) == 3, timeout=BOUND + 5, interval=0.1), f"not readable through {host}"
+        print(f"readable through {host} {time.monotonic() - at:.2f} s after the share answered")
+    # Within the bound (reads above include the client's own time, so the second replica's is checked loosely).
+    assert time.monotonic() - at < BOUND + 5
+
+
+def test_an_unshare_on_one_backend_is_refused_by_both_sharing_replicas_within_the_bound(cluster, tmp_path):
+    token = cluster.emulator.sign_up(f"{uuid.uuid4().hex[:12]}@example.com")
+    files = convert(write_csv(tmp_path, "id\n1\n"), tmp_path / "table")
+    uploaded = cluster.upload("bb", token, "Revoked", files).json()
+    lags = []
+    for round in range(8):
+        via, other = ("ba", "bb") if round % 2 == 0 else ("bb", "ba")
+        shared = cluster.call(via, "POST", "/share", token, json={"datasetId": uploaded["id"]})
+        assert shared.status_code == 200, shared.text
+        bearer = shared.json()["snippet"]["profile"]["bearerToken"]
+        for host in ("sa", "sb"):
+            assert wait_for(lambda: list_status(cluster.endpoint(host), bearer) == 200, timeout=BOUND + 5, interval=0.05), host
+        unshared = cluster.call(other, "POST", "/unshare", token, json={"datasetId": uploaded["id"]})
+        assert unshared.status_code == 200, unshared.text
+        at = time.monotonic()
+        for host in ("sa", "sb"):
+            assert wait_for(lambda: list_status(cluster.endpoint(host), bearer) == 401, timeout=BOUND + 5, interval=0.02), host
+            lags.append(time.monotonic() - at)
+    lags.sort()
+    p50, p99 = statistics.median(lags), lags[-1]
+    print(f"revocation across hosts (poll {POLL:.0f} s): p50 {p50:.2f} s, max {p99:.2f} s over {len(lags)}")
+    assert p99 <= BOUND, lags
+
+
+def test_a_storm_of_shares_and_unshares_on_both_backends_never_fails_a_stable_read(cluster, dataset, tmp_path):
+    token, stable = dataset
+    shared = cluster.call("ba", "POST", "/share", token, json={"datasetId": stable["id"]})
+    assert shared.status_code == 200, shared.text
+    stable_snippet = shared.json()["snippet"]
+    urls = {host: table_url(profile(tmp_path, stable_snippet, cluster.endpoint(host)), stable_snippet) for host in ("sa", "sb")}
+    for url in urls.values():
+        assert wait_for(lambda: readable(url) == 3, timeout=BOUND + 5, interval=0.1)
+
+    # Churn: several datasets of another user shared and unshared through both backends at once.
+    churner = cluster.emulator.sign_up(f"{uuid.uuid4().hex[:12]}@example.com")
+    churned = []
+    for i in range(4):
+        files = convert(write_csv(tmp_path, f"x\n{i}\n", f"c{i}.csv"), tmp_path / f"c{i}")
+        churned.append(cluster.upload("ba" if i % 2 else "bb", churner, f"churn {i}", files).json()["id"])
+    revoked = {}  # bearer token -> when its unshare answered
+
+    def churn(n):
+        host = ("ba", "bb")[n % 2]
+        dataset_id = churned[n % len(churned)]
+        answer = cluster.call(host, "POST", "/share", churner, json={"datasetId": dataset_id})
+        assert answer.status_code == 200, answer.text
+        bearer = answer.json()["snippet"]["profile"]["bearerToken"]
+        answer = cluster.call(("bb", "ba")[n % 2], "POST", "/unshare", churner, json={"datasetId": dataset_id})
+        assert answer.status_code == 200, answer.text
+        revoked[bearer] = time.monotonic()
+
+    failures, reads = [], 0
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        storm = [pool.submit(churn, n) for n in range(200)]
+        while not all(f.done() for f in storm):
+            host = random.choice(("sa", "sb"))
+            got = readable(urls[host])
+            reads += 1
+            if got != 3:
+                failures.append(host)
+        for f in storm:
+            f.result()
+    print(f"{reads} reads during 200 share/unshare pairs across both backends: {len(failures)} failed")
+    assert not failures
+
+    # Every revoked token is refused by both replicas within the bound of its unshare (the last ones are checked
+    # as they land; earlier ones have long passed it).
+    deadline = max(revoked.values()) + BOUND
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+    for bearer in revoked:
+        for host in ("sa", "sb"):
+            assert list_status(cluster.endpoint(host), bearer) == 401, host
+    # The object's generation is the store's, and every replica agrees.
+    share_file = lambda host: requests.get(cluster.backends[host].url + "/healthz", timeout=10).json()["shareFile"]
+    assert wait_for(lambda: not share_file("ba")["lagging"] and not share_file("bb")["lagging"], timeout=BOUND), (share_file("ba"), share_file("bb"))
+    store = share_file("bb")["storeGeneration"]
+    assert cluster.share_object() == store == share_file("ba")["generation"]
+    sharing = lambda host: requests.get(f"http://{cluster.address(host)}:8080/healthz", timeout=10).json()["shareGeneration"]
+    assert wait_for(lambda: sharing("sa") == sharing("sb") == store, timeout=BOUND), (sharing("sa"), sharing("sb"), store)
+    print(f"generation {store}: the object, both backends and both sharing replicas")
+
+
+def test_a_half_configured_cluster_refuses_to_start(cluster, tmp_path):
+    def start(argv, env):
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60, env=dict(os.environ, **env))
+
+    # A sharing server other machines reach, without the URL they reach it at.
+    refused = start(cluster.net.run("sa", [SHARING, "--config", SHARE_CONFIG, "--listen", f"{cluster.address('sa')}:8090", *cluster.s3_args]), AWS)
+    assert refused.returncode != 0 and "--public-url" in refused.stderr, refused.stderr
+    # A backend on Postgres with local storage, or without the shared secret file.
+    base = [BACKEND, "--listen", "127.0.0.1:0", "--data-dir", str(tmp_path), "--database-url", cluster.database_url,
+            "--firebase-project", PROJECT, "--sharing-url", "http://x/delta-sharing"]
+    env = dict(AWS, FIREBASE_AUTH_EMULATOR_HOST=cluster.emulator.host)
+    refused = start([*base, "--secret-file", str(cluster.dir / "secret"), "--storage", str(tmp_path / "storage")], env)
+    assert refused.returncode != 0 and "--storage s3://" in refused.stderr, refused.stderr
+    refused = start([*base, "--storage", f"s3://{BUCKET}/cluster", *cluster.s3_args], env)
+    assert refused.returncode != 0 and "--secret-file" in refused.stderr, refused.stderr
