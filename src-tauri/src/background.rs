@@ -125,9 +125,15 @@ mod tests {
     #[test]
     fn closing_is_a_question_only_while_uploads_run_and_only_until_answered() {
         assert_eq!(on_close(false, None), OnClose::Close);
-        assert_eq!(on_close(false, Some(CloseBehaviour::Background)), OnClose::Close);
+        assert_eq!(
+            on_close(false, Some(CloseBehaviour::Background)),
+            OnClose::Close
+        );
         assert_eq!(on_close(true, None), OnClose::Ask);
-        assert_eq!(on_close(true, Some(CloseBehaviour::Background)), OnClose::Hide);
+        assert_eq!(
+            on_close(true, Some(CloseBehaviour::Background)),
+            OnClose::Hide
+        );
         assert_eq!(on_close(true, Some(CloseBehaviour::Quit)), OnClose::Close);
     }
 
@@ -157,7 +163,9 @@ mod tests {
         chosen.save(&file).unwrap();
         assert_eq!(Preferences::load(&file), chosen);
         assert_eq!(
-            std::fs::read_to_string(&file).unwrap().replace([' ', '\n'], ""),
+            std::fs::read_to_string(&file)
+                .unwrap()
+                .replace([' ', '\n'], ""),
             r#"{"closeBehaviour":"background"}"#
         );
         use std::os::unix::fs::PermissionsExt;

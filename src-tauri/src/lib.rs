@@ -490,8 +490,8 @@ pub fn run() {
     let updates = Updates::new(context.config());
     // First: a second launch (a file manager's "Open with" while the app runs) hands its files to this
     // one, which shows its window, and exits.
-    let mut builder = tauri::Builder::default().plugin(tauri_plugin_single_instance::init(
-        |app, args, cwd| {
+    let mut builder =
+        tauri::Builder::default().plugin(tauri_plugin_single_instance::init(|app, args, cwd| {
             let files = opened_files_in(args.into_iter().skip(1).map(Into::into), Path::new(&cwd));
             if let Some(state) = app.try_state::<AppState>() {
                 state.opened.lock().expect("not poisoned").extend(files);
@@ -502,8 +502,7 @@ pub fn run() {
                 let _ = window.set_focus();
             }
             let _ = app.emit("opened-files", ());
-        },
-    ));
+        }));
     if update::enabled(context.config()) {
         builder = builder.plugin(tauri_plugin_updater::Builder::new().build());
     }

@@ -60,9 +60,21 @@ pub fn install<R: Runtime>(app: &AppHandle<R>, activity: Arc<Activity>) -> bool 
 }
 
 fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<MenuItem<R>> {
-    let status = MenuItem::with_id(app, "status", "Delta-Bridge: nothing uploading", false, None::<&str>)?;
+    let status = MenuItem::with_id(
+        app,
+        "status",
+        "Delta-Bridge: nothing uploading",
+        false,
+        None::<&str>,
+    )?;
     let show_item = MenuItem::with_id(app, "show", "Show Delta-Bridge", true, None::<&str>)?;
-    let quit = MenuItem::with_id(app, "quit", "Quit (uploads resume at the next launch)", true, None::<&str>)?;
+    let quit = MenuItem::with_id(
+        app,
+        "quit",
+        "Quit (uploads resume at the next launch)",
+        true,
+        None::<&str>,
+    )?;
     let menu = Menu::with_items(app, &[&status, &show_item, &quit])?;
     let mut builder = TrayIconBuilder::with_id("main")
         .tooltip("Delta-Bridge")
