@@ -14,6 +14,7 @@ use delta_bridge_datasets::{
 };
 use delta_bridge_identity::{GOOGLE_CERTIFICATES_URL, Mode, Policy, Verifier};
 use delta_bridge_shares::ConfigLocation;
+use delta_bridge_telemetry::LogFormat;
 
 #[derive(Parser, Debug)]
 #[command(name = "delta-bridge-backend", version, about)]
@@ -128,6 +129,9 @@ struct Args {
     /// At shutdown, how long requests in flight may take to finish, in seconds.
     #[arg(long, default_value_t = 30)]
     shutdown_grace_seconds: u64,
+    /// Logs on standard error as text, or as one JSON object per line (filtered by DELTA_BRIDGE_LOG).
+    #[arg(long, env = "DELTA_BRIDGE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
 }
 
 /// `5368709120`, `512MiB`, `1TiB`.
@@ -209,14 +213,8 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("DELTA_BRIDGE_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     if std::env::args().nth(1).as_deref() == Some("rotate-secret") {
+        delta_bridge_telemetry::init_logs(LogFormat::Text, "DELTA_BRIDGE_LOG");
         let args = RotateArgs::parse_from(
             std::iter::once("delta-bridge-backend rotate-secret".to_string())
                 .chain(std::env::args().skip(2)),
@@ -224,6 +222,7 @@ async fn main() -> anyhow::Result<()> {
         return rotate_secret(args).await;
     }
     let args = Args::parse();
+    delta_bridge_telemetry::init_logs(args.log_format, "DELTA_BRIDGE_LOG");
     // Everything the backend creates (data directory, backend.db, secret, share.yaml, storage, uploads
     // being received) is for this user alone: directories 0700, files 0600.
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));

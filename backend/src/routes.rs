@@ -10,7 +10,7 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use delta_bridge_datasets::UploadTarget;
 use delta_bridge_datasets::api::{PresignRequest, ProcessRequest, Revocation, ShareRequest};
@@ -62,7 +62,11 @@ pub fn router(state: Arc<AppState>) -> Router {
             crate::limits::turns,
         ))
         .route("/healthz", get(health))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+        // Outermost: every request is counted, by its route's pattern.
+        .layer(middleware::from_fn(delta_bridge_telemetry::track))
         .with_state(state)
 }
 
@@ -84,6 +88,30 @@ async fn health(State(state): State<Arc<AppState>>) -> impl IntoResponse {
             "pendingDeletions": health.pending_deletions,
         })),
     )
+}
+
+/// 200 while the metadata store answers, else 503: for a load balancer to send requests elsewhere.
+async fn ready(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    match state.datasets.health().await.store_generation {
+        Some(_) => (StatusCode::OK, Json(json!({"status": "ready"}))),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable"})),
+        ),
+    }
+}
+
+/// Requests by route and status with their latency, versions committed and bytes, uploads swept,
+/// revocation time, and the share file against the store.
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let health = state.datasets.health().await;
+    let number = |n: Option<i64>| n.map_or(-1.0, |n| n as f64);
+    metrics::gauge!("delta_bridge_store_share_generation").set(number(health.store_generation));
+    metrics::gauge!("delta_bridge_share_file_generation").set(number(health.file_generation));
+    metrics::gauge!("delta_bridge_share_file_lagging")
+        .set(if health.share_file_lagging { 1.0 } else { 0.0 });
+    metrics::gauge!("delta_bridge_pending_deletions").set(number(health.pending_deletions));
+    delta_bridge_telemetry::render()
 }
 
 async fn openapi() -> impl IntoResponse {

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use delta_bridge_shares::ConfigLocation;
+use delta_bridge_telemetry::LogFormat;
 use delta_bridge_sharing::reload::Source;
 use delta_bridge_sharing::{ServerOptions, serve_when_ready};
 
@@ -54,18 +55,15 @@ struct Args {
     /// Retry-After, which the official client retries.
     #[arg(long, default_value_t = 100.0)]
     token_requests_per_second: f64,
+    /// Logs on standard error as text, or as one JSON object per line (filtered by DELTA_BRIDGE_LOG).
+    #[arg(long, env = "DELTA_BRIDGE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("DELTA_BRIDGE_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let args = Args::parse();
+    delta_bridge_telemetry::init_logs(args.log_format, "DELTA_BRIDGE_LOG");
     // Built for every server (a client is lazy: credentials are looked for when an s3:// table or
     // share.yaml is read).
     let s3 = delta_bridge_tables::s3_client(

@@ -200,6 +200,7 @@ async fn fetch(source: &Source, etag: Option<&str>) -> Fetched {
 
 /// Records a refused file. The grace starts at the first refusal and is not extended by later ones.
 fn refuse(state: &AppState, label: &str, reason: String) {
+    metrics::counter!("delta_bridge_sharing_config_refusals_total").increment(1);
     let grace = state.current.load().config.settings.stale_config_grace;
     let now = Instant::now();
     let mut refusal = state.refusal.lock().expect("refusal lock");

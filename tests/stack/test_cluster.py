@@ -16,6 +16,7 @@ import statistics
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 
@@ -152,9 +153,11 @@ class Cluster:
         self.backends[host] = Process(self.backend_argv(host), self.dir, f"backend-{host}", env)
 
     def start_sharing(self, host):
+        # One replica logs JSON lines, as a log pipeline reads them.
+        logs = ["--log-format", "json"] if host == "sb" else []
         argv = self.net.run(host, [
             SHARING, "--config", SHARE_CONFIG, "--config-poll-seconds", str(POLL),
-            "--listen", f"{self.address(host)}:8080", "--public-url", f"http://{self.address(host)}:8080", *self.s3_args,
+            "--listen", f"{self.address(host)}:8080", "--public-url", f"http://{self.address(host)}:8080", *self.s3_args, *logs,
         ])
         self.sharing[host] = Process(argv, self.dir, f"sharing-{host}", AWS)
 
@@ -328,6 +331,81 @@ def test_a_storm_of_shares_and_unshares_on_both_backends_never_fails_a_stable_re
     sharing = lambda host: requests.get(f"http://{cluster.address(host)}:8080/healthz", timeout=10).json()["shareGeneration"]
     assert wait_for(lambda: sharing("sa") == sharing("sb") == store, timeout=BOUND), (sharing("sa"), sharing("sb"), store)
     print(f"generation {store}: the object, both backends and both sharing replicas")
+
+
+def test_rolling_restarts_and_a_killed_sharing_replica_never_fail_a_retrying_read(cluster, dataset, tmp_path):
+    token, stable = dataset
+    shared = cluster.call("ba", "POST", "/share", token, json={"datasetId": stable["id"]})
+    assert shared.status_code == 200, shared.text
+    snippet = shared.json()["snippet"]
+    urls = {host: table_url(profile(tmp_path, snippet, cluster.endpoint(host)), snippet) for host in ("sa", "sb")}
+    for url in urls.values():
+        assert wait_for(lambda: readable(url) == 3, timeout=BOUND + 5, interval=0.1)
+    done, failures, reads = threading.Event(), [], []
+
+    def read(host):
+        # The official client retries refused connections and 5xx with backoff (about 13 s in all).
+        while not done.is_set():
+            got = readable(urls[host])
+            reads.append(host)
+            if got != 3:
+                failures.append(host)
+
+    readers = [threading.Thread(target=read, args=(host,)) for host in ("sa", "sb", "sa", "sb")]
+    for reader in readers:
+        reader.start()
+    try:
+        for host in ("ba", "bb"):
+            cluster.backends[host].stop()
+            cluster.start_backend(host)
+        for host in ("sa", "sb"):
+            cluster.sharing[host].stop()
+            cluster.start_sharing(host)
+            time.sleep(1)
+        # A crash: SIGKILL, back two seconds later.
+        cluster.sharing["sb"].proc.kill()
+        cluster.sharing["sb"].proc.wait()
+        time.sleep(2)
+        cluster.start_sharing("sb")
+        time.sleep(2)
+    finally:
+        done.set()
+        for reader in readers:
+            reader.join()
+    print(f"{len(reads)} reads through restarts of every replica and a killed one: {len(failures)} failed")
+    assert reads and not failures, failures
+
+
+def test_both_servers_show_metrics_readiness_and_json_logs(cluster, tmp_path):
+    # Something for each to count: an upload, a share and an unshare through backend A, a read through sharing A.
+    token = cluster.emulator.sign_up(f"{uuid.uuid4().hex[:12]}@example.com")
+    files = convert(write_csv(tmp_path, "id\n1\n"), tmp_path / "table")
+    uploaded = cluster.upload("ba", token, "Counted", files).json()
+    snippet = cluster.call("ba", "POST", "/share", token, json={"datasetId": uploaded["id"]}).json()["snippet"]
+    url = table_url(profile(tmp_path, snippet, cluster.endpoint("sa")), snippet)
+    assert wait_for(lambda: readable(url) == 1, timeout=BOUND + 5, interval=0.1)
+    assert cluster.call("ba", "POST", "/unshare", token, json={"datasetId": uploaded["id"]}).json()["revocation"] == "inForce"
+
+    backend = requests.get(cluster.backends["ba"].url + "/metrics", timeout=10)
+    assert backend.status_code == 200 and backend.headers["content-type"].startswith("text/plain")
+    for name in ('delta_bridge_http_requests_total{route="/share",method="POST",status="200"}',
+                 'delta_bridge_http_request_duration_seconds_bucket{route="/process",method="POST",le="30"}',
+                 'delta_bridge_versions_committed_total{mode="create"}', "delta_bridge_committed_bytes_total",
+                 "delta_bridge_revocation_seconds_count", "delta_bridge_store_share_generation",
+                 "delta_bridge_share_file_lagging 0"):
+        assert name in backend.text, name
+    assert requests.get(cluster.backends["ba"].url + "/readyz", timeout=10).status_code == 200
+    sharing = requests.get(f"http://{cluster.address('sa')}:8080/metrics", timeout=10)
+    assert sharing.status_code == 200
+    for name in ('delta_bridge_http_requests_total{route="/delta-sharing/shares/{share}/schemas/{schema}/tables/{table}/query",method="POST",status="200"}',
+                 "delta_bridge_sharing_config_generation", "delta_bridge_sharing_config_age_seconds",
+                 "delta_bridge_sharing_failing_closed 0"):
+        assert name in sharing.text, name
+    assert requests.get(f"http://{cluster.address('sa')}:8080/readyz", timeout=10).json() == {"status": "ready"}
+    lines = [line for line in (cluster.dir / "sharing-sb.log").read_text().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]
+    assert records and all("level" in r and "timestamp" in r for r in records), lines[:3]
+    assert any("reloaded" in r.get("message", "") for r in records), lines[-5:]
 
 
 def test_a_half_configured_cluster_refuses_to_start(cluster, tmp_path):

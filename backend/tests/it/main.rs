@@ -382,6 +382,8 @@ async fn health_and_the_openapi_document_need_no_token_and_the_document_names_ev
     let document: Value = serde_json::from_str(OPENAPI).unwrap();
     assert_eq!(served, document);
     for (path, method) in [
+        ("/readyz", "get"),
+        ("/metrics", "get"),
         ("/presign", "post"),
         ("/upload/{uploadId}/{index}", "put"),
         ("/process", "post"),

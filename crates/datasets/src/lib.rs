@@ -479,8 +479,12 @@ impl Datasets {
             .dataset(owner, id)
             .await?
             .ok_or_else(|| not_found(id))?;
+        let started = std::time::Instant::now();
         let (was_shared, generation) = self.store.unshare(owner, id).await?;
         let revocation = if self.land(generation).await {
+            // From the store's revocation to share.yaml holding it (replicas reading it add their poll).
+            metrics::histogram!("delta_bridge_revocation_seconds")
+                .record(started.elapsed().as_secs_f64());
             Revocation::InForce
         } else {
             Revocation::Pending

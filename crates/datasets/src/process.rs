@@ -250,6 +250,10 @@ impl Datasets {
         };
         match committed {
             Ok(()) => {
+                metrics::counter!("delta_bridge_versions_committed_total", "mode" => operation.as_str())
+                    .increment(1);
+                metrics::counter!("delta_bridge_committed_bytes_total")
+                    .increment(plan.added.iter().map(|f| f.size.max(0) as u64).sum());
                 if operation == Mode::Overwrite {
                     self.spawn_vacuum(&upload.dataset_id);
                 }

@@ -438,6 +438,8 @@ impl Datasets {
             .storage
             .remove_stale_temporaries(STALE_TEMPORARY)
             .await?;
+        metrics::counter!("delta_bridge_swept_uploads_total").increment(swept.uploads as u64);
+        metrics::counter!("delta_bridge_swept_bytes_total").increment(swept.bytes.max(0) as u64);
         if swept != Swept::default() {
             tracing::info!(
                 uploads = swept.uploads,

@@ -2,6 +2,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::state::AppState;
@@ -18,4 +20,34 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> Json<Value> {
         "shareGeneration": current.config.generation(),
         "loadedAt": current.loaded_at.to_rfc3339(),
     }))
+}
+
+/// `GET /readyz`: 200 while this replica serves shares, 503 once it fails closed (a refused share.yaml
+/// past its grace), for a load balancer to send requests elsewhere.
+pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
+    if state.fails_closed(std::time::Instant::now()) {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "refusing"})),
+        )
+    } else {
+        (StatusCode::OK, Json(json!({"status": "ready"})))
+    }
+}
+
+/// `GET /metrics`: requests by route and status with their latency, and the config in force: its
+/// `generation`, its age, whether a newer one is refused, how many were refused.
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let current = state.current.load();
+    let age = chrono::Utc::now() - current.loaded_at;
+    metrics::gauge!("delta_bridge_sharing_config_loads").set(current.number as f64);
+    metrics::gauge!("delta_bridge_sharing_config_generation")
+        .set(current.config.generation().map_or(-1.0, |g| g as f64));
+    metrics::gauge!("delta_bridge_sharing_config_age_seconds")
+        .set(age.num_milliseconds() as f64 / 1000.0);
+    metrics::gauge!("delta_bridge_sharing_config_refused")
+        .set(if state.refusal.lock().expect("refusal lock").is_some() { 1.0 } else { 0.0 });
+    metrics::gauge!("delta_bridge_sharing_failing_closed")
+        .set(if state.fails_closed(std::time::Instant::now()) { 1.0 } else { 0.0 });
+    delta_bridge_telemetry::render()
 }

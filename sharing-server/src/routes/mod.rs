@@ -13,7 +13,7 @@ mod health;
 mod shares;
 mod tables;
 
-/// The routes of the API under its prefix, plus `/healthz`.
+/// The routes of the API under its prefix, plus `/healthz`, `/readyz` and `/metrics`.
 pub fn router(state: Arc<AppState>, prefix: &str) -> Router {
     let table = "/shares/{share}/schemas/{schema}/tables/{table}";
     let api = Router::new()
@@ -51,5 +51,9 @@ pub fn router(state: Arc<AppState>, prefix: &str) -> Router {
         Router::new().nest(prefix, api)
     };
     api.route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        // Outermost: every request is counted, by its route's pattern.
+        .layer(middleware::from_fn(delta_bridge_telemetry::track))
         .with_state(state)
 }
