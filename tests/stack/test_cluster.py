@@ -301,7 +301,8 @@ def test_a_storm_of_shares_and_unshares_on_both_backends_never_fails_a_stable_re
         assert answer.status_code == 200, answer.text
         revoked[bearer] = time.monotonic()
 
-    failures, reads = [], 0
+    failures, reads, lags = [], 0, []
+    generation = lambda url, *keys: (lambda j: j[keys[0]][keys[1]] if len(keys) == 2 else j[keys[0]])(requests.get(url + "/healthz", timeout=10).json())
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         storm = [pool.submit(churn, n) for n in range(200)]
         while not all(f.done() for f in storm):
@@ -310,9 +311,14 @@ def test_a_storm_of_shares_and_unshares_on_both_backends_never_fails_a_stable_re
             reads += 1
             if got != 3:
                 failures.append(host)
+            # How many share generations the replica is behind the store.
+            replica = generation(f"http://{cluster.address(host)}:8080", "shareGeneration")
+            lags.append(generation(cluster.backends["ba"].url, "shareFile", "storeGeneration") - replica)
         for f in storm:
             f.result()
-    print(f"{reads} reads during 200 share/unshare pairs across both backends: {len(failures)} failed")
+    lags.sort()
+    print(f"{reads} reads during 200 share/unshare pairs across both backends: {len(failures)} failed; "
+          f"replicas behind the store by p50 {statistics.median(lags)} and at most {lags[-1]} generations")
     assert not failures
 
     # Every revoked token is refused by both replicas within the bound of its unshare (the last ones are checked
@@ -415,6 +421,12 @@ def test_a_half_configured_cluster_refuses_to_start(cluster, tmp_path):
     # A sharing server other machines reach, without the URL they reach it at.
     refused = start(cluster.net.run("sa", [SHARING, "--config", SHARE_CONFIG, "--listen", f"{cluster.address('sa')}:8090", *cluster.s3_args]), AWS)
     assert refused.returncode != 0 and "--public-url" in refused.stderr, refused.stderr
+    # Local-disk tables served to other machines without the signing key every replica shares.
+    config = tmp_path / "share.yaml"
+    config.write_text(f"version: 1\nshares:\n- name: s\n  schemas:\n  - name: d\n    tables:\n    - name: t\n      location: file://{tmp_path}/t\n")
+    refused = start(cluster.net.run("sa", [SHARING, "--config", str(config), "--listen", f"{cluster.address('sa')}:8090",
+                                           "--public-url", "https://sharing.example.com"]), AWS)
+    assert refused.returncode != 0 and "--signing-key-file" in refused.stderr, refused.stderr
     # A backend on Postgres with local storage, or without the shared secret file.
     base = [BACKEND, "--listen", "127.0.0.1:0", "--data-dir", str(tmp_path), "--database-url", cluster.database_url,
             "--firebase-project", PROJECT, "--sharing-url", "http://x/delta-sharing"]
