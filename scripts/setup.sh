@@ -30,6 +30,8 @@ ensure_system() {
   command -v cc >/dev/null || apt_install build-essential
   command -v python3 >/dev/null || apt_install python3
   python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+  # The cluster test gives each replica its own network namespace.
+  command -v ip >/dev/null || apt_install iproute2
 }
 
 ensure_venv() {
