@@ -236,6 +236,18 @@ def dataset(cluster, tmp_path_factory):
     return token, processed.json()
 
 
+def shared_through_both(cluster, dataset, tmp_path):
+    """Shares the dataset through backend A; answers its table URL through each sharing replica, once readable."""
+    token, stable = dataset
+    shared = cluster.call("ba", "POST", "/share", token, json={"datasetId": stable["id"]})
+    assert shared.status_code == 200, shared.text
+    snippet = shared.json()["snippet"]
+    urls = {host: table_url(profile(tmp_path, snippet, cluster.endpoint(host)), snippet) for host in ("sa", "sb")}
+    for url in urls.values():
+        assert wait_for(lambda: readable(url) == 3, timeout=BOUND + 5, interval=0.1)
+    return urls
+
+
 def test_a_share_on_one_backend_is_readable_through_both_sharing_replicas(cluster, dataset, tmp_path):
     token, uploaded = dataset
     shared = cluster.call("bb", "POST", "/share", token, json={"datasetId": uploaded["id"]})
@@ -275,13 +287,7 @@ def test_an_unshare_on_one_backend_is_refused_by_both_sharing_replicas_within_th
 
 
 def test_a_storm_of_shares_and_unshares_on_both_backends_never_fails_a_stable_read(cluster, dataset, tmp_path):
-    token, stable = dataset
-    shared = cluster.call("ba", "POST", "/share", token, json={"datasetId": stable["id"]})
-    assert shared.status_code == 200, shared.text
-    stable_snippet = shared.json()["snippet"]
-    urls = {host: table_url(profile(tmp_path, stable_snippet, cluster.endpoint(host)), stable_snippet) for host in ("sa", "sb")}
-    for url in urls.values():
-        assert wait_for(lambda: readable(url) == 3, timeout=BOUND + 5, interval=0.1)
+    urls = shared_through_both(cluster, dataset, tmp_path)
 
     # Churn: several datasets of another user shared and unshared through both backends at once.
     churner = cluster.emulator.sign_up(f"{uuid.uuid4().hex[:12]}@example.com")
@@ -302,7 +308,6 @@ def test_a_storm_of_shares_and_unshares_on_both_backends_never_fails_a_stable_re
         revoked[bearer] = time.monotonic()
 
     failures, reads, lags = [], 0, []
-    generation = lambda url, *keys: (lambda j: j[keys[0]][keys[1]] if len(keys) == 2 else j[keys[0]])(requests.get(url + "/healthz", timeout=10).json())
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         storm = [pool.submit(churn, n) for n in range(200)]
         while not all(f.done() for f in storm):
@@ -312,8 +317,9 @@ def test_a_storm_of_shares_and_unshares_on_both_backends_never_fails_a_stable_re
             if got != 3:
                 failures.append(host)
             # How many share generations the replica is behind the store.
-            replica = generation(f"http://{cluster.address(host)}:8080", "shareGeneration")
-            lags.append(generation(cluster.backends["ba"].url, "shareFile", "storeGeneration") - replica)
+            replica = requests.get(f"http://{cluster.address(host)}:8080/healthz", timeout=10).json()["shareGeneration"]
+            store = requests.get(cluster.backends["ba"].url + "/healthz", timeout=10).json()["shareFile"]["storeGeneration"]
+            lags.append(store - replica)
         for f in storm:
             f.result()
     lags.sort()
@@ -340,13 +346,7 @@ def test_a_storm_of_shares_and_unshares_on_both_backends_never_fails_a_stable_re
 
 
 def test_rolling_restarts_and_a_killed_sharing_replica_never_fail_a_retrying_read(cluster, dataset, tmp_path):
-    token, stable = dataset
-    shared = cluster.call("ba", "POST", "/share", token, json={"datasetId": stable["id"]})
-    assert shared.status_code == 200, shared.text
-    snippet = shared.json()["snippet"]
-    urls = {host: table_url(profile(tmp_path, snippet, cluster.endpoint(host)), snippet) for host in ("sa", "sb")}
-    for url in urls.values():
-        assert wait_for(lambda: readable(url) == 3, timeout=BOUND + 5, interval=0.1)
+    urls = shared_through_both(cluster, dataset, tmp_path)
     done, failures, reads = threading.Event(), [], []
 
     def read(host):
