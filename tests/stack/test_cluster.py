@@ -47,6 +47,13 @@ def reachable(host, port):
         return s.connect_ex((host, port)) == 0
 
 
+def reachable_port(address):
+    """A port free on `address`."""
+    with socket.socket() as s:
+        s.bind((address, 0))
+        return s.getsockname()[1]
+
+
 class Network:
     """A bridge on this machine and one namespace per host, each with its own address."""
 
@@ -76,9 +83,9 @@ class Network:
         sh("ip", "link", "delete", self.bridge, check=False)
 
 
-def postgres():
-    """A Postgres on the bridge's address, trusting the hosts' subnet, in a directory of its own (the
-    postgres user cannot enter pytest's)."""
+def postgres(address=f"{NET}.1", trusted=f"{NET}.0/24", options="", files=()):
+    """A Postgres on `address`, trusting `trusted`, in a directory of its own (the postgres user cannot enter
+    pytest's), started with more `options` and `files` (paths) copied beside its data."""
     found = sorted(pathlib.Path("/usr/lib/postgresql").glob("*/bin"))
     if not found:
         pytest.skip("no PostgreSQL (scripts/test.sh installs it)")
@@ -86,18 +93,22 @@ def postgres():
     directory = pathlib.Path(tempfile.mkdtemp(prefix="delta-bridge-pg-"))
     data = directory / "pg"
     shutil.chown(directory, "postgres")
+    for file in files:
+        shutil.copy(file, directory)
+        shutil.chown(directory / pathlib.Path(file).name, "postgres")
+        (directory / pathlib.Path(file).name).chmod(0o600)
     as_postgres = ["runuser", "-u", "postgres", "--"]
     sh(*as_postgres, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust")
     with open(data / "pg_hba.conf", "a") as hba:
-        hba.write(f"host all all {NET}.0/24 trust\n")
-    port = 5432 + os.getpid() % 1000
-    sh(*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", f"-p {port} -k {directory} -c listen_addresses={NET}.1",
+        hba.write(f"host all all {trusted} trust\n")
+    port = reachable_port(address)
+    sh(*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", f"-p {port} -k {directory} -c listen_addresses={address} {options}",
        "-l", str(directory / "pg.log"), "-w", "start")
     def close():
         sh(*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop", check=False)
         shutil.rmtree(directory, ignore_errors=True)
 
-    return f"postgres://postgres@{NET}.1:{port}/postgres", close
+    return f"postgres://postgres@{address}:{port}/postgres", close
 
 
 class Cluster:
@@ -435,3 +446,35 @@ def test_a_half_configured_cluster_refuses_to_start(cluster, tmp_path):
     assert refused.returncode != 0 and "--storage s3://" in refused.stderr, refused.stderr
     refused = start([*base, "--storage", f"s3://{BUCKET}/cluster", *cluster.s3_args], env)
     assert refused.returncode != 0 and "--secret-file" in refused.stderr, refused.stderr
+
+
+def test_the_backend_reaches_postgres_over_tls_and_checks_its_certificate(tmp_path):
+    """As on RDS: the server's certificate signed by a CA the backend is given (verify-full), refused without it."""
+    def openssl(*args):
+        sh("openssl", *args)
+
+    openssl("req", "-new", "-x509", "-days", "2", "-nodes", "-subj", "/CN=test CA", "-keyout", str(tmp_path / "ca.key"), "-out", str(tmp_path / "ca.crt"))
+    openssl("req", "-new", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", str(tmp_path / "server.key"), "-out", str(tmp_path / "server.csr"))
+    (tmp_path / "ext").write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    openssl("x509", "-req", "-in", str(tmp_path / "server.csr"), "-CA", str(tmp_path / "ca.crt"), "-CAkey", str(tmp_path / "ca.key"),
+            "-CAcreateserial", "-days", "2", "-extfile", str(tmp_path / "ext"), "-out", str(tmp_path / "server.crt"))
+    url, close = postgres("127.0.0.1", "127.0.0.1/32", "-c ssl=on -c ssl_cert_file=../server.crt -c ssl_key_file=../server.key",
+                          files=(tmp_path / "server.crt", tmp_path / "server.key"))
+    try:
+        def backend(query):
+            argv = [BACKEND, "--listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "data"), "--database-url", f"{url}?{query}",
+                    "--secret-file", str(tmp_path / "secret"), "--storage", f"s3://{BUCKET}/tls", "--s3-endpoint", "http://127.0.0.1:9",
+                    "--s3-path-style", "--firebase-project", PROJECT, "--sharing-url", "http://127.0.0.1:9/delta-sharing"]
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                    env=dict(os.environ, **AWS, FIREBASE_AUTH_EMULATOR_HOST="127.0.0.1:9"))
+            first = proc.stdout.readline()
+            proc.kill()
+            _, err = proc.communicate()
+            return first, err
+
+        started, _ = backend(f"sslmode=verify-full&sslrootcert={tmp_path / 'ca.crt'}")
+        assert started.startswith("listening on"), started
+        started, err = backend("sslmode=verify-full")
+        assert not started and "certificate" in err, err
+    finally:
+        close()
