@@ -4,6 +4,7 @@
 #   ./scripts/bench.sh ingest [args]    CSV to Delta against pandas, polars, pyarrow, DuckDB (scripts/bench_ingest.py)
 #   ./scripts/bench.sh upload [args]    delta-bridge upload against aws s3 cp to s3s-fs (scripts/bench_upload.py)
 #   ./scripts/bench.sh abuse [args]     50 well-behaved users with and without abusive clients (scripts/bench_abuse.py)
+#   ./scripts/bench.sh convert [args]   the desktop app's conversion against delta-bridge convert (scripts/bench_convert.py)
 set -euo pipefail
 source "$(dirname "$0")/setup.sh"
 ensure_system
@@ -39,5 +40,14 @@ case "$what" in
     (cd "$REPO" && cargo build --release --locked --quiet -p delta-bridge-backend -p delta-bridge-sharing)
     "$VENV/bin/python" "$REPO/scripts/bench_abuse.py" "$CARGO_TARGET_DIR/release" "$DELTA_BRIDGE_CACHE/bench" "$@"
     ;;
-  *) echo "usage: $0 sharing|ingest|upload|abuse [args]" >&2; exit 2 ;;
+  convert)
+    ensure_firebase
+    ensure_keyring
+    ensure_desktop
+    ensure_tauri_driver
+    say "building delta-bridge, delta-bridge-backend and delta-bridge-desktop (release)"
+    (cd "$REPO" && cargo build --release --locked --quiet -p delta-bridge-cli -p delta-bridge-backend -p delta-bridge-desktop)
+    with_keyring "$VENV/bin/python" "$REPO/scripts/bench_convert.py" "$CARGO_TARGET_DIR/release" "$DELTA_BRIDGE_CACHE/bench" "$@"
+    ;;
+  *) echo "usage: $0 sharing|ingest|upload|abuse|convert [args]" >&2; exit 2 ;;
 esac
