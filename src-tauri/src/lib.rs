@@ -3,6 +3,7 @@
 //! upload streams over a `Channel`; a job id lets the UI pause or cancel it (`delta_bridge_client::Jobs`).
 
 mod background;
+mod pace;
 mod tray;
 pub mod update;
 
@@ -364,9 +365,12 @@ async fn upload<R: Runtime>(
     };
     let activity = state.activity.clone();
     activity.progress(job, 0, 0);
+    let pace = pace::Pace::default();
     let progress = Arc::new(move |p: Progress| {
         activity.progress(job, p.bytes_done, p.bytes_total);
-        let _ = on_progress.send(p);
+        if pace.due(&p, std::time::Instant::now()) {
+            let _ = on_progress.send(p);
+        }
     });
     let result = client
         .upload(&options, progress, running.job())
