@@ -5,6 +5,7 @@
 #   ./scripts/bench.sh upload [args]    delta-bridge upload against aws s3 cp to s3s-fs (scripts/bench_upload.py)
 #   ./scripts/bench.sh abuse [args]     50 well-behaved users with and without abusive clients (scripts/bench_abuse.py)
 #   ./scripts/bench.sh convert [args]   the desktop app's conversion against delta-bridge convert (scripts/bench_convert.py)
+#   ./scripts/bench.sh replicas [args]  queries/s through one and two sharing replicas, one core each (scripts/bench_replicas.py)
 set -euo pipefail
 source "$(dirname "$0")/setup.sh"
 ensure_system
@@ -49,5 +50,10 @@ case "$what" in
     (cd "$REPO" && cargo build --release --locked --quiet -p delta-bridge-cli -p delta-bridge-backend -p delta-bridge-desktop)
     with_keyring "$VENV/bin/python" "$REPO/scripts/bench_convert.py" "$CARGO_TARGET_DIR/release" "$DELTA_BRIDGE_CACHE/bench" "$@"
     ;;
-  *) echo "usage: $0 sharing|ingest|upload|abuse|convert [args]" >&2; exit 2 ;;
+  replicas)
+    say "building delta-bridge-sharing (release)"
+    (cd "$REPO" && cargo build --release --locked --quiet -p delta-bridge-sharing)
+    "$VENV/bin/python" "$REPO/scripts/bench_replicas.py" "$CARGO_TARGET_DIR/release/delta-bridge-sharing" "$DELTA_BRIDGE_CACHE/bench" "$@"
+    ;;
+  *) echo "usage: $0 sharing|ingest|upload|abuse|convert|replicas [args]" >&2; exit 2 ;;
 esac
