@@ -92,12 +92,13 @@ async fn health(State(state): State<Arc<AppState>>) -> impl IntoResponse {
 
 /// 200 while the metadata store answers, else 503: for a load balancer to send requests elsewhere.
 async fn ready(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    match state.datasets.health().await.store_generation {
-        Some(_) => (StatusCode::OK, Json(json!({"status": "ready"}))),
-        None => (
+    if state.datasets.ready().await {
+        (StatusCode::OK, Json(json!({"status": "ready"})))
+    } else {
+        (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"status": "unavailable"})),
-        ),
+        )
     }
 }
 
@@ -108,8 +109,11 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let number = |n: Option<i64>| n.map_or(-1.0, |n| n as f64);
     metrics::gauge!("delta_bridge_store_share_generation").set(number(health.store_generation));
     metrics::gauge!("delta_bridge_share_file_generation").set(number(health.file_generation));
-    metrics::gauge!("delta_bridge_share_file_lagging")
-        .set(if health.share_file_lagging { 1.0 } else { 0.0 });
+    metrics::gauge!("delta_bridge_share_file_lagging").set(if health.share_file_lagging {
+        1.0
+    } else {
+        0.0
+    });
     metrics::gauge!("delta_bridge_pending_deletions").set(number(health.pending_deletions));
     delta_bridge_telemetry::render()
 }

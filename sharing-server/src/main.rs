@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use delta_bridge_shares::ConfigLocation;
-use delta_bridge_telemetry::LogFormat;
 use delta_bridge_sharing::reload::Source;
 use delta_bridge_sharing::{ServerOptions, serve_when_ready};
+use delta_bridge_telemetry::LogFormat;
 
 /// Delta Sharing server for the tables named in a share.yaml (reference-server format).
 ///

@@ -58,7 +58,10 @@ mod tests {
             .filter(|i| pace.due(&at(Stage::Converting, *i), ms(i * 12)))
             .count();
         assert!((8..=10).contains(&passed), "{passed}");
-        assert!(pace.due(&at(Stage::Converting, 100), ms(950)), "the stage's end");
+        assert!(
+            pace.due(&at(Stage::Converting, 100), ms(950)),
+            "the stage's end"
+        );
         assert!(pace.due(&at(Stage::Uploading, 0), ms(951)), "a new stage");
         assert!(!pace.due(&at(Stage::Uploading, 1), ms(960)));
     }

@@ -336,6 +336,12 @@ impl Datasets {
         });
     }
 
+    /// Whether the metadata store answers: for `/readyz`, which a load balancer asks every few seconds
+    /// (so it reads nothing else: [`Datasets::health`] also reads `share.yaml`, an S3 GET when it is an object).
+    pub async fn ready(&self) -> bool {
+        self.store.share_generation().await.is_ok()
+    }
+
     /// Whether `share.yaml` is as new as the store, and what is left to delete: for `/healthz`.
     pub async fn health(&self) -> Health {
         let store = self.store.share_generation().await.ok();

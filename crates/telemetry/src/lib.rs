@@ -135,7 +135,9 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains(r#"delta_bridge_http_requests_total{route="unmatched",method="GET",status="404"} 1"#),
+            text.contains(
+                r#"delta_bridge_http_requests_total{route="unmatched",method="GET",status="404"} 1"#
+            ),
             "{text}"
         );
         assert!(

@@ -45,9 +45,19 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         .set(current.config.generation().map_or(-1.0, |g| g as f64));
     metrics::gauge!("delta_bridge_sharing_config_age_seconds")
         .set(age.num_milliseconds() as f64 / 1000.0);
-    metrics::gauge!("delta_bridge_sharing_config_refused")
-        .set(if state.refusal.lock().expect("refusal lock").is_some() { 1.0 } else { 0.0 });
-    metrics::gauge!("delta_bridge_sharing_failing_closed")
-        .set(if state.fails_closed(std::time::Instant::now()) { 1.0 } else { 0.0 });
+    metrics::gauge!("delta_bridge_sharing_config_refused").set(
+        if state.refusal.lock().expect("refusal lock").is_some() {
+            1.0
+        } else {
+            0.0
+        },
+    );
+    metrics::gauge!("delta_bridge_sharing_failing_closed").set(
+        if state.fails_closed(std::time::Instant::now()) {
+            1.0
+        } else {
+            0.0
+        },
+    );
     delta_bridge_telemetry::render()
 }
