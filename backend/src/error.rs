@@ -68,6 +68,7 @@ impl From<Error> for ApiError {
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             Error::Invalid(_) => (StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
+            Error::Gone(_) => (StatusCode::GONE, "GONE"),
             Error::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "TOO_LARGE"),
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
             Error::Quota(_) => (StatusCode::FORBIDDEN, "QUOTA_EXCEEDED"),

@@ -15,6 +15,7 @@ use delta_bridge_identity::Verifier;
 use delta_bridge_limits::RateLimiter;
 use tokio::net::TcpListener;
 
+mod activation;
 mod auth;
 mod error;
 mod limits;

@@ -54,6 +54,14 @@ struct Args {
     /// s3://bucket/key for sharing servers on other machines (written with conditional PUTs).
     #[arg(long, env = "DELTA_BRIDGE_SHARE_CONFIG", value_parser = ConfigLocation::parse)]
     share_config: Option<ConfigLocation>,
+    /// Where the sharing servers ship their access log (the same as their --access-log): a directory
+    /// (default: access-log/ in the data directory), or s3://bucket/prefix. Reads there are collected
+    /// into the store every maintenance pass and shown to each dataset's owner.
+    #[arg(long, env = "DELTA_BRIDGE_ACCESS_LOG", value_parser = delta_bridge_datasets::access::Location::parse)]
+    access_log: Option<delta_bridge_datasets::access::Location>,
+    /// How long an unused activation link works: a number with s, m, h or d.
+    #[arg(long, default_value = "7d", value_parser = parse_duration)]
+    activation_expiry: Duration,
     /// The Delta Sharing endpoint recipients reach, written into their profiles.
     #[arg(
         long,
@@ -305,6 +313,8 @@ async fn main() -> anyhow::Result<()> {
         retention: args.retention,
         maintenance_interval: Duration::from_secs(args.maintenance_interval_seconds.max(1)),
         commit_lease: Duration::from_secs(args.commit_lease_seconds.max(1)),
+        access_log: Some(access_log(&args, &storage).await?),
+        activation_expiry: args.activation_expiry,
         limits: Limits {
             files_per_upload: args.max_upload_files.min(delta_bridge_datasets::MAX_FILES),
             bytes_per_upload: args.max_upload_bytes,
@@ -326,6 +336,12 @@ async fn main() -> anyhow::Result<()> {
     // The first stdout line tells scripts and tests where the backend is (useful with port 0).
     println!("listening on http://{address}");
     tracing::info!("share.yaml at {share_file}");
+    if let Some(access_log) = &datasets.settings().access_log {
+        tracing::info!(
+            "collecting the access log from {}",
+            delta_bridge_datasets::describe_access_log(access_log)
+        );
+    }
     let limits = RequestLimits {
         request_timeout: Duration::from_secs(args.request_timeout_seconds.max(1)),
         process_timeout: Duration::from_secs(args.process_timeout_seconds.max(1)),
@@ -363,6 +379,30 @@ async fn share_target(args: &Args, storage: &Storage) -> anyhow::Result<ShareTar
             })
         }
     }
+}
+
+/// Where the access log is collected from: the flag's, else access-log/ in the data directory.
+async fn access_log(
+    args: &Args,
+    storage: &Storage,
+) -> anyhow::Result<delta_bridge_datasets::access::Destination> {
+    use delta_bridge_datasets::access::{Destination, Location};
+    let location = args
+        .access_log
+        .clone()
+        .unwrap_or_else(|| Location::Dir(args.place.data_dir.join("access-log")));
+    let client = match (&location, storage) {
+        (Location::S3 { .. }, Storage::S3 { client, .. }) => Some(client.clone()),
+        (Location::S3 { .. }, Storage::Local { .. }) => Some(
+            s3_client(args)
+                .await
+                .map_err(|e| anyhow::anyhow!("--access-log is on S3, but {e}"))?,
+        ),
+        _ => None,
+    };
+    Ok(Destination::new(location, || {
+        client.expect("an S3 location has a client")
+    }))
 }
 
 async fn s3_client(args: &Args) -> Result<aws_sdk_s3::Client, String> {

@@ -12,8 +12,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use delta_bridge_datasets::ActivityQuery;
 use delta_bridge_datasets::UploadTarget;
-use delta_bridge_datasets::api::{PresignRequest, ProcessRequest, Revocation, ShareRequest};
+use delta_bridge_datasets::api::{
+    GrantRequest, NewRecipient, PresignRequest, ProcessRequest, RecipientName, Revocation,
+    RotateRequest, ShareRequest,
+};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -42,6 +46,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/share", post(share))
         .route("/unshare", post(unshare))
         .route("/snippet", get(snippet))
+        .route("/grants", post(grant))
+        .route("/recipients", get(recipients).post(add_recipient))
+        .route(
+            "/recipients/{name}",
+            axum::routing::delete(revoke_recipient),
+        )
+        .route("/recipients/{name}/rotate", post(rotate_recipient))
+        .route("/recipients/{name}/link", post(activation_link))
+        .route("/activity", get(activity))
         .layer(timed(limits.request_timeout))
         .merge(
             Router::new()
@@ -56,6 +69,11 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(api)
         .merge(upload)
+        // Opened in a browser by recipients, who hold no sign-in: the one-time code is the credential.
+        .route(
+            "/activate/{code}",
+            get(crate::activation::page).post(crate::activation::download),
+        )
         .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -254,7 +272,10 @@ async fn unshare(
     body: Result<Json<ShareRequest>, JsonRejection>,
 ) -> Answer {
     let Json(request) = body?;
-    let answer = state.datasets.unshare(&user, &request.dataset_id).await?;
+    let answer = state
+        .datasets
+        .unshare(&user, &request.dataset_id, &request.recipients)
+        .await?;
     let status = match answer.revocation {
         Revocation::InForce => StatusCode::OK,
         Revocation::Pending => StatusCode::ACCEPTED,
@@ -267,6 +288,8 @@ async fn unshare(
 struct SnippetQuery {
     #[serde(alias = "datasetId")]
     table_id: String,
+    /// A named recipient's snippet (default: the dataset's link).
+    recipient: Option<RecipientName>,
 }
 
 async fn snippet(
@@ -275,5 +298,117 @@ async fn snippet(
     query: Result<Query<SnippetQuery>, QueryRejection>,
 ) -> Answer {
     let Query(query) = query?;
-    Ok(Json(state.datasets.snippet(&user, &query.table_id).await?).into_response())
+    let answer = match &query.recipient {
+        Some(name) => {
+            state
+                .datasets
+                .snippet_for(&user, &query.table_id, name)
+                .await?
+        }
+        None => state.datasets.snippet(&user, &query.table_id).await?,
+    };
+    Ok(Json(answer).into_response())
+}
+
+async fn grant(
+    State(state): State<Arc<AppState>>,
+    User(user): User,
+    body: Result<Json<GrantRequest>, JsonRejection>,
+) -> Answer {
+    let Json(request) = body?;
+    Ok(Json(state.datasets.grant(&user, &request).await?).into_response())
+}
+
+async fn recipients(State(state): State<Arc<AppState>>, User(user): User) -> Answer {
+    Ok(Json(state.datasets.recipients(&user).await?).into_response())
+}
+
+async fn add_recipient(
+    State(state): State<Arc<AppState>>,
+    User(user): User,
+    body: Result<Json<NewRecipient>, JsonRejection>,
+) -> Answer {
+    let Json(request) = body?;
+    let added = state.datasets.add_recipient(&user, &request).await?;
+    Ok((StatusCode::CREATED, Json(added)).into_response())
+}
+
+/// A recipient's name from the path, refused as the body would be.
+fn recipient_name(name: &str) -> Result<RecipientName, ApiError> {
+    name.parse()
+        .map_err(|e: delta_bridge_datasets::api::ParseError| {
+            ApiError::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST", e.to_string())
+        })
+}
+
+/// 200 once the sharing configuration holds the change, 202 while it is pending.
+fn changed(change: delta_bridge_datasets::api::RecipientChange) -> Response {
+    let status = match change.revocation {
+        Revocation::InForce => StatusCode::OK,
+        Revocation::Pending => StatusCode::ACCEPTED,
+    };
+    (status, Json(change)).into_response()
+}
+
+async fn revoke_recipient(
+    State(state): State<Arc<AppState>>,
+    User(user): User,
+    Path(name): Path<String>,
+) -> Answer {
+    let name = recipient_name(&name)?;
+    Ok(changed(
+        state.datasets.revoke_recipient(&user, &name).await?,
+    ))
+}
+
+async fn rotate_recipient(
+    State(state): State<Arc<AppState>>,
+    User(user): User,
+    Path(name): Path<String>,
+    body: Option<Json<RotateRequest>>,
+) -> Answer {
+    let name = recipient_name(&name)?;
+    let request = body.map(|Json(b)| b).unwrap_or_default();
+    let overlap = std::time::Duration::from_secs(request.overlap_seconds);
+    Ok(changed(
+        state
+            .datasets
+            .rotate_recipient(&user, &name, overlap)
+            .await?,
+    ))
+}
+
+async fn activation_link(
+    State(state): State<Arc<AppState>>,
+    User(user): User,
+    Path(name): Path<String>,
+) -> Answer {
+    let name = recipient_name(&name)?;
+    let link = state.datasets.activation_link(&user, &name).await?;
+    Ok((StatusCode::CREATED, Json(link)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ActivityParams {
+    #[serde(alias = "datasetId")]
+    dataset: Option<String>,
+    recipient: Option<RecipientName>,
+    since: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn activity(
+    State(state): State<Arc<AppState>>,
+    User(user): User,
+    query: Result<Query<ActivityParams>, QueryRejection>,
+) -> Answer {
+    let Query(params) = query?;
+    let query = ActivityQuery {
+        dataset_id: params.dataset,
+        recipient: params.recipient,
+        since: params.since,
+        limit: params.limit,
+    };
+    Ok(Json(state.datasets.activity(&user, &query).await?).into_response())
 }

@@ -2,6 +2,7 @@
 //! function and prints the result (`--json` for scripts). Local commands (preview, convert) are here;
 //! those that talk to the backend are in `remote.rs`.
 
+mod recipients;
 mod remote;
 
 use std::path::PathBuf;

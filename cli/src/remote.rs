@@ -1,4 +1,5 @@
-//! The commands that talk to the backend: sign-in, upload, datasets, share, unshare, snippet, delete.
+//! The commands that talk to the backend: sign-in, upload, datasets, share, unshare, snippet, delete,
+//! recipients (`recipients.rs`) and activity.
 //! Each parses its arguments, calls one `delta_bridge_client` function and prints the result.
 //!
 //! Settings come from flags, then the environment, then the config file
@@ -10,7 +11,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use delta_bridge_api::{DatasetInfo, DatasetRef, Mode, Revocation, ShareResponse, Snippet};
+use delta_bridge_api::{
+    DatasetInfo, DatasetRef, Mode, RecipientName, Revocation, ShareResponse, Snippet,
+};
 use delta_bridge_client::{
     Client, Error, Jobs, Kind, Progress, Settings, Stage, UploadOptions, UploadRequest, settings,
 };
@@ -127,11 +130,16 @@ pub enum Remote {
         #[arg(long)]
         json: bool,
     },
-    /// Share a dataset (by id or name) and print the notebook snippet. Recipients see the current
+    /// Share a dataset (by id or name) and print the notebook snippet: by link (anyone holding the
+    /// snippet), or with named recipients, each with their own credential. Recipients see the current
     /// version and later ones, not what earlier versions held.
     Share {
         /// The dataset: its id, or its name.
         dataset: DatasetRef,
+        /// Share with this recipient (repeatable; made when it does not exist yet). Without it, the
+        /// dataset is shared by link.
+        #[arg(long = "with", value_name = "NAME")]
+        with: Vec<RecipientName>,
         /// Also share the versions before the current one (time travel and the change feed reach
         /// them, including rows an overwrite replaced).
         #[arg(long)]
@@ -139,17 +147,46 @@ pub enum Remote {
         #[arg(long)]
         json: bool,
     },
-    /// Stop sharing a dataset: its snippet stops working.
+    /// Stop sharing a dataset: with the named recipients, or with everyone (its link included).
     Unshare {
         /// The dataset: its id, or its name.
         dataset: DatasetRef,
+        /// Stop sharing with this recipient only (repeatable; `link` for the dataset's snippet).
+        #[arg(long = "from", value_name = "NAME")]
+        from: Vec<RecipientName>,
         #[arg(long)]
         json: bool,
     },
-    /// Print a shared dataset's notebook snippet.
+    /// Print a shared dataset's notebook snippet (the link's, or a recipient's).
     Snippet {
         /// The dataset: its id, or its name.
         dataset: DatasetRef,
+        /// The recipient whose snippet to print.
+        #[arg(long = "for", value_name = "NAME")]
+        recipient: Option<RecipientName>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Your recipients (list them without a subcommand): one credential per colleague.
+    Recipients {
+        #[command(subcommand)]
+        action: Option<crate::recipients::Action>,
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// Reads of your datasets, newest first: who read what, when, from where.
+    Activity {
+        /// Only this dataset's (id or name).
+        dataset: Option<DatasetRef>,
+        /// Only this recipient's (`link` for reads through a dataset's snippet).
+        #[arg(long, value_name = "NAME")]
+        recipient: Option<RecipientName>,
+        /// Only since then: a duration back from now (30m, 12h, 7d) or a date (2026-12-01).
+        #[arg(long, value_parser = crate::recipients::since)]
+        since: Option<String>,
+        /// At most this many reads (1 to 1000; default 200).
+        #[arg(long)]
+        limit: Option<i64>,
         #[arg(long)]
         json: bool,
     },
@@ -188,7 +225,7 @@ pub fn run(connection: &Connection, command: Remote) -> anyhow::Result<()> {
 /// What `login` says on standard error when there is no keyring to keep the sign-in.
 const NOT_REMEMBERED: &str = "delta-bridge: warning: no OS keyring is available (on Linux a Secret Service such as gnome-keyring must run in the session), so this sign-in will not be remembered: the next command is not signed in";
 
-fn print_json(value: &impl serde::Serialize) {
+pub(crate) fn print_json(value: &impl serde::Serialize) {
     emit(&(serde_json::to_string_pretty(value).expect("serializes") + "\n"));
 }
 
@@ -334,34 +371,99 @@ async fn execute(client: &Client, command: Remote) -> Result<(), Error> {
         }
         Remote::Share {
             dataset,
+            with,
             with_history,
             json,
         } => {
-            let shared = client.share(&dataset, with_history).await?;
-            if !json {
-                eprintln!("{}", exposure(&shared));
+            if with.is_empty() {
+                let shared = client.share(&dataset, with_history).await?;
+                if !json {
+                    eprintln!("{}", exposure(&shared));
+                }
+                show_snippet(&shared, json);
+            } else {
+                let granted = client.grant(&dataset, &with, with_history).await?;
+                if json {
+                    print_json(&granted);
+                } else {
+                    for shared in &granted.grants {
+                        eprintln!("{}: {}", shared.recipient, exposure(shared));
+                        emit(&format!(
+                            "# for {}\n{}\n",
+                            shared.recipient,
+                            snippet_text(&shared.snippet)
+                        ));
+                    }
+                }
             }
+        }
+        Remote::Snippet {
+            dataset,
+            recipient,
+            json,
+        } => {
+            let shared = match &recipient {
+                Some(name) => client.snippet_for(&dataset, name).await?,
+                None => client.snippet(&dataset).await?,
+            };
             show_snippet(&shared, json);
         }
-        Remote::Snippet { dataset, json } => {
-            show_snippet(&client.snippet(&dataset).await?, json);
-        }
-        Remote::Unshare { dataset, json } => {
-            let answer = client.unshare(&dataset).await?;
+        Remote::Unshare {
+            dataset,
+            from,
+            json,
+        } => {
+            let answer = client.unshare(&dataset, &from).await?;
             let id = &answer.dataset_id;
+            let whom = if from.is_empty() {
+                "anyone".to_string()
+            } else {
+                from.iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
             if json {
                 print_json(&answer);
             } else if answer.revocation == Revocation::Pending {
                 emit(&format!(
-                    "{id} is no longer shared, but the sharing server's configuration could not be written yet; \
-                     the backend keeps trying, and its snippet stops working once it is (run unshare again to check)\n"
+                    "{id} is no longer shared with {whom}, but the sharing server's configuration could not be written yet; \
+                     the backend keeps trying, and the credentials stop reading it once it is (run unshare again to check)\n"
                 ));
             } else if answer.was_shared {
                 emit(&format!(
-                    "{id} is no longer shared; its snippet stops working\n"
+                    "{id} is no longer shared with {whom}; their credentials stop reading it{}\n",
+                    if answer.shared {
+                        " (others still read it)"
+                    } else {
+                        ""
+                    }
                 ));
             } else {
-                emit(&format!("{id} is not shared\n"));
+                emit(&format!("{id} was not shared with {whom}\n"));
+            }
+        }
+        Remote::Recipients { action, json } => {
+            crate::recipients::run(client, action, json).await?;
+        }
+        Remote::Activity {
+            dataset,
+            recipient,
+            since,
+            limit,
+            json,
+        } => {
+            let filter = delta_bridge_client::ActivityFilter {
+                dataset,
+                recipient,
+                since,
+                limit,
+            };
+            let activity = client.activity(&filter).await?;
+            if json {
+                print_json(&activity);
+            } else {
+                emit(&crate::recipients::render_activity(&activity.reads));
             }
         }
         Remote::Delete { dataset, json } => {

@@ -471,7 +471,7 @@ async fn snippet(state: State<'_, AppState>, id: String) -> Answer<ShareResponse
 
 #[tauri::command]
 async fn unshare(state: State<'_, AppState>, id: String) -> Answer<UnshareResponse> {
-    Ok(state.client()?.unshare(&dataset_id(&id)?).await?)
+    Ok(state.client()?.unshare(&dataset_id(&id)?, &[]).await?)
 }
 
 #[tauri::command]

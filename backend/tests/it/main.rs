@@ -21,6 +21,7 @@ use delta_bridge_identity::testing::{
 mod bounds;
 mod footers;
 mod limits;
+mod recipients;
 mod secrets;
 mod signin;
 mod trust;
@@ -120,6 +121,10 @@ impl Backend {
             retention: options.retention,
             maintenance_interval: Duration::from_secs(1),
             commit_lease: Duration::from_secs(60),
+            access_log: Some(delta_bridge_datasets::access::Destination::Dir(
+                dir.path().join("access-log"),
+            )),
+            activation_expiry: delta_bridge_datasets::ACTIVATION_EXPIRY,
             limits: options.limits.clone(),
         };
         let datasets = Datasets::new(store, storage, settings).await.unwrap();

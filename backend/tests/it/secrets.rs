@@ -22,6 +22,8 @@ async fn a_replica_with_another_secret_is_refused_before_it_serves() {
         retention: Duration::from_secs(0),
         maintenance_interval: Duration::from_secs(1),
         commit_lease: Duration::from_secs(60),
+        access_log: None,
+        activation_expiry: delta_bridge_datasets::ACTIVATION_EXPIRY,
         limits: Default::default(),
     };
     let refused = Datasets::new(store, storage, settings).await.unwrap_err();

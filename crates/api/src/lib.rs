@@ -4,11 +4,13 @@
 //! of the backend.
 #![warn(missing_docs)]
 
+mod recipients;
 mod vocabulary;
 
 use serde::{Deserialize, Serialize};
 
-pub use vocabulary::{DatasetId, DatasetRef, Mode, ParseError};
+pub use recipients::*;
+pub use vocabulary::{DatasetId, DatasetRef, Mode, ParseError, RecipientName};
 
 /// `POST /presign`: upload URLs for the data files of a new version.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -232,6 +234,10 @@ pub struct ShareRequest {
     /// version and later ones only.
     #[serde(default)]
     pub with_history: bool,
+    /// `POST /unshare` only: the recipients whose grants end (`link` for the snippet's); none: every
+    /// grant of the dataset, the link's included.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<RecipientName>,
 }
 
 /// The answer of `POST /share` and `GET /snippet`.
@@ -241,6 +247,9 @@ pub struct ShareRequest {
 pub struct ShareResponse {
     /// Whether it is shared (always true here).
     pub shared: bool,
+    /// Who it is shared with: `link` (whoever holds the snippet), or a named recipient.
+    #[serde(default = "RecipientName::link")]
+    pub recipient: RecipientName,
     /// The first version recipients can reach.
     #[serde(default)]
     #[cfg_attr(feature = "ts", ts(type = "number"))]
@@ -259,7 +268,7 @@ pub struct ShareResponse {
 pub struct UnshareResponse {
     /// The dataset.
     pub dataset_id: String,
-    /// Whether it is shared (always false here).
+    /// Whether it is still shared with anyone (false after unsharing from everyone).
     pub shared: bool,
     /// Whether this call stopped a share (false if it was not shared).
     pub was_shared: bool,

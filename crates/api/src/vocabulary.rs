@@ -203,9 +203,90 @@ impl From<DatasetId> for DatasetRef {
     }
 }
 
+/// A recipient's name, as its owner calls a colleague: 1 to 100 characters, no control characters, no
+/// `/`, trimmed; `link` is the reserved name of a dataset's link recipient (whoever holds its snippet).
+/// Unique per owner, exactly as written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(type = "string"))]
+pub struct RecipientName(String);
+
+impl RecipientName {
+    /// The reserved name of a dataset's link recipient.
+    pub const LINK: &'static str = "link";
+    /// Longest name, in characters.
+    pub const MAX_CHARS: usize = 100;
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The link recipient's name (shown where a read came through a dataset's snippet).
+    pub fn link() -> RecipientName {
+        RecipientName(Self::LINK.to_string())
+    }
+
+    /// Whether this is the link recipient's name.
+    pub fn is_link(&self) -> bool {
+        self.0 == Self::LINK
+    }
+}
+
+impl fmt::Display for RecipientName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for RecipientName {
+    type Err = ParseError;
+
+    fn from_str(text: &str) -> Result<RecipientName, ParseError> {
+        let name = text.trim();
+        let error = |expected| ParseError {
+            what: "recipient name",
+            given: text.to_string(),
+            expected,
+        };
+        if name.is_empty() || name.chars().count() > Self::MAX_CHARS {
+            return Err(error("1 to 100 characters"));
+        }
+        if name.chars().any(|c| c.is_control() || c == '/') {
+            return Err(error("free of control characters and '/'"));
+        }
+        Ok(RecipientName(name.to_string()))
+    }
+}
+
+impl TryFrom<String> for RecipientName {
+    type Error = ParseError;
+
+    fn try_from(text: String) -> Result<RecipientName, ParseError> {
+        text.parse()
+    }
+}
+
+impl From<RecipientName> for String {
+    fn from(name: RecipientName) -> String {
+        name.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recipient_names_are_trimmed_bounded_and_plain() {
+        let name: RecipientName = "  Zoë Müller ".parse().unwrap();
+        assert_eq!(name.as_str(), "Zoë Müller");
+        for bad in ["", "   ", "a/b", "tab\there", &"x".repeat(101)] {
+            assert!(bad.parse::<RecipientName>().is_err(), "{bad:?}");
+        }
+        assert!(RecipientName::link().is_link());
+        assert!(serde_json::from_str::<RecipientName>("\"\"").is_err());
+    }
 
     #[test]
     fn modes_parse_print_and_travel_as_their_lowercase_names() {

@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use delta_bridge_api::{
-    DatasetDetail, DatasetPage, ErrorBody, PresignRequest, PresignResponse, ProcessRequest,
-    ShareResponse, UnshareResponse,
+    ActivationLink, Activity, DatasetDetail, DatasetPage, ErrorBody, GrantRequest, GrantResponse,
+    NewRecipient, PresignRequest, PresignResponse, ProcessRequest, RecipientChange, RecipientInfo,
+    RecipientList, RecipientName, RotateRequest, ShareResponse, UnshareResponse,
 };
 use reqwest::Method;
 use serde::Serialize;
@@ -221,15 +222,117 @@ impl Backend {
         .await
     }
 
-    /// `POST /unshare`.
-    pub async fn unshare(&self, token: &Secret, id: &str) -> Result<UnshareResponse> {
+    /// `POST /unshare`: from the named recipients (`link`: the snippet's), or from everyone.
+    pub async fn unshare(
+        &self,
+        token: &Secret,
+        id: &str,
+        recipients: &[RecipientName],
+    ) -> Result<UnshareResponse> {
         self.call(
             Method::POST,
             "/unshare",
             token,
-            Some(&json!({"datasetId": id})),
+            Some(&json!({"datasetId": id, "recipients": recipients})),
         )
         .await
+    }
+
+    /// `POST /grants`.
+    pub async fn grant(&self, token: &Secret, request: &GrantRequest) -> Result<GrantResponse> {
+        self.call(Method::POST, "/grants", token, Some(request))
+            .await
+    }
+
+    /// `GET /snippet?recipient=`.
+    pub async fn snippet_for(
+        &self,
+        token: &Secret,
+        id: &str,
+        recipient: &RecipientName,
+    ) -> Result<ShareResponse> {
+        self.call::<(), _>(
+            Method::GET,
+            &format!(
+                "/snippet?tableId={}&recipient={}",
+                encode(id),
+                encode(recipient.as_str())
+            ),
+            token,
+            None,
+        )
+        .await
+    }
+
+    /// `GET /recipients`.
+    pub async fn recipients(&self, token: &Secret) -> Result<RecipientList> {
+        self.call::<(), _>(Method::GET, "/recipients", token, None)
+            .await
+    }
+
+    /// `POST /recipients`.
+    pub async fn add_recipient(&self, token: &Secret, new: &NewRecipient) -> Result<RecipientInfo> {
+        self.call(Method::POST, "/recipients", token, Some(new))
+            .await
+    }
+
+    /// `DELETE /recipients/{name}`.
+    pub async fn revoke_recipient(
+        &self,
+        token: &Secret,
+        name: &RecipientName,
+    ) -> Result<RecipientChange> {
+        self.call::<(), _>(
+            Method::DELETE,
+            &format!("/recipients/{}", segment(name.as_str())),
+            token,
+            None,
+        )
+        .await
+    }
+
+    /// `POST /recipients/{name}/rotate`.
+    pub async fn rotate_recipient(
+        &self,
+        token: &Secret,
+        name: &RecipientName,
+        overlap: Duration,
+    ) -> Result<RecipientChange> {
+        self.call(
+            Method::POST,
+            &format!("/recipients/{}/rotate", segment(name.as_str())),
+            token,
+            Some(&RotateRequest {
+                overlap_seconds: overlap.as_secs(),
+            }),
+        )
+        .await
+    }
+
+    /// `POST /recipients/{name}/link`.
+    pub async fn activation_link(
+        &self,
+        token: &Secret,
+        name: &RecipientName,
+    ) -> Result<ActivationLink> {
+        self.call(
+            Method::POST,
+            &format!("/recipients/{}/link", segment(name.as_str())),
+            token,
+            Some(&json!({})),
+        )
+        .await
+    }
+
+    /// `GET /activity`.
+    pub async fn activity(&self, token: &Secret, query: &[(&str, String)]) -> Result<Activity> {
+        let query: String = query
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        self.call::<(), _>(Method::GET, &format!("/activity?{query}"), token, None)
+            .await
     }
 
     /// `GET /snippet`.
@@ -242,6 +345,18 @@ impl Backend {
         )
         .await
     }
+}
+
+/// Text as one URL path segment: every byte but the unreserved ones percent-encoded.
+fn segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            b => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn encode(text: &str) -> String {

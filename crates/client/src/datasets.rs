@@ -3,7 +3,8 @@
 //! call per command and never see a token.
 
 use delta_bridge_api::{
-    DatasetDetail, DatasetId, DatasetInfo, DatasetRef, ShareResponse, UnshareResponse,
+    DatasetDetail, DatasetId, DatasetInfo, DatasetRef, RecipientName, ShareResponse,
+    UnshareResponse,
 };
 
 use crate::{Client, Error, Result};
@@ -48,11 +49,18 @@ impl Client {
             .await
     }
 
-    /// Stops sharing a dataset: its snippet stops working (once the answer's revocation is in force).
-    pub async fn unshare(&self, dataset: &DatasetRef) -> Result<UnshareResponse> {
+    /// Stops sharing a dataset with the named recipients (`link`: its snippet), or with everyone when
+    /// none is named: their credentials stop reading it (once the answer's revocation is in force).
+    pub async fn unshare(
+        &self,
+        dataset: &DatasetRef,
+        recipients: &[RecipientName],
+    ) -> Result<UnshareResponse> {
         let id = self.resolve(dataset).await?;
         let token = self.id_token().await?;
-        self.backend().unshare(&token, id.as_str()).await
+        self.backend()
+            .unshare(&token, id.as_str(), recipients)
+            .await
     }
 
     /// A shared dataset's notebook snippet.
@@ -153,7 +161,10 @@ mod tests {
         let client = Client::signed_in_for_tests(settings(&server.url, state.path()), "u").await;
         let deleted = client.delete(&"sales".parse().unwrap()).await.unwrap();
         assert_eq!(deleted.as_str(), SALES);
-        let answer = client.unshare(&"sales".parse().unwrap()).await.unwrap();
+        let answer = client
+            .unshare(&"sales".parse().unwrap(), &[])
+            .await
+            .unwrap();
         assert!(answer.was_shared);
         let requests = server.requests.lock().unwrap().clone();
         assert!(

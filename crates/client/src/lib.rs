@@ -16,6 +16,7 @@ pub mod jobs;
 mod journal;
 mod keychain;
 pub mod private;
+mod recipients;
 mod secret;
 pub mod settings;
 #[cfg(test)]
@@ -29,11 +30,12 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 pub use account::{AuthError, Firebase, FirebaseSettings, Tokens};
-pub use delta_bridge_api::{DatasetId, DatasetRef, Mode};
+pub use delta_bridge_api::{DatasetId, DatasetRef, Mode, RecipientName};
 pub use error::{Error, Kind, Result};
 pub use jobs::{Job, Jobs};
 pub use journal::Interrupted;
 pub use keychain::{KeyringError, SERVICE as KEYRING_SERVICE};
+pub use recipients::ActivityFilter;
 pub use secret::Secret;
 pub use transport::Refusal;
 pub use upload::{Progress, ProgressFn, Stage, UploadOptions, UploadRequest, Uploaded};

@@ -25,6 +25,9 @@ pub enum Error {
     /// The caller already has a request of this kind under way.
     #[error("{0}")]
     Busy(String),
+    /// Was there, and is no more (a used or expired activation link).
+    #[error("{0}")]
+    Gone(String),
     /// A signed URL that is forged, tampered with or expired.
     #[error("{0}")]
     Forbidden(String),

@@ -13,6 +13,11 @@ pub fn dataset_id() -> String {
     format!("ds{}", random_hex(10))
 }
 
+/// A new recipient id: `rc` and 20 hex digits (its share's and its token's name in `share.yaml`).
+pub fn recipient_id() -> String {
+    format!("rc{}", random_hex(10))
+}
+
 /// A new upload id: `up` and 24 hex digits.
 pub fn upload_id() -> String {
     format!("up{}", random_hex(12))

@@ -12,10 +12,12 @@
 //! does not exist.
 #![warn(missing_docs)]
 
+mod activity;
 mod delta_log;
 mod error;
 mod ids;
 mod process;
+mod recipients;
 mod secret;
 mod share_file;
 mod snippet;
@@ -28,10 +30,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+pub use activity::{ActivityQuery, MAX_READS, describe as describe_access_log};
+pub use delta_bridge_access as access;
 pub use delta_bridge_api as api;
 pub use delta_bridge_api::Snippet;
 pub use error::{Error, Result};
 pub use process::MAX_FOOTER;
+pub use recipients::{ACTIVATION_EXPIRY, Activation, ActivationPage, MAX_OVERLAP, Profile};
 pub use secret::{Secret, Secrets};
 pub use share_file::{SCHEMA, ShareFile, ShareTarget, stamp, table_key, table_name};
 pub use snippet::snippet;
@@ -83,6 +88,10 @@ pub struct Settings {
     pub commit_lease: Duration,
     /// What one upload and one user may take.
     pub limits: Limits,
+    /// Where the sharing servers ship the access log (none: no reads are collected).
+    pub access_log: Option<delta_bridge_access::Destination>,
+    /// How long an unused activation link works ([`ACTIVATION_EXPIRY`] by default).
+    pub activation_expiry: Duration,
 }
 
 /// What one upload and one user may take (defaults a laptop demo never reaches).
@@ -122,17 +131,17 @@ pub struct Datasets {
     processing: process::Processing,
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
 }
 
-fn rfc3339(ms: i64) -> String {
+pub(crate) fn rfc3339(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)
         .unwrap_or_default()
         .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn not_found(id: &str) -> Error {
+pub(crate) fn not_found(id: &str) -> Error {
     Error::NotFound(format!("no dataset {id:?}"))
 }
 
@@ -180,7 +189,7 @@ impl Datasets {
 
     /// Waits (a few seconds at most) for `share.yaml` to reach `generation`, regenerating it in a task
     /// no client can cancel. Whether it did: if not, [`Datasets::maintain`] lands it once the fault clears.
-    async fn land(&self, generation: i64) -> bool {
+    pub(crate) async fn land(&self, generation: i64) -> bool {
         let attempt = self.spawn_regenerate();
         match tokio::time::timeout(Duration::from_secs(5), attempt).await {
             Ok(Ok(Ok(written))) if written >= generation => true,
@@ -242,6 +251,10 @@ impl Datasets {
         self.delete_due(written.unwrap_or(-1)).await?;
         self.remove_abandoned_entries().await?;
         self.sweep().await?;
+        let collected = self.collect_reads().await?;
+        if collected > 0 {
+            tracing::debug!(collected, "reads collected from the access log");
+        }
         if last_vacuum.elapsed() >= self.settings.maintenance_interval * 15 {
             *last_vacuum = std::time::Instant::now();
             let before = now_ms() - self.settings.retention.as_millis() as i64;
@@ -334,6 +347,11 @@ impl Datasets {
                 tracing::warn!(dataset = id, error = %e, detail = e.detail().unwrap_or_default(), "vacuum failed");
             }
         });
+    }
+
+    /// How the service was configured.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// Whether the metadata store answers: for `/readyz`, which a load balancer asks every few seconds
@@ -477,30 +495,50 @@ impl Datasets {
         self.share_response(&share)
     }
 
-    /// Stops sharing one of the caller's datasets. Answers once the `share.yaml` that revokes its token
-    /// is written (the sharing server reloads it within a second), or says the revocation is pending:
-    /// it then lands by itself once the fault clears. Asking again is safe and says where it stands.
-    pub async fn unshare(&self, owner: &str, id: &str) -> Result<UnshareResponse> {
+    /// Stops sharing one of the caller's datasets with the named recipients (`link`: its snippet's
+    /// token), or with everyone when none is named. Answers once the `share.yaml` that revokes their
+    /// credentials is written (the sharing server reloads it within a second), or says the revocation is
+    /// pending: it then lands by itself once the fault clears. Asking again is safe and says where it
+    /// stands.
+    pub async fn unshare(
+        &self,
+        owner: &str,
+        id: &str,
+        recipients: &[RecipientName],
+    ) -> Result<UnshareResponse> {
         self.store
             .dataset(owner, id)
             .await?
             .ok_or_else(|| not_found(id))?;
+        for name in recipients.iter().filter(|n| !n.is_link()) {
+            self.store
+                .recipient(owner, name.as_str())
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("no recipient {:?}", name.as_str())))?;
+        }
         let started = std::time::Instant::now();
-        let (was_shared, generation) = self.store.unshare(owner, id).await?;
-        let revocation = if self.land(generation).await {
-            // From the store's revocation to share.yaml holding it (replicas reading it add their poll).
-            metrics::histogram!("delta_bridge_revocation_seconds")
-                .record(started.elapsed().as_secs_f64());
-            Revocation::InForce
-        } else {
-            Revocation::Pending
-        };
+        let everyone = recipients.is_empty();
+        let mut was_shared = false;
+        if everyone || recipients.iter().any(RecipientName::is_link) {
+            was_shared |= self.store.unshare(owner, id).await?.0;
+        }
+        let named: Vec<String> = recipients
+            .iter()
+            .filter(|n| !n.is_link())
+            .map(|n| n.to_string())
+            .collect();
+        if everyone || !named.is_empty() {
+            let names = (!everyone).then_some(named.as_slice());
+            was_shared |= self.store.ungrant(owner, id, names).await?.0 > 0;
+        }
+        let generation = self.store.share_generation().await?;
+        let revocation = self.revoked(generation, started).await;
         if was_shared {
             self.spawn_vacuum(id);
         }
         Ok(UnshareResponse {
             dataset_id: id.to_string(),
-            shared: false,
+            shared: !everyone && self.store.shared_with_anyone(id).await?,
             was_shared,
             revocation,
         })
@@ -532,6 +570,7 @@ impl Datasets {
         let token = secret.recipient_token(&share.dataset_id, &share.salt);
         Ok(ShareResponse {
             shared: true,
+            recipient: RecipientName::link(),
             start_version: share.start_version,
             history: share.history,
             snippet: snippet(

@@ -13,7 +13,7 @@ use delta_bridge_shares::{
 };
 
 use crate::storage::{Storage, s3_failure};
-use crate::store::{ShareRecord, Store};
+use crate::store::{Published, Store};
 use crate::{Error, Result};
 
 /// The schema every dataset's share holds its table in.
@@ -193,7 +193,7 @@ impl ShareFile {
         let _turn = self.turn.lock().await;
         let target = &self.target;
         store
-            .with_share_file_lock(|generation, shares| async move {
+            .with_share_file_lock(|generation, published| async move {
                 // Writers take turns through the store's lock; a conditional write that still finds the
                 // object changed (a writer outside this store's turns) reads it again.
                 for _ in 0..5 {
@@ -205,7 +205,7 @@ impl ShareFile {
                     {
                         return Ok(());
                     }
-                    let text = render(generation, &shares, storage);
+                    let text = render(generation, &published, storage, chrono::Utc::now());
                     // Never write a file the sharing server would refuse.
                     if let Err(e) = ShareConfig::from_yaml(&text) {
                         return Err(Error::ShareFile(std::io::Error::other(e.to_string())));
@@ -233,42 +233,98 @@ pub fn stamp(text: &str) -> Option<i64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// The YAML for a set of shares: one share per dataset (named by its id) holding one table, and one
-/// token per share that can read only it.
-pub fn render(generation: i64, shares: &[ShareRecord], storage: &Storage) -> String {
-    let tokens: Vec<RawToken> = shares
-        .iter()
-        .map(|s| RawToken {
+/// The name of a recipient's token that a rotation replaced, while it still works.
+pub fn previous_token_name(recipient_id: &str) -> String {
+    format!("{recipient_id}:previous")
+}
+
+/// The YAML for what the store publishes: one share per dataset shared by link (named by its id) with a
+/// token that reads only it, and one share per recipient (named by its id) holding every dataset granted
+/// to it, each from its own start version, with the recipient's token (expiring with it) and, during a
+/// rotation's overlap, the replaced token until the overlap ends.
+pub fn render(
+    generation: i64,
+    published: &Published,
+    storage: &Storage,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let table = |name: &str, dataset_id: &str, start_version: i64| RawTable {
+        name: Some(name.to_string()),
+        location: Some(storage.location(&table_key(dataset_id))),
+        id: Some(dataset_id.to_string()),
+        // Recipients reach the version current when it was shared, and later ones; the history before
+        // it only when the owner chose to share it.
+        history_shared: Some(true),
+        start_version: Some(start_version),
+    };
+    let schema = |tables: Vec<RawTable>| RawSchema {
+        name: Some(SCHEMA.into()),
+        tables,
+    };
+    let at = |ms: i64| {
+        chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
+    let mut shares = Vec::new();
+    let mut tokens = Vec::new();
+    for s in &published.shares {
+        shares.push(RawShare {
+            name: Some(s.dataset_id.clone()),
+            schemas: vec![schema(vec![table(
+                &table_name(&s.dataset_name),
+                &s.dataset_id,
+                s.start_version,
+            )])],
+        });
+        tokens.push(RawToken {
             name: Some(s.dataset_id.clone()),
             token_hash: Some(s.token_hash.clone()),
             shares: vec![s.dataset_id.clone()],
             expires_at: None,
-        })
-        .collect();
+        });
+    }
+    for p in &published.recipients {
+        let r = &p.recipient;
+        let tables: Vec<RawTable> = p
+            .grants
+            .iter()
+            .map(|g| table(&g.table_name, &g.dataset_id, g.start_version))
+            .collect();
+        shares.push(RawShare {
+            name: Some(r.id.clone()),
+            // A recipient with nothing granted has an empty share: its profile lists no table.
+            schemas: if tables.is_empty() {
+                Vec::new()
+            } else {
+                vec![schema(tables)]
+            },
+        });
+        tokens.push(RawToken {
+            name: Some(r.id.clone()),
+            token_hash: Some(r.token_hash.clone()),
+            shares: vec![r.id.clone()],
+            expires_at: r.expires_at.map(at),
+        });
+        if let (Some(hash), Some(until)) = (&r.previous_token_hash, r.previous_until)
+            && until > now.timestamp_millis()
+        {
+            let until = r.expires_at.map_or(until, |e| e.min(until));
+            tokens.push(RawToken {
+                name: Some(previous_token_name(&r.id)),
+                token_hash: Some(hash.clone()),
+                shares: vec![r.id.clone()],
+                expires_at: Some(at(until)),
+            });
+        }
+    }
     // With nothing shared, the file still needs a credential for the server to stay closed: a random
     // bearer token nobody is ever given (it opens no share, as there are none).
     let bearer_token = tokens.is_empty().then(|| crate::ids::random_hex(32));
     let config = RawConfig {
         version: Some(1),
         generation: Some(generation.max(0) as u64),
-        shares: shares
-            .iter()
-            .map(|s| RawShare {
-                name: Some(s.dataset_id.clone()),
-                schemas: vec![RawSchema {
-                    name: Some(SCHEMA.into()),
-                    tables: vec![RawTable {
-                        name: Some(table_name(&s.dataset_name)),
-                        location: Some(storage.location(&table_key(&s.dataset_id))),
-                        id: Some(s.dataset_id.clone()),
-                        // Recipients reach the version current when it was shared, and later ones;
-                        // the history before it only when the owner chose to share it.
-                        history_shared: Some(true),
-                        start_version: Some(s.start_version),
-                    }],
-                }],
-            })
-            .collect(),
+        shares,
         authorization: Some(RawAuthorization {
             bearer_token,
             tokens,

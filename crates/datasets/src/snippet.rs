@@ -14,29 +14,61 @@ use crate::share_file::{SCHEMA, table_name};
 /// name of 200 letters of a non-Latin script can take 800.
 const PROFILE_STEM_BYTES: usize = 120;
 
-/// The snippet for a dataset shared at `endpoint` (the URL recipients reach) with `token`.
+/// The snippet for a dataset shared by link at `endpoint` (the URL recipients reach) with `token`.
 pub fn snippet(dataset_id: &str, dataset_name: &str, endpoint: &str, token: &str) -> Snippet {
-    let table = format!("{dataset_id}.{SCHEMA}.{}", table_name(dataset_name));
-    let profile = json!({
+    build(&Reader {
+        dataset_id,
+        table: &format!("{dataset_id}.{SCHEMA}.{}", table_name(dataset_name)),
+        profile_stem: dataset_name,
+        endpoint,
+        token,
+        expires_at: None,
+    })
+}
+
+/// Who reads which table with which credential.
+#[derive(Clone, Copy)]
+pub struct Reader<'a> {
+    /// The dataset.
+    pub dataset_id: &'a str,
+    /// `share.schema.table`.
+    pub table: &'a str,
+    /// What the profile file is named after (cleaned and cut as a table name).
+    pub profile_stem: &'a str,
+    /// The sharing server's URL.
+    pub endpoint: &'a str,
+    /// The credential.
+    pub token: &'a str,
+    /// When the credential expires (RFC 3339): the profile's `expirationTime`.
+    pub expires_at: Option<&'a str>,
+}
+
+/// The profile file's JSON (version 1, with `expirationTime` when the credential expires).
+pub fn profile(endpoint: &str, token: &str, expires_at: Option<&str>) -> serde_json::Value {
+    let mut profile = json!({
         "shareCredentialsVersion": 1,
         "endpoint": endpoint,
         "bearerToken": token,
     });
+    if let Some(at) = expires_at {
+        profile["expirationTime"] = json!(at);
+    }
+    profile
+}
+
+/// The snippet for one reader of one table.
+pub fn build(reader: &Reader) -> Snippet {
+    let table = reader.table;
+    let profile = profile(reader.endpoint, reader.token, reader.expires_at);
     let write_profile = format!(
         "import json\n\nprofile = {}\nwith open(profile, \"w\") as f:\n    json.dump({}, f)\n",
-        python_str(&profile_file(dataset_name)),
+        python_str(&profile_file(reader.profile_stem)),
         python_literal(&profile)
     );
-    let fragment = python_str(&format!("#{table}"));
-    let python = format!(
-        "{write_profile}\nimport delta_sharing\n\ndf = delta_sharing.load_as_pandas(profile + {fragment})\ndf.head()\n"
-    );
-    let spark = format!(
-        "{write_profile}\n# Spark with the io.delta:delta-sharing-spark package\ndf = spark.read.format(\"deltaSharing\").load(profile + {fragment})\ndf.show()\n"
-    );
+    let (python, spark) = code(&write_profile, table);
     Snippet {
-        dataset_id: dataset_id.to_string(),
-        table,
+        dataset_id: reader.dataset_id.to_string(),
+        table: table.to_string(),
         profile,
         install: "pip install delta-sharing".to_string(),
         python,
@@ -44,10 +76,23 @@ pub fn snippet(dataset_id: &str, dataset_name: &str, endpoint: &str, token: &str
     }
 }
 
+/// The pandas and Spark code reading `table` (`share.schema.table`) through the profile file the
+/// variable `profile` names, after `prelude` (which sets it).
+pub fn code(prelude: &str, table: &str) -> (String, String) {
+    let fragment = python_str(&format!("#{table}"));
+    let python = format!(
+        "{prelude}\nimport delta_sharing\n\ndf = delta_sharing.load_as_pandas(profile + {fragment})\ndf.head()\n"
+    );
+    let spark = format!(
+        "{prelude}\n# Spark with the io.delta:delta-sharing-spark package\ndf = spark.read.format(\"deltaSharing\").load(profile + {fragment})\ndf.show()\n"
+    );
+    (python, spark)
+}
+
 /// The profile file the snippet writes: the table name, cut to whole characters within
 /// [`PROFILE_STEM_BYTES`], then `.share`.
-fn profile_file(dataset_name: &str) -> String {
-    let stem = table_name(dataset_name);
+pub fn profile_file(name: &str) -> String {
+    let stem = table_name(name);
     let mut end = stem.len().min(PROFILE_STEM_BYTES);
     while !stem.is_char_boundary(end) {
         end -= 1;
@@ -56,7 +101,7 @@ fn profile_file(dataset_name: &str) -> String {
 }
 
 /// A Python string literal holding `text`: JSON's string syntax is a subset of Python's.
-fn python_str(text: &str) -> String {
+pub fn python_str(text: &str) -> String {
     serde_json::to_string(text).expect("a string serializes")
 }
 

@@ -17,6 +17,10 @@ use delta_bridge_api::Mode;
 
 use crate::{Error, Result};
 
+mod recipients;
+
+pub use recipients::{GrantRecord, NewRead, PublishedRecipient, ReadFilter, RecipientRecord};
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// A committed dataset.
@@ -147,6 +151,15 @@ pub struct ShareRecord {
     pub secret_fingerprint: String,
 }
 
+/// Everything `share.yaml` publishes: the datasets' link shares and every recipient with its grants.
+#[derive(Debug, Clone, Default)]
+pub struct Published {
+    /// Link shares (anyone holding a dataset's snippet), by dataset id.
+    pub shares: Vec<ShareRecord>,
+    /// Recipients, by id, each with what it was granted.
+    pub recipients: Vec<PublishedRecipient>,
+}
+
 /// What a new share records.
 #[derive(Debug, Clone, Copy)]
 pub struct NewShare<'a> {
@@ -207,7 +220,7 @@ pub struct Store {
     pool: AnyPool,
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
@@ -808,7 +821,12 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        if unshared > 0 {
+        let ungranted = sqlx::query("DELETE FROM grants WHERE dataset_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if unshared + ungranted > 0 {
             bump_generation(&mut tx).await?;
         }
         let after = generation(&mut tx).await?;
@@ -844,7 +862,7 @@ impl Store {
             sqlx::query(statement).bind(id).execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(Some(unshared > 0))
+        Ok(Some(unshared + ungranted > 0))
     }
 
     /// How many storage deletions are not done yet.
@@ -1009,7 +1027,7 @@ impl Store {
     /// does nothing when that is not older.
     pub async fn with_share_file_lock<F, Fut>(&self, write: F) -> Result<i64>
     where
-        F: FnOnce(i64, Vec<ShareRecord>) -> Fut,
+        F: FnOnce(i64, Published) -> Fut,
         Fut: Future<Output = Result<()>>,
     {
         let mut tx = self.pool.begin().await?;
@@ -1021,7 +1039,8 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
         let shares = rows.iter().map(share_record).collect::<Result<Vec<_>>>()?;
-        write(generation, shares).await?;
+        let recipients = recipients::published(&mut tx).await?;
+        write(generation, Published { shares, recipients }).await?;
         sqlx::query("UPDATE share_file SET written_generation = $1 WHERE id = 1")
             .bind(generation)
             .execute(&mut *tx)
@@ -1066,7 +1085,8 @@ impl Store {
         })
         .collect::<Result<Vec<_>>>()?;
         let shared_from: Option<i64> =
-            sqlx::query("SELECT MIN(start_version) AS start FROM shares WHERE dataset_id = $1")
+            sqlx::query("SELECT MIN(start_version) AS start FROM (SELECT start_version FROM shares WHERE dataset_id = $1 \
+                 UNION ALL SELECT start_version FROM grants WHERE dataset_id = $1) reached")
                 .bind(dataset_id)
                 .fetch_one(&self.pool)
                 .await?
@@ -1145,14 +1165,14 @@ async fn insert_deletion(
 const SHARE_SELECT: &str = "SELECT s.dataset_id, d.name, s.token_hash, s.salt, s.start_version, s.history, s.secret_fingerprint \
      FROM shares s JOIN datasets d ON d.id = s.dataset_id";
 
-async fn bump_generation(connection: &mut sqlx::AnyConnection) -> Result<()> {
+pub(crate) async fn bump_generation(connection: &mut sqlx::AnyConnection) -> Result<()> {
     sqlx::query("UPDATE share_generation SET generation = generation + 1 WHERE id = 1")
         .execute(connection)
         .await?;
     Ok(())
 }
 
-async fn generation(connection: &mut sqlx::AnyConnection) -> Result<i64> {
+pub(crate) async fn generation(connection: &mut sqlx::AnyConnection) -> Result<i64> {
     Ok(
         sqlx::query("SELECT generation FROM share_generation WHERE id = 1")
             .fetch_one(connection)
