@@ -8,6 +8,8 @@ use delta_bridge_shares::{AuthError, LookupError};
 use delta_bridge_tables::{Error as TableError, Failure, SignatureError};
 use serde_json::json;
 
+const ACCESS_LOG_UNAVAILABLE: &str = "ACCESS_LOG_UNAVAILABLE";
+
 /// An error answer.
 #[derive(Debug)]
 pub struct ApiError {
@@ -49,6 +51,16 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST", message)
     }
 
+    /// A read that cannot be recorded in the access log is not served (503: the journal may recover,
+    /// and the Python client retries).
+    pub fn access_log_unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ACCESS_LOG_UNAVAILABLE,
+            "this server cannot record reads in its access log right now, so it serves none; try again later",
+        )
+    }
+
     /// The server refuses to answer from a config that may be missing a revocation.
     pub fn config_refused() -> Self {
         Self::new(
@@ -62,7 +74,8 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
+        // The journal logs why it cannot be written once, not once per refused request.
+        if self.status.is_server_error() && self.code != ACCESS_LOG_UNAVAILABLE {
             tracing::error!(code = self.code, message = %self.message, "request failed");
         } else {
             tracing::debug!(status = %self.status, code = self.code, message = %self.message, "request refused");

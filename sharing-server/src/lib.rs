@@ -5,12 +5,17 @@
 //! when they are done. Handlers only parse a request, call one library function and shape the answer.
 
 use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use delta_bridge_access::{Destination, Journal};
 use delta_bridge_tables::{LocalSigner, Store, Tables};
 use tokio::net::TcpListener;
 
+mod access;
 mod auth;
 mod error;
 pub mod reload;
@@ -34,6 +39,19 @@ pub struct ServerOptions {
     pub s3: Option<aws_sdk_s3::Client>,
     /// Requests per second one recipient token may make (twice that in a burst); then 429.
     pub token_requests_per_second: f64,
+    /// The access log; `None` records nothing.
+    pub access: Option<AccessOptions>,
+}
+
+/// Where the access log goes (`--access-log`, `--access-journal`, `--access-ship-seconds`).
+#[derive(Debug, Clone)]
+pub struct AccessOptions {
+    /// Where closed segments are shipped.
+    pub destination: Destination,
+    /// The journal directory on this machine's disk.
+    pub journal: PathBuf,
+    /// How often the open segment is closed and shipped.
+    pub ship_interval: Duration,
 }
 
 /// Serves until `shutdown` completes, then finishes the requests in flight.
@@ -75,20 +93,48 @@ pub async fn serve_when_ready(
         Store::new(signer, options.s3.clone()),
         config.settings.delta_table_cache_size,
     );
-    let state = Arc::new(AppState::new(
+    let mut state = AppState::new(
         config,
         digest,
         tables,
         options.default_page_size,
         options.token_requests_per_second,
-    ));
+    );
+    match &options.access {
+        Some(access) => {
+            let journal = Journal::open(
+                &access.journal,
+                access.destination.clone(),
+                access.ship_interval,
+            )
+            .await
+            .with_context(|| format!("opening the access journal {}", access.journal.display()))?;
+            tracing::info!(
+                "recording every read in the access log: journal {}, shipped every {:.1} s to {} as server {}",
+                access.journal.display(),
+                access.ship_interval.as_secs_f64(),
+                access.destination,
+                journal.server()
+            );
+            state = state.with_access(journal);
+        }
+        None => tracing::info!("no --access-log: reads are not recorded"),
+    }
+    let state = Arc::new(state);
     let _watch = reload::watch(state.clone(), options.config.clone())?;
-    let app = routes::router(state, &endpoint);
+    let app = routes::router(state.clone(), &endpoint);
     ready(address);
     tracing::info!("serving {} at {public_url}{endpoint}", options.config);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving")?;
-    Ok(())
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("serving");
+    // The requests are answered: close the open segment and ship it.
+    if let Some(journal) = &state.access {
+        journal.shutdown().await;
+    }
+    served
 }

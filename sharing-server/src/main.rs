@@ -5,7 +5,7 @@ use anyhow::Context;
 use clap::Parser;
 use delta_bridge_shares::ConfigLocation;
 use delta_bridge_sharing::reload::Source;
-use delta_bridge_sharing::{ServerOptions, serve_when_ready};
+use delta_bridge_sharing::{AccessOptions, ServerOptions, serve_when_ready};
 use delta_bridge_telemetry::LogFormat;
 
 /// Delta Sharing server for the tables named in a share.yaml (reference-server format).
@@ -55,6 +55,19 @@ struct Args {
     /// Retry-After, which the official client retries.
     #[arg(long, default_value_t = 100.0)]
     token_requests_per_second: f64,
+    /// Records every request answered for a recipient (and every file download) in an access log
+    /// shipped to this directory or s3://bucket/prefix, as <server>/<segment>.jsonl (the backend reads
+    /// it there). Each record is on disk before its answer leaves; a read that cannot be recorded is
+    /// answered 503. Without it, nothing is recorded.
+    #[arg(long, env = "DELTA_BRIDGE_ACCESS_LOG", value_parser = delta_bridge_access::Location::parse)]
+    access_log: Option<delta_bridge_access::Location>,
+    /// The access log's journal on this machine's disk, where records wait until shipped (default:
+    /// DEST/.journal for a directory --access-log; required for s3://). One per server process.
+    #[arg(long, env = "DELTA_BRIDGE_ACCESS_JOURNAL")]
+    access_journal: Option<PathBuf>,
+    /// How often the access log's open segment is closed and shipped, in seconds.
+    #[arg(long, env = "DELTA_BRIDGE_ACCESS_SHIP_SECONDS", default_value_t = 5.0)]
+    access_ship_seconds: f64,
     /// Logs on standard error as text, or as one JSON object per line (filtered by DELTA_BRIDGE_LOG).
     #[arg(long, env = "DELTA_BRIDGE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -96,6 +109,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     };
+    let access = access_options(&args, &s3)?;
     let (config, _) = delta_bridge_sharing::reload::load(&source).await?;
     let listen = match args.listen {
         Some(address) => address,
@@ -154,6 +168,7 @@ async fn main() -> anyhow::Result<()> {
         signing_key,
         s3: Some(s3),
         token_requests_per_second: args.token_requests_per_second.max(0.1),
+        access,
     };
     // The first stdout line tells scripts and tests where the server is (useful with port 0), once
     // share.yaml is loaded.
@@ -161,6 +176,36 @@ async fn main() -> anyhow::Result<()> {
         println!("listening on http://{address}");
     })
     .await
+}
+
+/// The access log's settings, or a refusal saying what is missing.
+fn access_options(args: &Args, s3: &aws_sdk_s3::Client) -> anyhow::Result<Option<AccessOptions>> {
+    let Some(location) = args.access_log.clone() else {
+        anyhow::ensure!(
+            args.access_journal.is_none(),
+            "--access-journal (DELTA_BRIDGE_ACCESS_JOURNAL) is given without --access-log \
+             (DELTA_BRIDGE_ACCESS_LOG): say where the access log goes, or drop the journal"
+        );
+        return Ok(None);
+    };
+    anyhow::ensure!(
+        args.access_ship_seconds.is_finite() && args.access_ship_seconds >= 0.05,
+        "--access-ship-seconds must be at least 0.05"
+    );
+    let journal = match (&args.access_journal, &location) {
+        (Some(journal), _) => journal.clone(),
+        (None, delta_bridge_access::Location::Dir(dir)) => dir.join(".journal"),
+        (None, delta_bridge_access::Location::S3 { .. }) => anyhow::bail!(
+            "--access-log {location} needs --access-journal DIR (DELTA_BRIDGE_ACCESS_JOURNAL): a directory \
+             on this machine's disk where each record is made durable before its answer leaves and waits \
+             until it is shipped (such as /var/lib/delta-bridge/access-journal)"
+        ),
+    };
+    Ok(Some(AccessOptions {
+        destination: delta_bridge_access::Destination::new(location, || s3.clone()),
+        journal,
+        ship_interval: std::time::Duration::from_secs_f64(args.access_ship_seconds),
+    }))
 }
 
 async fn shutdown_signal() {

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
+use delta_bridge_access::Journal;
 use delta_bridge_limits::RateLimiter;
 use delta_bridge_shares::{Recipient, ShareConfig};
 use delta_bridge_tables::{ServeOptions, Tables};
@@ -51,6 +52,8 @@ pub struct AppState {
     pub token_requests_per_second: f64,
     /// Each token's requests (keyed by the token's hash).
     pub recipients: RateLimiter,
+    /// The access log's journal (`--access-log`); without it nothing is recorded.
+    pub access: Option<Journal>,
 }
 
 impl AppState {
@@ -77,7 +80,19 @@ impl AppState {
                 token_requests_per_second,
                 2.0 * token_requests_per_second,
             ),
+            access: None,
         }
+    }
+
+    /// Records every answer given to a recipient in `journal` ([`crate::access`]).
+    pub fn with_access(mut self, journal: Journal) -> Self {
+        self.access = Some(journal);
+        self
+    }
+
+    /// Whether reads can be recorded (always, without an access log).
+    pub fn access_log_writable(&self) -> bool {
+        self.access.as_ref().is_none_or(Journal::is_healthy)
     }
 
     /// Whether share requests are refused at `now`: a newer file was refused longer ago than the
@@ -90,14 +105,16 @@ impl AppState {
         })
     }
 
-    /// Options for table requests under a given config.
-    pub fn serve_options(config: &ShareConfig) -> ServeOptions {
-        let settings = &config.settings;
+    /// Options for a session's table requests, under the config it loaded: local file URLs are signed
+    /// for its recipient (the token's name), so downloads are attributed in the access log.
+    pub fn serve_options(session: &Session) -> ServeOptions {
+        let settings = &session.generation.config.settings;
         ServeOptions {
             url_ttl: settings.pre_signed_url_timeout,
             partition_pruning: settings.evaluate_json_predicate_hints,
             stats_pruning: settings.evaluate_json_predicate_hints_v2,
             refresh: !settings.staleness_acceptable,
+            recipient: Some(session.recipient.name.clone()),
         }
     }
 }

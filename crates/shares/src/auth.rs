@@ -44,7 +44,7 @@ pub(crate) struct TokenEntry {
 pub struct Recipient {
     /// The token's name in `share.yaml` (`bearerToken` for the global token, `anonymous` on an open server).
     pub name: String,
-    grant: Grant,
+    pub(crate) grant: Grant,
 }
 
 impl Recipient {

@@ -317,6 +317,33 @@ impl ShareConfig {
             .flat_map(|s| &s.tables)
     }
 
+    /// The table at `location` that the token named `recipient` reads: the first such table in a share it
+    /// may see, else the first at that location (a name no longer in the file, or a URL signed before
+    /// URLs named one). For attributing a file download; `None` once no table is at `location`.
+    pub fn table_at(&self, location: &str, recipient: &str) -> Option<&Table> {
+        let grant = match &self.auth {
+            None => Some(crate::auth::Grant::AllShares),
+            Some(auth) if recipient == "bearerToken" && auth.bearer_token.is_some() => {
+                Some(crate::auth::Grant::AllShares)
+            }
+            Some(auth) => auth
+                .tokens
+                .values()
+                .find(|entry| entry.name == recipient)
+                .map(|entry| entry.grant.clone()),
+        };
+        let mut at = self.tables().filter(|t| t.location == location).peekable();
+        let first = at.peek().copied();
+        let readable = grant.and_then(|grant| {
+            let reader = Recipient {
+                name: recipient.to_string(),
+                grant,
+            };
+            at.find(|t| reader.can_read(&t.share))
+        });
+        readable.or(first)
+    }
+
     /// The share, if the recipient may see it. Names match case-insensitively.
     pub fn share(&self, recipient: &Recipient, name: &str) -> Result<&Share, LookupError> {
         self.shares
@@ -698,6 +725,28 @@ mod tests {
         format!(
             "version: 1\nshares:\n- name: s1\n  schemas:\n  - name: default\n    tables:\n    - name: t\n      location: file:///data/t\n{extra}"
         )
+    }
+
+    #[test]
+    fn a_file_is_attributed_to_the_table_its_recipient_reads() {
+        let yaml = format!(
+            "version: 1\nshares:\n- name: a\n  schemas:\n  - name: d\n    tables:\n    - name: t\n      location: file:///data/t\n- name: b\n  schemas:\n  - name: d\n    tables:\n    - name: u\n      location: file:///data/t\nauthorization:\n  bearerToken: global\n  tokens:\n  - name: bob\n    tokenHash: {}\n    shares: [b]\n",
+            hash_token("bob-token")
+        );
+        let config = ShareConfig::from_yaml(&yaml).unwrap();
+        let at = |recipient| {
+            config
+                .table_at("file:///data/t", recipient)
+                .map(|t| t.share.as_str())
+        };
+        assert_eq!(at("bob"), Some("b"));
+        assert_eq!(at("bearerToken"), Some("a"));
+        assert_eq!(
+            at("gone"),
+            Some("a"),
+            "a name no longer in the file: the first table there"
+        );
+        assert_eq!(config.table_at("file:///data/other", "bob"), None);
     }
 
     #[test]

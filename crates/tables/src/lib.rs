@@ -25,6 +25,8 @@ pub use error::{Error, Result};
 pub use location::{Location, is_inside, relative_file_path};
 pub use s3::{Failure, S3Failure, S3Settings, S3Timeouts, classify, s3_client};
 pub use sharing::{ServeOptions, Tables};
-pub use signing::{EXPIRES_KEY, LocalSigner, SIGNATURE_KEY, SignatureError, SignedFile};
+pub use signing::{
+    EXPIRES_KEY, LocalSigner, RECIPIENT_KEY, SIGNATURE_KEY, SignatureError, SignedFile,
+};
 pub use store::{EntryIdentity, LogEntry, Store};
 pub use wire::{Capabilities, ChangesRequest, Format, QueryRequest, TableResponse};

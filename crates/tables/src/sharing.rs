@@ -30,6 +30,8 @@ pub struct ServeOptions {
     pub stats_pruning: bool,
     /// Look for new versions before answering (false when `stalenessAcceptable`).
     pub refresh: bool,
+    /// Who asks (the token's name): local file URLs are signed for them, so downloads are attributed.
+    pub recipient: Option<String>,
 }
 
 impl Default for ServeOptions {
@@ -39,6 +41,7 @@ impl Default for ServeOptions {
             partition_pruning: true,
             stats_pruning: true,
             refresh: true,
+            recipient: None,
         }
     }
 }
@@ -290,7 +293,9 @@ impl Tables {
         ));
         let location = Location::parse(&table.location)?;
         for file in &selected {
-            let url = self.sign(table, &location, &file.path, expires_at).await?;
+            let url = self
+                .sign(table, &location, &file.path, options, expires_at)
+                .await?;
             wire::push_file_line(&mut lines, format, file.rendered(), &url, expiration_ms);
         }
         Ok(TableResponse {
@@ -431,7 +436,9 @@ impl Tables {
                         "tables with deletion vectors cannot be shared yet".into(),
                     ));
                 }
-                let url = self.sign(table, &location, &file.path, expires_at).await?;
+                let url = self
+                    .sign(table, &location, &file.path, options, expires_at)
+                    .await?;
                 let id = &file.rendered().id;
                 let line = match format {
                     Format::Parquet => {
@@ -466,11 +473,18 @@ impl Tables {
         table: &Table,
         location: &Location,
         path: &str,
+        options: &ServeOptions,
         expires_at: SystemTime,
     ) -> Result<String> {
         let relative = relative_path(table, path)?;
         self.store
-            .sign(&table.location, location, &relative, expires_at)
+            .sign(
+                &table.location,
+                location,
+                &relative,
+                options.recipient.as_deref(),
+                expires_at,
+            )
             .await
     }
 }

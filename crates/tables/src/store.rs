@@ -164,16 +164,22 @@ impl Store {
     }
 
     /// A URL that lets anyone holding it download one file of the table until `expires_at`.
-    /// `relative` must already be checked to stay inside the table root.
+    /// `relative` must already be checked to stay inside the table root. A local file's URL names
+    /// `recipient` (the token's name, for the access log), under its signature.
     pub async fn sign(
         &self,
         location_url: &str,
         location: &Location,
         relative: &str,
+        recipient: Option<&str>,
         expires_at: SystemTime,
     ) -> Result<String> {
         match location {
-            Location::Local(_) => Ok(self.local_signer.sign(location_url, relative, expires_at)),
+            Location::Local(_) => {
+                Ok(self
+                    .local_signer
+                    .sign(location_url, relative, recipient, expires_at))
+            }
             Location::S3 { bucket, prefix } => {
                 let ttl = expires_at
                     .duration_since(SystemTime::now())

@@ -8,37 +8,67 @@ use std::time::SystemTime;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use delta_bridge_tables::{Location, SIGNATURE_KEY, is_inside};
+use delta_bridge_tables::{Location, RECIPIENT_KEY, SIGNATURE_KEY, SignedFile, is_inside};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
+use crate::access::{Answered, FileRead};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// `GET /files/{id}`. Once the signature verifies, the answer (whatever its status) carries who the URL
+/// was signed for, the file's table and the bytes of the body, for the access log.
 pub async fn get_file(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     Query(params): Query<HashMap<String, String>>,
+    method: Method,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Response {
     let signer = state.tables.store().local_signer();
-    let signed = signer.verify(
+    let signed = match signer.verify(
         &id,
         params
             .get(delta_bridge_tables::EXPIRES_KEY)
             .map(String::as_str),
         params.get(SIGNATURE_KEY).map(String::as_str),
+        params.get(RECIPIENT_KEY).map(String::as_str),
         SystemTime::now(),
-    )?;
-    // A URL outlives nothing: once its table leaves share.yaml, its files are no longer served.
-    let generation = state.current.load();
-    if !generation
+    ) {
+        Ok(signed) => signed,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let recipient = signed.recipient.clone().unwrap_or_default();
+    let table = state
+        .current
+        .load()
         .config
-        .locations()
-        .contains(signed.location.as_str())
-    {
+        .table_at(&signed.location, &recipient)
+        .cloned();
+    let shared = table.is_some();
+    let read = FileRead { recipient, table };
+    let (response, bytes) = match serve(&signed, shared, &headers).await {
+        Ok((response, length)) => (response, if method == Method::HEAD { 0 } else { length }),
+        Err(e) => (e.into_response(), 0),
+    };
+    Answered {
+        bytes: Some(bytes as i64),
+        file: Some(read),
+        ..Answered::default()
+    }
+    .attach(response)
+}
+
+/// The answer and the bytes of its body.
+async fn serve(
+    signed: &SignedFile,
+    shared: bool,
+    headers: &HeaderMap,
+) -> Result<(Response, u64), ApiError> {
+    // A URL outlives nothing: once its table leaves share.yaml, its files are no longer served.
+    if !shared {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "PERMISSION_DENIED",
@@ -72,14 +102,15 @@ pub async fn get_file(
             RangeAnswer::Whole => None,
             RangeAnswer::Part(start, end) => Some((start, end)),
             RangeAnswer::Unsatisfiable => {
-                return Ok((
+                let response = (
                     StatusCode::RANGE_NOT_SATISFIABLE,
                     [(
                         header::CONTENT_RANGE,
                         HeaderValue::from_str(&format!("bytes */{size}")).expect("ascii"),
                     )],
                 )
-                    .into_response());
+                    .into_response();
+                return Ok((response, 0));
             }
         },
     };
@@ -111,7 +142,7 @@ pub async fn get_file(
             HeaderValue::from_str(&value).expect("ascii"),
         );
     }
-    Ok(response)
+    Ok((response, length))
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -23,9 +23,9 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> Json<Value> {
 }
 
 /// `GET /readyz`: 200 while this replica serves shares, 503 once it fails closed (a refused share.yaml
-/// past its grace), for a load balancer to send requests elsewhere.
+/// past its grace) or cannot write its access log, for a load balancer to send requests elsewhere.
 pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
-    if state.fails_closed(std::time::Instant::now()) {
+    if state.fails_closed(std::time::Instant::now()) || !state.access_log_writable() {
         (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"status": "refusing"})),

@@ -30,6 +30,11 @@ pub fn router(state: Arc<AppState>, prefix: &str) -> Router {
         .route(&format!("{table}/metadata"), get(tables::table_metadata))
         .route(&format!("{table}/query"), post(tables::query_table))
         .route(&format!("{table}/changes"), get(tables::table_changes))
+        // Inside authentication: every answer given to a recipient is recorded before it leaves.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::access::record,
+        ))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             crate::auth::authenticate,
@@ -38,8 +43,15 @@ pub fn router(state: Arc<AppState>, prefix: &str) -> Router {
             state.clone(),
             crate::auth::time_limit,
         ))
-        // Files carry their own credential (a signature in the URL), never a bearer token.
-        .route("/files/{id}", get(files::get_file))
+        // Files carry their own credential (a signature in the URL, naming the recipient), never a
+        // bearer token.
+        .route(
+            "/files/{id}",
+            get(files::get_file).layer(middleware::from_fn_with_state(
+                state.clone(),
+                crate::access::record,
+            )),
+        )
         // Outermost, for every route above: a refused share.yaml stops all of them after the grace.
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use delta_bridge_shares::Table;
 use delta_bridge_tables::{Capabilities, ChangesRequest, QueryRequest, TableResponse};
 
+use crate::access::{Answered, count_files};
 use crate::error::ApiError;
 use crate::state::{AppState, Session};
 
@@ -34,29 +35,62 @@ fn capabilities(headers: &HeaderMap) -> Capabilities {
 }
 
 fn version_only(version: i64) -> Response {
-    (
-        StatusCode::OK,
-        [(TABLE_VERSION, HeaderValue::from(version))],
+    Answered {
+        version: Some(version),
+        ..Answered::default()
+    }
+    .attach(
+        (
+            StatusCode::OK,
+            [(TABLE_VERSION, HeaderValue::from(version))],
+        )
+            .into_response(),
     )
-        .into_response()
 }
 
-struct Ndjson(TableResponse);
+/// An NDJSON answer; `files` says whether its data files are counted for the access log (query,
+/// changes).
+struct Ndjson {
+    answer: TableResponse,
+    files: bool,
+}
+
+impl Ndjson {
+    fn metadata(answer: TableResponse) -> Self {
+        Ndjson {
+            answer,
+            files: false,
+        }
+    }
+
+    fn files(answer: TableResponse) -> Self {
+        Ndjson {
+            answer,
+            files: true,
+        }
+    }
+}
 
 impl IntoResponse for Ndjson {
     fn into_response(self) -> Response {
+        let answered = Answered {
+            version: Some(self.answer.version),
+            files: self.files.then(|| count_files(&self.answer.body)),
+            ..Answered::default()
+        };
+        let answer = self.answer;
         let headers = [
             (
                 header::CONTENT_TYPE.as_str(),
                 HeaderValue::from_static("application/x-ndjson; charset=utf-8"),
             ),
-            (TABLE_VERSION, HeaderValue::from(self.0.version)),
+            (TABLE_VERSION, HeaderValue::from(answer.version)),
             (
                 CAPABILITIES,
-                HeaderValue::from_static(self.0.format.header_value()),
+                HeaderValue::from_static(answer.format.header_value()),
             ),
         ];
-        (StatusCode::OK, headers, self.0.body).into_response()
+        answered.attach((StatusCode::OK, headers, answer.body).into_response())
     }
 }
 
@@ -67,7 +101,7 @@ pub async fn head_table(
     Path(path): TablePath,
 ) -> Result<Response, ApiError> {
     let table = table(&session, &path)?;
-    let options = AppState::serve_options(&session.generation.config);
+    let options = AppState::serve_options(&session);
     Ok(version_only(
         state.tables.version(table, None, &options).await?,
     ))
@@ -81,7 +115,7 @@ pub async fn table_version(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let table = table(&session, &path)?;
-    let options = AppState::serve_options(&session.generation.config);
+    let options = AppState::serve_options(&session);
     let version = state
         .tables
         .version(
@@ -101,8 +135,8 @@ pub async fn table_metadata(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let table = table(&session, &path)?;
-    let options = AppState::serve_options(&session.generation.config);
-    Ok(Ndjson(
+    let options = AppState::serve_options(&session);
+    Ok(Ndjson::metadata(
         state
             .tables
             .metadata(table, &capabilities(&headers), &options)
@@ -131,8 +165,8 @@ pub async fn query_table(
             )
         })?
     };
-    let options = AppState::serve_options(&session.generation.config);
-    Ok(Ndjson(
+    let options = AppState::serve_options(&session);
+    Ok(Ndjson::files(
         state
             .tables
             .query(table, &capabilities(&headers), &request, &options)
@@ -151,8 +185,8 @@ pub async fn table_changes(
 ) -> Result<Response, ApiError> {
     let table = table(&session, &path)?;
     let request = changes_request(&params)?;
-    let options = AppState::serve_options(&session.generation.config);
-    Ok(Ndjson(
+    let options = AppState::serve_options(&session);
+    Ok(Ndjson::files(
         state
             .tables
             .changes(table, &capabilities(&headers), &request, &options)

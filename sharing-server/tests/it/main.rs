@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+mod access;
+
 use delta_bridge_sharing::{ServerOptions, serve};
 use serde_json::Value;
 
@@ -57,6 +59,7 @@ async fn start() -> TestServer {
         signing_key: [3; 32],
         s3: None,
         token_requests_per_second: 1000.0,
+        access: None,
     };
     tokio::spawn(serve(listener, options, async move {
         let _ = stopped.await;
