@@ -113,6 +113,11 @@ ensure_desktop() {
   (cd "$REPO/ui" && npm run --silent build >/dev/null)
 }
 
+ensure_browser() {
+  # Chromium and ChromeDriver: the activation page a recipient opens is tested in a real browser.
+  command -v chromium >/dev/null && command -v chromedriver >/dev/null || apt_install chromium chromium-driver
+}
+
 ensure_tauri_driver() {
   # The WebDriver bridge of the desktop app's end-to-end test.
   export TAURI_DRIVER_BIN="$TOOLS/bin/tauri-driver"

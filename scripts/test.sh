@@ -14,6 +14,7 @@ ensure_firebase
 ensure_keyring
 ensure_desktop
 ensure_tauri_driver
+ensure_browser
 ensure_packaging
 build_workspace
 

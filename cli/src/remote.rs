@@ -461,7 +461,7 @@ async fn execute(client: &Client, command: Remote) -> Result<(), Error> {
             };
             let activity = client.activity(&filter).await?;
             if json {
-                print_json(&activity);
+                print_json(&activity.reads);
             } else {
                 emit(&crate::recipients::render_activity(&activity.reads));
             }

@@ -162,10 +162,19 @@ class Stack:
             # Overwritten files are vacuumed at once unless a share reaches them; share.yaml is checked every second.
             "--retention", "0s", "--maintenance-interval-seconds", "1", *UNLIMITED, *s3_args, *backend_args,
         ]
+        # The access log: shipped by the sharing server, collected by the backend (every maintenance pass).
+        if s3:
+            access = [f"--access-log=s3://{BUCKET}/access-log/{directory.name}"]
+            sharing_access = [*access, "--access-journal", str(directory / "access-journal")]
+        else:
+            access = [f"--access-log={directory / 'data/access-log'}"]
+            sharing_access = access
+        self.backend_argv += access
         self.backend_env = backend_env
         self.backend = Process(self.backend_argv, directory, "backend", backend_env)
         self.sharing = Process(
-            [SHARING, "--config", str(directory / "data/share.yaml"), "--listen", f"127.0.0.1:{sharing_port}", *s3_args],
+            [SHARING, "--config", str(directory / "data/share.yaml"), "--listen", f"127.0.0.1:{sharing_port}", *s3_args,
+             *sharing_access, "--access-ship-seconds", "1"],
             directory, "sharing", env,
         )
         self.url = self.backend.url
