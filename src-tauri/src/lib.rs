@@ -9,14 +9,17 @@ pub mod update;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use delta_bridge_api::{
-    DatasetDetail, DatasetId, DatasetInfo, DatasetRef, ShareResponse, UnshareResponse,
+    ActivationLink, Activity as Reads, DatasetDetail, DatasetId, DatasetInfo, DatasetRef,
+    GrantResponse, NewRecipient, RecipientChange, RecipientInfo, RecipientName, ShareResponse,
+    UnshareResponse,
 };
 use delta_bridge_client::settings::{Configuration, Launch, SettingsFile, Source, resolve};
 use delta_bridge_client::{
-    Account, AuthError, Client, Error, Interrupted, Jobs, Kind, Progress, UploadOptions,
-    UploadRequest, Uploaded, private,
+    Account, ActivityFilter, AuthError, Client, Error, Interrupted, Jobs, Kind, Progress,
+    UploadOptions, UploadRequest, Uploaded, private,
 };
 use delta_bridge_ingest::ReadText;
 use serde::Serialize;
@@ -469,9 +472,121 @@ async fn snippet(state: State<'_, AppState>, id: String) -> Answer<ShareResponse
     Ok(state.client()?.snippet(&dataset_id(&id)?).await?)
 }
 
+/// Stops sharing a dataset with the named recipients (`link`: its snippet), or with everyone when none
+/// (or no list) is given.
 #[tauri::command]
-async fn unshare(state: State<'_, AppState>, id: String) -> Answer<UnshareResponse> {
-    Ok(state.client()?.unshare(&dataset_id(&id)?, &[]).await?)
+async fn unshare(
+    state: State<'_, AppState>,
+    id: String,
+    recipients: Option<Vec<String>>,
+) -> Answer<UnshareResponse> {
+    let names = recipient_names(&recipients.unwrap_or_default())?;
+    Ok(state.client()?.unshare(&dataset_id(&id)?, &names).await?)
+}
+
+/// The user's recipients, by name, with their datasets, expiry and last read.
+#[tauri::command]
+async fn recipients(state: State<'_, AppState>) -> Answer<Vec<RecipientInfo>> {
+    Ok(state.client()?.recipients().await?)
+}
+
+/// Adds a recipient: a name, and optionally an email and when its credential expires (RFC 3339).
+/// Blank email or expiry means none.
+#[tauri::command]
+async fn add_recipient(
+    state: State<'_, AppState>,
+    name: String,
+    email: Option<String>,
+    expires_at: Option<String>,
+) -> Answer<RecipientInfo> {
+    let given = |text: Option<String>| text.filter(|t| !t.trim().is_empty());
+    let new = NewRecipient {
+        name: recipient_name(&name)?,
+        email: given(email),
+        expires_at: given(expires_at),
+    };
+    Ok(state.client()?.add_recipient(&new).await?)
+}
+
+/// Revokes a recipient: every grant ends and its credential stops working.
+#[tauri::command]
+async fn revoke_recipient(state: State<'_, AppState>, name: String) -> Answer<RecipientChange> {
+    Ok(state
+        .client()?
+        .revoke_recipient(&recipient_name(&name)?)
+        .await?)
+}
+
+/// Gives a recipient a new credential; the old one keeps working `overlap_seconds` (0: stops at once).
+#[tauri::command]
+async fn rotate_recipient(
+    state: State<'_, AppState>,
+    name: String,
+    overlap_seconds: u64,
+) -> Answer<RecipientChange> {
+    Ok(state
+        .client()?
+        .rotate_recipient(
+            &recipient_name(&name)?,
+            Duration::from_secs(overlap_seconds),
+        )
+        .await?)
+}
+
+/// A new one-time activation link for a recipient.
+#[tauri::command]
+async fn activation_link(state: State<'_, AppState>, name: String) -> Answer<ActivationLink> {
+    Ok(state
+        .client()?
+        .activation_link(&recipient_name(&name)?)
+        .await?)
+}
+
+/// Shares a dataset with recipients (made when they do not exist yet), each answer with its snippet.
+#[tauri::command]
+async fn grant(
+    state: State<'_, AppState>,
+    id: String,
+    recipients: Vec<String>,
+    with_history: bool,
+) -> Answer<GrantResponse> {
+    let names = recipient_names(&recipients)?;
+    Ok(state
+        .client()?
+        .grant(&dataset_id(&id)?, &names, with_history)
+        .await?)
+}
+
+/// A recipient's snippet of a dataset shared with them (`link`: the dataset's link snippet).
+#[tauri::command]
+async fn snippet_for(
+    state: State<'_, AppState>,
+    id: String,
+    recipient: String,
+) -> Answer<ShareResponse> {
+    Ok(state
+        .client()?
+        .snippet_for(&dataset_id(&id)?, &recipient_name(&recipient)?)
+        .await?)
+}
+
+/// Reads of the user's datasets, newest first: only one dataset's (by id), one recipient's, since a time
+/// (RFC 3339), at most `limit`.
+#[tauri::command]
+async fn activity(
+    state: State<'_, AppState>,
+    dataset: Option<String>,
+    recipient: Option<String>,
+    since: Option<String>,
+    limit: Option<i64>,
+) -> Answer<Reads> {
+    let filter = ActivityFilter {
+        dataset: dataset.as_deref().map(dataset_id).transpose()?,
+        recipient: recipient.as_deref().map(recipient_name).transpose()?,
+        since,
+        limit,
+    };
+    Ok(state.client()?.activity(&filter).await?)
 }
 
 #[tauri::command]
@@ -485,6 +600,15 @@ fn dataset_id(id: &str) -> Answer<DatasetRef> {
     id.parse::<DatasetId>()
         .map(DatasetRef::Id)
         .map_err(|e| CommandError::new("input", e.to_string()))
+}
+
+fn recipient_name(name: &str) -> Answer<RecipientName> {
+    name.parse()
+        .map_err(|e: delta_bridge_api::ParseError| CommandError::new("input", e.to_string()))
+}
+
+fn recipient_names(names: &[String]) -> Answer<Vec<RecipientName>> {
+    names.iter().map(|n| recipient_name(n)).collect()
 }
 
 /// Starts the app.
@@ -592,7 +716,15 @@ fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             share,
             snippet,
             unshare,
-            delete
+            delete,
+            recipients,
+            add_recipient,
+            revoke_recipient,
+            rotate_recipient,
+            activation_link,
+            grant,
+            snippet_for,
+            activity
         ])
 }
 
@@ -748,6 +880,14 @@ mod tests {
             api::ShareResponse::decl(),
             api::Revocation::decl(),
             api::UnshareResponse::decl(),
+            api::RecipientName::decl(),
+            api::GrantInfo::decl(),
+            api::RecipientInfo::decl(),
+            api::RecipientChange::decl(),
+            api::ActivationLink::decl(),
+            api::GrantResponse::decl(),
+            api::ReadInfo::decl(),
+            api::Activity::decl(),
             ingest::Encoding::decl(),
             ingest::LineEnding::decl(),
             ingest::Dialect::decl(),
@@ -1086,6 +1226,86 @@ mod tests {
                 invoke(&app, "restore_session", json!({})).unwrap(),
                 json!(null)
             );
+        }
+
+        #[test]
+        fn recipient_commands_need_settings_and_refuse_bad_names_before_any_request() {
+            let dir = tempfile::tempdir().unwrap();
+            let app = start(dir.path());
+            let calls = [
+                ("recipients", json!({})),
+                (
+                    "add_recipient",
+                    json!({"name": "bo", "email": null, "expiresAt": null}),
+                ),
+                ("revoke_recipient", json!({"name": "bo"})),
+                (
+                    "rotate_recipient",
+                    json!({"name": "bo", "overlapSeconds": 3600}),
+                ),
+                ("activation_link", json!({"name": "bo"})),
+                (
+                    "grant",
+                    json!({"id": "ds0123456789abcdef0123", "recipients": ["bo"], "withHistory": false}),
+                ),
+                (
+                    "snippet_for",
+                    json!({"id": "ds0123456789abcdef0123", "recipient": "bo"}),
+                ),
+                (
+                    "unshare",
+                    json!({"id": "ds0123456789abcdef0123", "recipients": ["bo"]}),
+                ),
+                ("activity", json!({})),
+            ];
+            for (command, args) in calls {
+                let error = invoke(&app, command, args).unwrap_err();
+                assert_eq!(error["kind"], json!("settings"), "{command}: {error}");
+            }
+            // A backend nothing listens on: every refusal below comes before any request.
+            let chosen = json!({"backendUrl": "http://127.0.0.1:9", "firebaseApiKey": null, "firebaseEmulatorHost": "127.0.0.1:9", "insecureHttp": false});
+            invoke(&app, "save_settings", json!({"settings": chosen})).unwrap();
+            for (command, args, named) in [
+                ("revoke_recipient", json!({"name": "a/b"}), "recipient name"),
+                (
+                    "rotate_recipient",
+                    json!({"name": "  ", "overlapSeconds": 0}),
+                    "recipient name",
+                ),
+                ("activation_link", json!({"name": "x\ty"}), "recipient name"),
+                (
+                    "add_recipient",
+                    json!({"name": "", "email": "bo@example.com"}),
+                    "recipient name",
+                ),
+                (
+                    "grant",
+                    json!({"id": "ds0123456789abcdef0123", "recipients": ["bo", "a/b"], "withHistory": true}),
+                    "recipient name",
+                ),
+                (
+                    "grant",
+                    json!({"id": "sales", "recipients": ["bo"], "withHistory": true}),
+                    "sales",
+                ),
+                (
+                    "snippet_for",
+                    json!({"id": "ds0123456789abcdef0123", "recipient": "a/b"}),
+                    "recipient name",
+                ),
+                (
+                    "unshare",
+                    json!({"id": "ds0123456789abcdef0123", "recipients": ["link", ""]}),
+                    "recipient name",
+                ),
+                ("activity", json!({"dataset": "sales"}), "sales"),
+                ("activity", json!({"recipient": "a/b"}), "recipient name"),
+            ] {
+                let error = invoke(&app, command, args).unwrap_err();
+                assert_eq!(error["kind"], json!("input"), "{command}: {error}");
+                let message = error["message"].as_str().unwrap();
+                assert!(message.contains(named), "{command}: {message}");
+            }
         }
 
         #[test]

@@ -158,6 +158,10 @@ export type ShareResponse = {
  */
 shared: boolean, 
 /**
+ * Who it is shared with: `link` (whoever holds the snippet), or a named recipient.
+ */
+recipient: RecipientName, 
+/**
  * The first version recipients can reach.
  */
 startVersion: number, 
@@ -178,7 +182,7 @@ export type UnshareResponse = {
  */
 datasetId: string, 
 /**
- * Whether it is shared (always false here).
+ * Whether it is still shared with anyone (false after unsharing from everyone).
  */
 shared: boolean, 
 /**
@@ -190,6 +194,142 @@ wasShared: boolean,
  * (`pending`: it lands by itself once the fault clears; asking again says where it stands).
  */
 revocation: Revocation, };
+
+export type RecipientName = string;
+
+export type GrantInfo = { 
+/**
+ * The dataset.
+ */
+datasetId: string, 
+/**
+ * Its name.
+ */
+datasetName: string, 
+/**
+ * `share.schema.table` in the recipient's profile.
+ */
+table: string, 
+/**
+ * The first version the recipient reaches.
+ */
+startVersion: number, 
+/**
+ * Whether the versions before the one current when granted are shared too.
+ */
+history: boolean, 
+/**
+ * When it was granted (RFC 3339).
+ */
+grantedAt: string, };
+
+export type RecipientInfo = { 
+/**
+ * The name.
+ */
+name: RecipientName, 
+/**
+ * The email, if given.
+ */
+email?: string, 
+/**
+ * When the credential stops working (RFC 3339); none: never.
+ */
+expiresAt?: string, 
+/**
+ * Until when the credential a rotation replaced still works (RFC 3339), while it does.
+ */
+previousUntil?: string, 
+/**
+ * When it was created (RFC 3339).
+ */
+createdAt: string, 
+/**
+ * Its last read on record (RFC 3339).
+ */
+lastReadAt?: string, 
+/**
+ * The datasets granted to it.
+ */
+datasets: Array<GrantInfo>, };
+
+export type RecipientChange = { 
+/**
+ * The recipient after the change (none once revoked).
+ */
+recipient?: RecipientInfo, 
+/**
+ * Whether the change is in the sharing configuration (`pending`: it lands by itself).
+ */
+revocation: Revocation, };
+
+export type ActivationLink = { 
+/**
+ * The page to open in a browser (it holds a one-time code, never the credential).
+ */
+url: string, 
+/**
+ * When it stops working if unused (RFC 3339).
+ */
+expiresAt: string, };
+
+export type GrantResponse = { 
+/**
+ * In the order asked.
+ */
+grants: Array<ShareResponse>, };
+
+export type ReadInfo = { 
+/**
+ * When the sharing server answered (RFC 3339).
+ */
+at: string, 
+/**
+ * Who read (`link` for a dataset's snippet).
+ */
+recipient: RecipientName, 
+/**
+ * The dataset, when the request named one of the owner's.
+ */
+datasetId?: string, 
+/**
+ * Its name.
+ */
+datasetName?: string, 
+/**
+ * What was asked: `query`, `metadata`, `version`, `changes`, `file`, `listShares`, ...
+ */
+operation: string, 
+/**
+ * The table version answered.
+ */
+version?: number, 
+/**
+ * Data files in the answer.
+ */
+files?: number, 
+/**
+ * Bytes the sharing server served itself (local files).
+ */
+bytes?: number, 
+/**
+ * The HTTP status answered.
+ */
+status: number, 
+/**
+ * The client's `User-Agent`.
+ */
+userAgent?: string, 
+/**
+ * The client's address.
+ */
+address?: string, };
+
+export type Activity = { 
+/**
+ * At most the limit asked (default 200, at most 1,000).
+ */
+reads: Array<ReadInfo>, };
 
 export type Encoding = "utf8" | "utf8-bom" | "utf16-le" | "utf16-be" | "windows1252";
 
