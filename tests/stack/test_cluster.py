@@ -27,7 +27,9 @@ import requests
 from conftest import BACKEND, BUCKET, MiB, S3_KEY, S3_SECRET, S3S_FS, SHARING, UNLIMITED, PROJECT, Process, Stack, convert, stop, wait_for
 from test_backend import write_csv
 
+ACCESS_LOG = f"s3://{BUCKET}/access-log"
 POLL = 1.0  # --config-poll-seconds of the sharing replicas
+SHIP = 5.0  # --access-ship-seconds of the sharing replicas
 BOUND = POLL + 1.0  # the issue's bound: the poll interval plus one second
 NET = "10.77.0"
 HOSTS = {"ba": 11, "bb": 12, "sa": 13, "sb": 14}
@@ -156,7 +158,7 @@ class Cluster:
             "--data-dir", str(data), "--database-url", self.database_url, "--secret-file", str(data / "secret"),
             "--storage", f"s3://{BUCKET}/cluster", "--share-config", SHARE_CONFIG, *self.s3_args,
             "--firebase-project", PROJECT, "--sharing-url", f"http://{self.address('sa')}:8080/delta-sharing",
-            "--maintenance-interval-seconds", "1", *UNLIMITED,
+            "--maintenance-interval-seconds", "1", "--access-log", ACCESS_LOG, *UNLIMITED,
         ])
 
     def start_backend(self, host):
@@ -169,6 +171,9 @@ class Cluster:
         argv = self.net.run(host, [
             SHARING, "--config", SHARE_CONFIG, "--config-poll-seconds", str(POLL),
             "--listen", f"{self.address(host)}:8080", "--public-url", f"http://{self.address(host)}:8080", *self.s3_args, *logs,
+            # The access log through the same object storage, journalled on the replica's own disk first.
+            "--access-log", ACCESS_LOG, "--access-journal", str(self.dir / f"journal-{host}"),
+            "--access-ship-seconds", str(SHIP),
         ])
         self.sharing[host] = Process(argv, self.dir, f"sharing-{host}", AWS)
 
@@ -391,6 +396,56 @@ def test_rolling_restarts_and_a_killed_sharing_replica_never_fail_a_retrying_rea
             reader.join()
     print(f"{len(reads)} reads through restarts of every replica and a killed one: {len(failures)} failed")
     assert reads and not failures, failures
+
+
+def test_reads_through_both_replicas_reach_activity_and_a_replica_killed_before_shipping_loses_none(cluster, tmp_path):
+    """A known sequence of reads by two recipients through both replicas (each in its own network namespace,
+    shipping through s3s-fs) appears in the owner's activity with the right recipient, dataset, version and files
+    within a minute; the replica that answered the last reads is killed with SIGKILL before its next shipment and
+    started again on the same journal: no answered read is lost, none is counted twice."""
+    token = cluster.emulator.sign_up(f"{uuid.uuid4().hex[:12]}@example.com")
+    files = convert(write_csv(tmp_path, "id,name\n1,a\n2,b\n3,c\n"), tmp_path / "table")
+    processed = cluster.upload("ba", token, "Audited", files)
+    assert processed.status_code == 200, processed.text
+    dataset_id = processed.json()["id"]
+    granted = cluster.call("bb", "POST", "/grants", token, json={"datasetId": dataset_id, "recipients": ["ria", "sol"]})
+    assert granted.status_code == 200, granted.text
+    snippets = {g["recipient"]: g["snippet"] for g in granted.json()["grants"]}
+    urls = {(who, host): table_url(profile(tmp_path, snippet, cluster.endpoint(host)), snippet)
+            for who, snippet in snippets.items() for host in ("sa", "sb")}
+    for (who, host) in urls:
+        token_of = snippets[who]["profile"]["bearerToken"]
+        assert wait_for(lambda: list_status(cluster.endpoint(host), token_of) == 200, timeout=BOUND + 5, interval=0.1)
+    sequence = [("ria", "sa"), ("ria", "sb"), ("sol", "sa"), ("ria", "sa"), ("sol", "sb"), ("sol", "sb")]
+    started = time.monotonic()
+    for who, host in sequence:
+        assert readable(urls[(who, host)]) == 3
+    # sb answered the last reads; its records are in its journal, not yet shipped (every SHIP seconds).
+    cluster.sharing["sb"].proc.kill()
+    cluster.sharing["sb"].proc.wait()
+    cluster.start_sharing("sb")
+    expected = {"ria": 3, "sol": 3}
+
+    def queries():
+        reads = cluster.call("ba", "GET", "/activity", token, params={"dataset": dataset_id}).json()["reads"]
+        return [r for r in reads if r["operation"] == "query" and r["status"] == 200]
+
+    def counted():
+        got = {}
+        for read in queries():
+            got[read["recipient"]] = got.get(read["recipient"], 0) + 1
+        return got
+
+    assert wait_for(lambda: counted() == expected, timeout=60, interval=0.5), counted()
+    print(f"{len(sequence)} reads, one replica killed before shipping: all in activity {time.monotonic() - started:.1f} s after the first")
+    time.sleep(SHIP + 2)
+    assert counted() == expected, "nothing counted twice"
+    for read in queries():
+        assert (read["datasetId"], read["datasetName"], read["version"], read["files"]) == (dataset_id, "Audited", 0, 1)
+        assert read["address"].startswith(f"{NET}.")
+    # The other backend shows the same, and the recipients' last read.
+    listed = cluster.call("bb", "GET", "/recipients", token).json()["recipients"]
+    assert all(r["lastReadAt"] for r in listed), listed
 
 
 def test_both_servers_show_metrics_readiness_and_json_logs(cluster, tmp_path):
