@@ -7,14 +7,17 @@
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import type {
-  Account, Configuration, DatasetDetail, DatasetInfo, Interrupted, Preview, Progress, ReadText, SettingsFile,
-  ShareResponse, UnshareResponse, UpdateOffer, UpdateProgress, UploadRequest, Uploaded, VersionInfo,
+  Account, ActivationLink, Activity, Configuration, DatasetDetail, DatasetInfo, GrantResponse, Interrupted, Preview,
+  Progress, ReadInfo, ReadText, RecipientChange, RecipientInfo, SettingsFile, ShareResponse, UnshareResponse,
+  UpdateOffer, UpdateProgress, UploadRequest, Uploaded, VersionInfo,
 } from "./generated/ipc";
 
 export type {
-  Account, Column, ColumnInfo, ColumnType, CommandError, Configuration, DatasetDetail, DatasetId, DatasetInfo, DateOrder,
-  Dialect, Encoding, Interrupted, LineEnding, Mode, Preview, Progress, ReadText, Revocation, SettingsFile, ShareResponse,
-  Snippet, Source, Stage, UnshareResponse, UpdateOffer, UpdateProgress, UploadRequest, Uploaded, VersionInfo,
+  Account, ActivationLink, Activity, Column, ColumnInfo, ColumnType, CommandError, Configuration, DatasetDetail,
+  DatasetId, DatasetInfo, DateOrder, Dialect, Encoding, GrantInfo, GrantResponse, Interrupted, LineEnding, Mode,
+  Preview, Progress, ReadInfo, ReadText, RecipientChange, RecipientInfo, RecipientName, Revocation, SettingsFile,
+  ShareResponse, Snippet, Source, Stage, UnshareResponse, UpdateOffer, UpdateProgress, UploadRequest, Uploaded,
+  VersionInfo,
 } from "./generated/ipc";
 
 /** The settings (and a provisioning file's format): Rust's `SettingsFile`. */
@@ -23,6 +26,19 @@ export type Settings = SettingsFile;
 export type Dataset = DatasetInfo;
 /** One version in a dataset's history: Rust's `VersionInfo`. */
 export type Version = VersionInfo;
+/** A recipient with the datasets shared with them, expiry and last read: Rust's `RecipientInfo`. */
+export type Recipient = RecipientInfo;
+/** One read on record in the Activity view: Rust's `ReadInfo`. */
+export type Read = ReadInfo;
+
+/** Which reads `api.activity` lists: a dataset's (id), a recipient's (`link`: through a dataset's snippet), from a
+ * time on (RFC 3339), at most `limit` (the backend's default 200, at most 1,000). Null: any. */
+export interface ActivityQuery {
+  dataset: string | null;
+  recipient: string | null;
+  since: string | null;
+  limit: number | null;
+}
 /** What the user changed in the preview (0-based column positions), as text the ingest library parses: Rust's
  * `ReadText`. A choice not made is null. */
 export type ReadOverrides = ReadText;
@@ -80,8 +96,27 @@ export const api = {
   share: (id: string, withHistory: boolean) => invoke<ShareResponse>("share", { id, withHistory }),
   /** The snippet of a shared dataset: Rust answers the same as `share` does. */
   snippet: (id: string) => invoke<ShareResponse>("snippet", { id }),
-  unshare: (id: string) => invoke<UnshareResponse>("unshare", { id }),
+  /** Stops sharing a dataset with the named recipients (`link`: its link snippet), or with everyone when none are
+   * named. */
+  unshare: (id: string, recipients?: string[]) => invoke<UnshareResponse>("unshare", { id, recipients: recipients ?? null }),
   remove: (id: string) => invoke<void>("delete", { id }),
+  /** The user's recipients by name, each with the datasets shared with them. */
+  recipients: () => invoke<RecipientInfo[]>("recipients"),
+  /** Adds a recipient; `expiresAt` (RFC 3339) is when their credential stops working. Null: no email, never. */
+  addRecipient: (name: string, email: string | null, expiresAt: string | null) =>
+    invoke<RecipientInfo>("add_recipient", { name, email, expiresAt }),
+  /** Revokes a recipient: every share with them ends and their credential stops working. */
+  revokeRecipient: (name: string) => invoke<RecipientChange>("revoke_recipient", { name }),
+  /** A new credential for a recipient; the old one keeps working `overlapSeconds` (0: it stops at once). */
+  rotateRecipient: (name: string, overlapSeconds: number) => invoke<RecipientChange>("rotate_recipient", { name, overlapSeconds }),
+  /** A new one-time activation link for a recipient. */
+  activationLink: (name: string) => invoke<ActivationLink>("activation_link", { name }),
+  /** Shares a dataset with recipients (made when they do not exist yet), each answer with their snippet. */
+  grant: (id: string, recipients: string[], withHistory: boolean) => invoke<GrantResponse>("grant", { id, recipients, withHistory }),
+  /** A recipient's snippet of a dataset shared with them (`link`: the dataset's link snippet). */
+  snippetFor: (id: string, recipient: string) => invoke<ShareResponse>("snippet_for", { id, recipient }),
+  /** Reads of the user's datasets, newest first. */
+  activity: (query: ActivityQuery) => invoke<Activity>("activity", { ...query }),
 };
 
 /** Rust emits `close-requested` when the window is closed while uploads run and the user has never chosen what

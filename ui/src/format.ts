@@ -114,3 +114,58 @@ export function setOverride<T>(list: [number, T][], column: number, value: T): [
 export function delimiterName(delimiter: string): string {
   return delimiter === "\t" ? "tab" : delimiter;
 }
+
+/** A time the backend sent (RFC 3339) as the user's locale writes it, or `none` when there is none. */
+export function when(time: string | null | undefined, none = "never"): string {
+  return time ? new Date(time).toLocaleString() : none;
+}
+
+/** Today's date in the user's time zone as a date input writes it ("2026-01-31"). */
+export function localDate(now: Date): string {
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+}
+
+/** When a credential chosen to expire on a date ("2026-01-31", from a date input) stops working: at the end of
+ * that day in the user's time zone, as RFC 3339 (null for no date). */
+export function expiryFromDate(date: string): string | null {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date.trim());
+  if (!match) return null;
+  return new Date(Number(match[1]), Number(match[2]) - 1, Number(match[3]) + 1).toISOString();
+}
+
+/** How long a rotated recipient's old credential keeps working, as the Rotate dialog offers it. */
+export const OVERLAPS = [
+  { seconds: 0, label: "Not at all: it stops now" },
+  { seconds: 3600, label: "1 hour" },
+  { seconds: 86400, label: "1 day" },
+] as const;
+
+/** How far back the Activity view looks. */
+export type Since = "1d" | "7d" | "30d" | "all";
+export const SINCE: { value: Since; label: string }[] = [
+  { value: "1d", label: "Last day" },
+  { value: "7d", label: "Last 7 days" },
+  { value: "30d", label: "Last 30 days" },
+  { value: "all", label: "All" },
+];
+
+/** The RFC 3339 time a `Since` choice starts at, counted back from `now` (milliseconds), or null for all. */
+export function sinceTime(since: Since, now: number): string | null {
+  const days = { "1d": 1, "7d": 7, "30d": 30, all: 0 }[since];
+  return days ? new Date(now - days * 86_400_000).toISOString() : null;
+}
+
+/** The reserved recipient name of a dataset's link snippet (whoever holds it). */
+export const LINK = "link";
+
+/** Who a read or a snippet is for, in words: "link" is whoever holds a dataset's link snippet. */
+export function recipientLabel(name: string): string {
+  return name === LINK ? "link (snippet)" : name;
+}
+
+/** "a, b and c" */
+export function listed(items: string[]): string {
+  if (items.length <= 1) return items.join("");
+  return `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`;
+}

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { basename, bytes, datasetName, delimiterName, explain, fraction, overall, percent, progressText } from "../src/format";
+import {
+  basename, bytes, datasetName, delimiterName, explain, expiryFromDate, fraction, listed, localDate, overall, percent, progressText,
+  recipientLabel, sinceTime, when,
+} from "../src/format";
 
 describe("format", () => {
   it("shows sizes in decimal units", () => {
@@ -36,5 +39,29 @@ describe("format", () => {
     expect(datasetName("/home/ana/Sales 2024.csv")).toBe("Sales 2024");
     expect(delimiterName("\t")).toBe("tab");
     expect(delimiterName(";")).toBe(";");
+  });
+  it("turns an expiry date into the end of that day in the user's time zone", () => {
+    const end = new Date(expiryFromDate("2027-01-31")!);
+    expect([end.getFullYear(), end.getMonth(), end.getDate(), end.getHours(), end.getMinutes()]).toEqual([2027, 1, 1, 0, 0]);
+    expect(expiryFromDate("")).toBeNull();
+    expect(expiryFromDate("31/01/2027")).toBeNull();
+    expect(localDate(new Date(2027, 0, 5, 23, 59))).toBe("2027-01-05");
+  });
+  it("counts the activity's time filter back from now", () => {
+    const now = Date.parse("2026-02-10T12:00:00Z");
+    expect(sinceTime("1d", now)).toBe("2026-02-09T12:00:00.000Z");
+    expect(sinceTime("7d", now)).toBe("2026-02-03T12:00:00.000Z");
+    expect(sinceTime("30d", now)).toBe("2026-01-11T12:00:00.000Z");
+    expect(sinceTime("all", now)).toBeNull();
+  });
+  it("names recipients, lists and times as people read them", () => {
+    expect(recipientLabel("link")).toBe("link (snippet)");
+    expect(recipientLabel("bo")).toBe("bo");
+    expect(listed([])).toBe("");
+    expect(listed(["sales"])).toBe("sales");
+    expect(listed(["sales", "costs", "stock"])).toBe("sales, costs and stock");
+    expect(when(undefined)).toBe("never");
+    expect(when(null, "none")).toBe("none");
+    expect(when("2026-01-03T10:00:00Z")).toBe(new Date("2026-01-03T10:00:00Z").toLocaleString());
   });
 });
