@@ -3,13 +3,28 @@
 // by id on every progress event, so nothing a screen re-renders can cut it off from what it shows.
 import {
   api, onCloseRequested, onDragDrop, onOpenedFiles,
-  type Account, type CloseBehaviour, type CommandError, type Configuration, type Dataset, type DatasetDetail,
-  type Interrupted, type Mode, type UpdateOffer, type Preview, type ReadOverrides, type Settings, type Snippet, type UploadRequest,
+  type Account, type ActivationLink, type CloseBehaviour, type CommandError, type Configuration, type Dataset, type DatasetDetail,
+  type Interrupted, type Mode, type UpdateOffer, type Preview, type Read, type ReadOverrides, type Recipient, type Revocation,
+  type Settings, type Snippet, type UploadRequest,
 } from "./api";
-import { bytes, datasetName, explain, overall, progressText, requestName, setOverride } from "./format";
+import { copy } from "./clipboard";
+import {
+  LINK, bytes, datasetName, explain, expiryFromDate, listed, overall, progressText, requestName, setOverride, sinceTime, when,
+  type Since,
+} from "./format";
 
 /** Which screen is up: nothing configured, nobody signed in, or the main screen. */
 export type Phase = "starting" | "configure" | "signIn" | "home";
+
+/** What the main screen shows: the queue and the datasets, the recipients, or the activity on the datasets. */
+export type View = "datasets" | "recipients" | "activity";
+
+/** A recipient as the add forms take them: a name, and optionally an email and the date their credential expires
+ * ("2026-01-31", as a date input writes it); empty means none. */
+export interface NewPerson { name: string; email: string; expires: string }
+
+/** What the Activity view lists: a dataset (id) and a recipient (name; `link` for snippets), empty for any. */
+export interface ActivityFilter { dataset: string; recipient: string; since: Since }
 
 /**
  * Where a queue item is:
@@ -61,7 +76,9 @@ export type Dialog =
   | { id: number; kind: "snippet"; snippet: Snippet }
   | { id: number; kind: "history"; detail: DatasetDetail }
   | { id: number; kind: "settings" }
-  | { id: number; kind: "share"; name: string; version: number; answer: (withHistory: boolean | null) => void }
+  | { id: number; kind: "share"; datasetId: string }
+  | { id: number; kind: "rotate"; name: string; answer: (overlapSeconds: number | null) => void }
+  | { id: number; kind: "activation"; name: string; link: ActivationLink }
   | { id: number; kind: "confirm"; title: string; message: string; confirm: string; answer: (ok: boolean) => void }
   | { id: number; kind: "closeToTray" };
 type NewDialog = Dialog extends infer D ? (D extends Dialog ? Omit<D, "id"> : never) : never;
@@ -108,10 +125,27 @@ export class Store {
   update = $state<UpdateState | null>(null);
   /** How long an information toast stays (errors stay twice as long). */
   toastMilliseconds = 6000;
+  /** What the main screen shows. */
+  view = $state<View>("datasets");
+  /** The user's recipients, by name: fetched when the Share dialog, the Recipients screen or the Activity view
+   * opens, and after an action that changes what the answer does not say. */
+  recipients = $state<Recipient[]>([]);
+  recipientsLoaded = $state(false);
+  recipientsError = $state("");
+  /** The reads the Activity view lists, newest first, for `activityFilter`. */
+  reads = $state<Read[]>([]);
+  readsLoaded = $state(false);
+  readsLoading = $state(false);
+  readsError = $state("");
+  activityFilter = $state<ActivityFilter>({ dataset: "", recipient: "", since: "7d" });
+  /** How many reads the Activity view asks for at most. */
+  readsLimit = 200;
 
   private ids = 0;
   /** The latest preview request per item: an older answer arriving late is dropped. */
   private previewTurn = new Map<number, number>();
+  /** The latest activity request: an older answer (another filter) arriving late is dropped. */
+  private activityTurn = 0;
 
   /** The dataset names a new version is being uploaded to. */
   uploadingNames = $derived(new Set(this.queue.filter((i) => i.status === "uploading" && i.request).map((i) => requestName(i.request!))));
@@ -259,6 +293,11 @@ export class Store {
     this.account = null;
     this.datasets = [];
     this.datasetsLoaded = false;
+    this.recipients = [];
+    this.recipientsLoaded = false;
+    this.reads = [];
+    this.readsLoaded = false;
+    this.view = "datasets";
     this.phase = "signIn";
   }
 
@@ -286,6 +325,8 @@ export class Store {
   /** Queues files (dropped, picked, or through `window.deltaBridge.addFiles`), each read for its preview; one
    * bad file shows its error on its own row. `name` names the dataset (a new version of it), else each file's. */
   async addFiles(paths: string[], name?: string) {
+    // The queue is on the datasets view: files added from elsewhere show it.
+    if (paths.length) this.view = "datasets";
     const ids = paths.map((path) => {
       const item = this.newItem([path], name ?? datasetName(path));
       this.queue.push(item);
@@ -623,13 +664,15 @@ export class Store {
     }
   }
 
-  /** Asks what the share exposes, shares, and shows the snippet. */
-  async share(id: string) {
-    const dataset = this.dataset(id);
-    if (!dataset) return;
-    const withHistory = await new Promise<boolean | null>((answer) =>
-      this.openDialog({ kind: "share", name: dataset.name, version: dataset.version, answer }));
-    if (withHistory === null) return;
+  /** Opens a dataset's Share dialog (its link and its recipients), fetching the recipients. */
+  async openShare(id: string) {
+    if (!this.dataset(id)) return;
+    if (!this.dialogs.some((d) => d.kind === "share" && d.datasetId === id)) this.openDialog({ kind: "share", datasetId: id });
+    await this.loadRecipients();
+  }
+
+  /** Shares a dataset with a link (whoever holds its snippet) and shows the snippet. */
+  async shareLink(id: string, withHistory: boolean) {
     await this.attempt(async () => this.openDialog({ kind: "snippet", snippet: (await api.share(id, withHistory)).snippet }));
     await this.refreshOne(id);
   }
@@ -638,15 +681,209 @@ export class Store {
     await this.attempt(async () => this.openDialog({ kind: "snippet", snippet: (await api.snippet(id)).snippet }));
   }
 
-  async unshare(id: string) {
-    const name = this.dataset(id)?.name ?? "The dataset";
+  /** Stops sharing a dataset with one recipient, or with its link (`link`: the snippet stops working); the
+   * other recipients keep reading. */
+  async unshareFrom(id: string, name: string) {
+    const dataset = this.dataset(id)?.name ?? "The dataset";
+    const who = name === LINK ? "its snippet" : `${name}'s credential`;
+    let done = false;
     await this.attempt(async () => {
-      const answer = await api.unshare(id);
+      const answer = await api.unshare(id, [name]);
+      done = true;
       this.toast(answer.revocation === "pending"
-        ? `${name} is unshared, but the sharing server could not be told yet. Delta-Bridge keeps trying by itself: the snippet stops working as soon as it can.`
-        : `${name} is no longer shared: its snippet stopped working.`);
+        ? `${dataset} is unshared, but the sharing server could not be told yet. Delta-Bridge keeps trying by itself: ${who} stops reading it as soon as it can.`
+        : name === LINK ? `${dataset} is no longer shared by link: its snippet stopped working.` : `${dataset} is no longer shared with ${name}.`);
     });
-    await this.refreshOne(id);
+    if (!done) return;
+    if (name === LINK) {
+      await this.refreshOne(id);
+    } else {
+      const recipient = this.recipient(name);
+      if (recipient) recipient.datasets = recipient.datasets.filter((g) => g.datasetId !== id);
+    }
+  }
+
+  // ---- recipients ----
+
+  /** Fetches the recipients (with the datasets shared with each). */
+  async loadRecipients() {
+    try {
+      this.recipients = await api.recipients();
+      this.recipientsError = "";
+      this.recipientsLoaded = true;
+    } catch (e) {
+      this.recipientsError = explain(e);
+    }
+  }
+
+  recipient(name: string) {
+    return this.recipients.find((r) => r.name === name);
+  }
+
+  /** The recipients a dataset is shared with. */
+  recipientsOf(id: string) {
+    return this.recipients.filter((r) => r.datasets.some((g) => g.datasetId === id));
+  }
+
+  /** Puts one recipient, as the backend just answered it, in its place (by name). */
+  private upsertRecipient(recipient: Recipient) {
+    const at = this.recipients.findIndex((r) => r.name === recipient.name);
+    if (at >= 0) this.recipients[at] = recipient;
+    else this.recipients = [...this.recipients, recipient].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Adds a recipient (nothing is shared with them yet); true when added, for the form to clear. */
+  async addRecipient(person: NewPerson): Promise<boolean> {
+    const name = person.name.trim();
+    if (!name) return false;
+    try {
+      this.upsertRecipient(await api.addRecipient(name, person.email.trim() || null, expiryFromDate(person.expires)));
+    } catch (e) {
+      this.toast(explain(e), "error");
+      return false;
+    }
+    this.toast(`Added ${name}. Share datasets with them from a dataset's Share dialog, then send them their snippet or an activation link.`);
+    return true;
+  }
+
+  /** Shares a dataset with a recipient, adding them first when there is nobody by that name yet (with their email
+   * and expiry); true when shared, for the form to clear. */
+  async addToDataset(id: string, person: NewPerson, withHistory: boolean): Promise<boolean> {
+    const dataset = this.dataset(id);
+    const name = person.name.trim();
+    if (!dataset || !name) return false;
+    const existing = this.recipient(name);
+    try {
+      if (!existing) this.upsertRecipient(await api.addRecipient(name, person.email.trim() || null, expiryFromDate(person.expires)));
+      await api.grant(id, [name], withHistory);
+    } catch (e) {
+      this.toast(explain(e), "error");
+      return false;
+    }
+    const unchanged = existing && (person.email.trim() || person.expires) ? ` (${name} existed already: their email and expiry are unchanged)` : "";
+    this.toast(`${dataset.name} is shared with ${name}${unchanged}. Copy their snippet or an activation link to send them.`);
+    await this.loadRecipients();
+    return true;
+  }
+
+  /** Copies a recipient's snippet of a dataset (`link`: the link snippet), the pandas code; where the clipboard
+   * refuses, shows it in the Snippet dialog to copy from there. */
+  async copySnippet(id: string, name: string) {
+    let snippet: Snippet;
+    try {
+      snippet = (await api.snippetFor(id, name)).snippet;
+    } catch (e) {
+      this.toast(explain(e), "error");
+      return;
+    }
+    try {
+      await copy(snippet.python);
+    } catch {
+      this.openDialog({ kind: "snippet", snippet });
+      return;
+    }
+    this.toast(name === LINK
+      ? `Copied the link snippet of ${this.dataset(id)?.name ?? snippet.table} (pandas): whoever holds it can read the dataset.`
+      : `Copied ${name}'s snippet of ${this.dataset(id)?.name ?? snippet.table} (pandas). It holds ${name}'s credential: send it to ${name} alone.`);
+  }
+
+  /** Makes a one-time activation link for a recipient and copies it; where the clipboard refuses, shows it. */
+  async copyActivationLink(name: string) {
+    let link: ActivationLink;
+    try {
+      link = await api.activationLink(name);
+    } catch (e) {
+      this.toast(explain(e), "error");
+      return;
+    }
+    try {
+      await copy(link.url);
+    } catch {
+      this.openDialog({ kind: "activation", name, link });
+      return;
+    }
+    this.toast(`Copied a one-time activation link for ${name}: it works once, until ${when(link.expiresAt)}. Send it to ${name} alone.`);
+  }
+
+  /** Revokes a recipient once the user confirms, naming what they lose. */
+  async revokeRecipient(name: string) {
+    const datasets = this.recipient(name)?.datasets.map((g) => g.datasetName) ?? [];
+    const ok = await this.confirm({
+      title: `Revoke ${name}?`,
+      message: `${name}'s credential stops working${datasets.length ? `: they can no longer read ${listed(datasets)}` : ""}, and their activation links stop working too. This cannot be undone.`,
+      confirm: `Revoke ${name}`,
+    });
+    if (!ok) return;
+    await this.attempt(async () => {
+      const change = await api.revokeRecipient(name);
+      this.recipients = this.recipients.filter((r) => r.name !== name);
+      this.toast(pending(change.revocation)
+        ? `${name} is revoked, but the sharing server could not be told yet. Delta-Bridge keeps trying by itself: their credential stops working as soon as it can.`
+        : `${name} is revoked: their credential stopped working.`);
+    });
+  }
+
+  /** Gives a recipient a new credential, asking how long the old one keeps working. */
+  async rotateRecipient(name: string) {
+    const overlap = await new Promise<number | null>((answer) => this.openDialog({ kind: "rotate", name, answer }));
+    if (overlap === null) return;
+    await this.attempt(async () => {
+      const change = await api.rotateRecipient(name, overlap);
+      if (change.recipient) this.upsertRecipient(change.recipient);
+      const until = change.recipient?.previousUntil;
+      const old = until
+        ? `Their old credential keeps working until ${when(until)}.`
+        : pending(change.revocation)
+          ? "Their old credential stops working as soon as the sharing server can be told (Delta-Bridge keeps trying)."
+          : "Their old credential stopped working.";
+      this.toast(`${name} has a new credential. ${old} Send them their new snippet or an activation link.`);
+    });
+  }
+
+  /** Answers the Rotate dialog: the overlap in seconds. */
+  chooseOverlap(id: number, seconds: number) {
+    const dialog = this.dialogs.find((d) => d.id === id);
+    if (dialog?.kind !== "rotate") return;
+    this.dialogs = this.dialogs.filter((d) => d.id !== id);
+    dialog.answer(seconds);
+  }
+
+  // ---- the main screen's views and the activity ----
+
+  /** Shows a view of the main screen, fetching what it lists. */
+  async show(view: View) {
+    this.view = view;
+    if (view === "recipients") await this.loadRecipients();
+    if (view === "activity") await Promise.all([this.loadActivity(), this.recipientsLoaded ? null : this.loadRecipients()]);
+  }
+
+  /** Fetches the reads for the filter as it stands (the newest request wins). */
+  async loadActivity() {
+    const turn = ++this.activityTurn;
+    const filter = this.activityFilter;
+    this.readsLoading = true;
+    try {
+      const answer = await api.activity({
+        dataset: filter.dataset || null,
+        recipient: filter.recipient || null,
+        since: sinceTime(filter.since, Date.now()),
+        limit: this.readsLimit,
+      });
+      if (turn !== this.activityTurn) return;
+      this.reads = answer.reads;
+      this.readsError = "";
+      this.readsLoaded = true;
+    } catch (e) {
+      if (turn !== this.activityTurn) return;
+      this.readsError = explain(e);
+    }
+    this.readsLoading = false;
+  }
+
+  /** Changes the Activity view's filter and fetches again. */
+  async filterActivity(change: Partial<ActivityFilter>) {
+    this.activityFilter = { ...this.activityFilter, ...change };
+    await this.loadActivity();
   }
 
   async showHistory(id: string) {
@@ -690,7 +927,7 @@ export class Store {
     if (!dialog) return;
     this.dialogs = this.dialogs.filter((d) => d.id !== id);
     if (dialog.kind === "confirm") dialog.answer(false);
-    if (dialog.kind === "share") dialog.answer(null);
+    if (dialog.kind === "rotate") dialog.answer(null);
   }
 
   /** Answers a dialog's question and closes it. */
@@ -698,7 +935,7 @@ export class Store {
     const dialog = this.dialogs.find((d) => d.id === id);
     if (!dialog) return;
     this.dialogs = this.dialogs.filter((d) => d.id !== id);
-    if (dialog.kind === "confirm" || dialog.kind === "share") dialog.answer(value);
+    if (dialog.kind === "confirm") dialog.answer(value);
   }
 
   confirm(question: { title: string; message: string; confirm: string }): Promise<boolean> {
@@ -729,3 +966,5 @@ export class Store {
     this.toasts = this.toasts.filter((t) => t.id !== id);
   }
 }
+
+const pending = (revocation: Revocation) => revocation === "pending";

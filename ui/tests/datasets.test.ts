@@ -1,5 +1,5 @@
-// The Datasets list and what it does: share (with the Share dialog), snippet, unshare, history, a new version,
-// and delete after a confirmation that names the dataset.
+// The Datasets list and what it does: share by link (from the Share dialog), snippet, unshare the link, history,
+// a new version, and delete after a confirmation that names the dataset.
 import { fireEvent } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
 import { $, backend, dataset, settle, snippet, start } from "./helpers";
@@ -59,14 +59,19 @@ describe("the datasets", () => {
     const ask = $("#share-dialog");
     expect(ask.textContent).toContain("Recipients will read version 0");
     expect(ask.querySelector("#share-history")).toBeNull();
+    expect(ask.textContent).toContain("Not shared by link.");
     await click("#share-confirm", ask);
     expect(ipc.of("share")).toEqual([{ id: dataset.id, withHistory: false }]);
     expect(ipc.of("datasets")).toHaveLength(1);
     expect(ipc.of("dataset")).toEqual([{ id: dataset.id }]);
-    expect(document.querySelector("#share-dialog")).toBeNull();
+    // The snippet shows over the Share dialog, which now says the dataset is shared by link.
     expect($("#snippet-dialog").textContent).toContain(snippet.table);
     await click("#close");
     expect(document.querySelector("#snippet-dialog")).toBeNull();
+    expect($("#share-dialog").textContent).toContain("Shared by link");
+    expect(document.querySelector("#share-confirm")).toBeNull();
+    await click("#share-close");
+    expect(document.querySelector("#share-dialog")).toBeNull();
     expect(row().querySelectorAll("td")[5].textContent).toBe("yes");
     expect(row().querySelector(".unshare")).not.toBeNull();
     expect(row("ds_other").textContent).toContain("costs");
@@ -98,7 +103,7 @@ describe("the datasets", () => {
     await start();
     await click(".share", row());
     expect($("#share-dialog").textContent).toContain("Earlier versions stay private");
-    await click("#share-cancel");
+    await click("#share-close");
     expect(ipc.of("share")).toHaveLength(0);
     expect(document.querySelector("#share-dialog")).toBeNull();
     await click(".share", row());
@@ -106,7 +111,11 @@ describe("the datasets", () => {
     await click("#share-confirm");
     expect(ipc.of("share")).toEqual([{ id: dataset.id, withHistory: true }]);
     await click("#close");
+    await click("#share-close");
+    // Unshare on the row stops the link only: the recipients keep their own credentials.
+    expect($(".unshare", row()).getAttribute("aria-label")).toBe("Unshare the link of sales");
     await click(".unshare", row());
+    expect(ipc.of("unshare")).toEqual([{ id: dataset.id, recipients: ["link"] }]);
     expect($(".toasts").textContent).toContain("keeps trying");
     expect(row().querySelectorAll("td")[5].textContent).toBe("no");
   });

@@ -1,4 +1,4 @@
-// The dialogs on their own (Snippet, History, Share, Confirm, CloseToTray) and as the app opens them, and the
+// The dialogs on their own (Snippet, History, Share, Rotate, ActivationLink, Confirm, CloseToTray) and as the app opens them, and the
 // small components: Modal's focus and Escape, Toasts, ProgressBar, Truncated, DropOverlay.
 import { fireEvent, render } from "@testing-library/svelte";
 import { emit } from "@tauri-apps/api/event";
@@ -10,6 +10,8 @@ import Truncated from "../src/components/Truncated.svelte";
 import CloseToTray from "../src/dialogs/CloseToTray.svelte";
 import Confirm from "../src/dialogs/Confirm.svelte";
 import History from "../src/dialogs/History.svelte";
+import ActivationLink from "../src/dialogs/ActivationLink.svelte";
+import Rotate from "../src/dialogs/Rotate.svelte";
 import Share from "../src/dialogs/Share.svelte";
 import Snippet from "../src/dialogs/Snippet.svelte";
 import { $, backend, dataset, settle, snippet, start } from "./helpers";
@@ -42,13 +44,52 @@ describe("dialogs", () => {
     expect([...document.querySelectorAll("#history-dialog tbody tr")].map((tr) => tr.querySelector("td")!.textContent)).toEqual(["2", "1", "0"]);
   });
 
-  it("Share offers the history only for a dataset with earlier versions", async () => {
-    const onanswer = vi.fn();
-    render(Share, { props: { name: "sales", version: 3, onanswer, onclose: () => {} } });
+  it("Share offers the history only for a dataset with earlier versions, for the link and new recipients alike", async () => {
+    const ipc = backend({ datasets: [{ ...dataset, version: 3 }], share: { shared: true, recipient: "link", startVersion: 0, history: true, snippet }, grant: { grants: [] } });
+    const { store } = await start();
+    const onclose = vi.fn();
+    render(Share, { props: { store, datasetId: dataset.id, onclose } });
     expect($("#share-dialog").textContent).toContain("versions before 3");
     await fireEvent.click($("#share-history"));
+    await fireEvent.input($("#share-dialog .recipient-name"), { target: { value: "bo" } });
+    await fireEvent.submit($("#share-dialog .recipient-form"));
+    await settle();
+    expect(ipc.of("grant")).toEqual([{ id: dataset.id, recipients: ["bo"], withHistory: true }]);
     await fireEvent.click($("#share-confirm"));
-    expect(onanswer).toHaveBeenCalledWith(true);
+    await settle();
+    expect(ipc.of("share")).toEqual([{ id: dataset.id, withHistory: true }]);
+    await fireEvent.keyDown($("#share-dialog"), { key: "Escape" });
+    expect(onclose).toHaveBeenCalledTimes(1);
+  });
+
+  it("Rotate offers no overlap first, then an hour or a day", async () => {
+    const onanswer = vi.fn();
+    const onclose = vi.fn();
+    render(Rotate, { props: { name: "bo", onanswer, onclose } });
+    expect($("#rotate-dialog-title").textContent).toBe("Rotate the credential of bo?");
+    const choices = [...document.querySelectorAll<HTMLInputElement>("#rotate-dialog input[type=radio]")];
+    expect(choices.map((c) => c.parentElement!.textContent!.trim())).toEqual(["Not at all: it stops now", "1 hour", "1 day"]);
+    expect(choices[0].checked).toBe(true);
+    expect(document.activeElement).toBe(choices[0]);
+    await fireEvent.click(choices[1]);
+    await fireEvent.click($("#rotate-dialog .confirm"));
+    expect(onanswer).toHaveBeenCalledWith(3600);
+    await fireEvent.click($("#rotate-dialog .cancel"));
+    expect(onclose).toHaveBeenCalledTimes(1);
+  });
+
+  it("ActivationLink shows the link, says it works once and until when, and copies it", async () => {
+    let copied = "";
+    Object.assign(navigator, { clipboard: { writeText: async (t: string) => { copied = t; } } });
+    const link = { url: "http://127.0.0.1:8081/activate/abc", expiresAt: "2026-01-08T00:00:00Z" };
+    render(ActivationLink, { props: { name: "bo", link, onclose: () => {} } });
+    expect($("#activation-dialog").textContent).toContain(`It works once, until ${new Date(link.expiresAt).toLocaleString()}`);
+    expect($<HTMLInputElement>("#activation-url").value).toBe(link.url);
+    expect(document.activeElement).toBe($("#activation-copy"));
+    await fireEvent.click($("#activation-copy"));
+    await settle();
+    expect(copied).toBe(link.url);
+    expect($("#activation-dialog").textContent).toContain("Copied.");
   });
 
   it("Confirm answers yes only with its named button", async () => {

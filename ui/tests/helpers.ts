@@ -2,7 +2,7 @@
 // (@tauri-apps/api/mocks) that records every call, and the app started on a fresh store.
 import { render } from "@testing-library/svelte";
 import { mockIPC } from "@tauri-apps/api/mocks";
-import type { Account, CommandError, Configuration, DatasetInfo, Preview, Progress, ReadText, Snippet, UploadRequest, Uploaded } from "../src/api";
+import type { Account, CommandError, Configuration, DatasetInfo, Preview, Progress, ReadInfo, ReadText, RecipientInfo, Snippet, UploadRequest, Uploaded } from "../src/api";
 import App from "../src/App.svelte";
 import { Store } from "../src/state.svelte";
 
@@ -11,6 +11,17 @@ export const configured = { settings: { backendUrl: "http://127.0.0.1:8081", fir
 export const unconfigured = { settings: null, source: null, file: null, problems: [] } satisfies Configuration;
 export const snippet = { datasetId: dataset.id, table: `${dataset.id}.default.sales`, profile: {}, install: "pip install delta-sharing", python: "print('pandas')", spark: "print('spark')" } satisfies Snippet;
 export const account = { uid: "u1", email: "ana@example.com", remembered: true } satisfies Account;
+/** A recipient the dataset above is shared with, as Rust answers it. */
+export const recipient = {
+  name: "bo", email: "bo@example.com", expiresAt: "2027-01-31T00:00:00Z", createdAt: "2026-01-01T00:00:00Z",
+  lastReadAt: "2026-01-03T10:00:00Z",
+  datasets: [{ datasetId: dataset.id, datasetName: dataset.name, table: "rc1.default.sales", startVersion: 0, history: false, grantedAt: "2026-01-02T00:00:00Z" }],
+} satisfies RecipientInfo;
+/** One read on record, as Rust answers it. */
+export const readOnRecord = {
+  at: "2026-01-03T10:00:00Z", recipient: "bo", datasetId: dataset.id, datasetName: dataset.name, operation: "query",
+  version: 0, files: 2, bytes: 2048, status: 200, userAgent: "delta-sharing/1.4.2", address: "10.0.0.7",
+} satisfies ReadInfo;
 
 /** A preview as Rust answers it, for a file with the given columns (all strings unless typed). */
 export function preview(file: string, columns: string[] = ["zip"], rows: (string | null)[][] = [["01234"], [null]]): Preview {
@@ -54,6 +65,12 @@ export function backend(handlers: Record<string, unknown> = {}) {
     datasets: [dataset],
     interrupted: [],
     opened_files: [],
+    recipients: [],
+    activity: { reads: [] },
+    // A new recipient as Rust answers it: nothing shared with them yet.
+    add_recipient: (args: { name: string; email: string | null; expiresAt: string | null }) =>
+      ({ name: args.name, email: args.email ?? undefined, expiresAt: args.expiresAt ?? undefined, createdAt: "2026-01-05T00:00:00Z", datasets: [] }) satisfies RecipientInfo,
+    grant: (args: { recipients: string[] }) => ({ grants: args.recipients.map((name) => ({ shared: true, recipient: name, startVersion: 0, history: false, snippet })) }),
     discard: true,
     new_job: () => ++jobs,
     // The preview as Rust reads it again with the user's names and types.
