@@ -35,8 +35,9 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Val
     }
 }
 
-/// `GET /metrics`: requests by route and status with their latency, and the config in force: its
-/// `generation`, its age, whether a newer one is refused, how many were refused.
+/// `GET /metrics`: requests by route and status with their latency, the config in force (its
+/// `generation`, its age, whether a newer one is refused, how many were refused), and the access log's
+/// records and segments waiting to be shipped.
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let current = state.current.load();
     let age = chrono::Utc::now() - current.loaded_at;
@@ -59,5 +60,9 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
             0.0
         },
     );
+    if let Some(journal) = &state.access {
+        // Also set by the shipper, but maybe before the recorder existed (it is made at the first request).
+        metrics::gauge!("delta_bridge_access_segments_pending").set(journal.stats().pending as f64);
+    }
     delta_bridge_telemetry::render()
 }

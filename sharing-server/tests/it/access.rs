@@ -429,6 +429,23 @@ async fn a_killed_server_loses_no_record_of_a_read_it_answered() {
             .status(),
         200
     );
+    let base = second.endpoint.trim_end_matches("/delta-sharing");
+    let metrics = client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("delta_bridge_access_records_total 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("delta_bridge_access_segments_pending 0\n"),
+        "{metrics}"
+    );
     let pid = second.child.id().to_string();
     assert!(
         Command::new("kill")
