@@ -38,7 +38,9 @@ FIREBASE_AUTH_EMULATOR_HOST="$EMULATOR" "$DELTA_BRIDGE_BACKEND_BIN" --listen "$B
   --firebase-project "$PROJECT" --sharing-url "http://$SHARING/delta-sharing" > /dev/null &
 pids+=($!)
 wait_http "http://$BACKEND/healthz"
-"$DELTA_BRIDGE_SHARING_BIN" --config "$DEMO/backend/share.yaml" --listen "$SHARING" > /dev/null &
+# Every read is recorded in the access log the backend collects (access-log/ in its data directory).
+"$DELTA_BRIDGE_SHARING_BIN" --config "$DEMO/backend/share.yaml" --listen "$SHARING" \
+  --access-log "$DEMO/backend/access-log" > /dev/null &
 pids+=($!)
 wait_http "http://$SHARING/healthz"
 

@@ -59,6 +59,9 @@ struct Args {
     /// into the store every maintenance pass and shown to each dataset's owner.
     #[arg(long, env = "DELTA_BRIDGE_ACCESS_LOG", value_parser = delta_bridge_datasets::access::Location::parse)]
     access_log: Option<delta_bridge_datasets::access::Location>,
+    /// How long recipients' reads stay in the owners' activity: a number with s, m, h or d.
+    #[arg(long, default_value = "90d", value_parser = parse_duration)]
+    activity_retention: Duration,
     /// How long an unused activation link works: a number with s, m, h or d.
     #[arg(long, default_value = "7d", value_parser = parse_duration)]
     activation_expiry: Duration,
@@ -315,6 +318,7 @@ async fn main() -> anyhow::Result<()> {
         commit_lease: Duration::from_secs(args.commit_lease_seconds.max(1)),
         access_log: Some(access_log(&args, &storage).await?),
         activation_expiry: args.activation_expiry,
+        activity_retention: args.activity_retention,
         limits: Limits {
             files_per_upload: args.max_upload_files.min(delta_bridge_datasets::MAX_FILES),
             bytes_per_upload: args.max_upload_bytes,

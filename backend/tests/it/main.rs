@@ -125,6 +125,7 @@ impl Backend {
                 dir.path().join("access-log"),
             )),
             activation_expiry: delta_bridge_datasets::ACTIVATION_EXPIRY,
+            activity_retention: delta_bridge_datasets::ACTIVITY_RETENTION,
             limits: options.limits.clone(),
         };
         let datasets = Datasets::new(store, storage, settings).await.unwrap();

@@ -24,6 +24,7 @@ async fn a_replica_with_another_secret_is_refused_before_it_serves() {
         commit_lease: Duration::from_secs(60),
         access_log: None,
         activation_expiry: delta_bridge_datasets::ACTIVATION_EXPIRY,
+        activity_retention: delta_bridge_datasets::ACTIVITY_RETENTION,
         limits: Default::default(),
     };
     let refused = Datasets::new(store, storage, settings).await.unwrap_err();

@@ -14,6 +14,8 @@ use crate::{Datasets, Error, Result, now_ms, rfc3339};
 
 /// Most segments one pass reads (the rest wait for the next pass, a few seconds later).
 const SEGMENTS_PER_PASS: usize = 200;
+/// How long reads stay in the activity by default.
+pub const ACTIVITY_RETENTION: std::time::Duration = std::time::Duration::from_secs(90 * 86_400);
 /// Most reads one `/activity` answer lists.
 pub const MAX_READS: i64 = 1_000;
 

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-pub use activity::{ActivityQuery, MAX_READS, describe as describe_access_log};
+pub use activity::{ACTIVITY_RETENTION, ActivityQuery, MAX_READS, describe as describe_access_log};
 pub use delta_bridge_access as access;
 pub use delta_bridge_api as api;
 pub use delta_bridge_api::Snippet;
@@ -90,6 +90,8 @@ pub struct Settings {
     pub limits: Limits,
     /// Where the sharing servers ship the access log (none: no reads are collected).
     pub access_log: Option<delta_bridge_access::Destination>,
+    /// How long reads stay in the activity (older ones are deleted with each vacuum pass).
+    pub activity_retention: Duration,
     /// How long an unused activation link works ([`ACTIVATION_EXPIRY`] by default).
     pub activation_expiry: Duration,
 }
@@ -260,6 +262,13 @@ impl Datasets {
             let before = now_ms() - self.settings.retention.as_millis() as i64;
             for id in self.store.datasets_to_vacuum(before).await? {
                 self.vacuum(&id).await?;
+            }
+            let forgotten = self
+                .store
+                .forget_reads(now_ms() - self.settings.activity_retention.as_millis() as i64)
+                .await?;
+            if forgotten > 0 {
+                tracing::info!(forgotten, "reads past the activity retention deleted");
             }
         }
         Ok(())

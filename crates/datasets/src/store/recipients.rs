@@ -626,6 +626,15 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes reads older than `before` (ms since the epoch); how many.
+    pub async fn forget_reads(&self, before: i64) -> Result<u64> {
+        Ok(sqlx::query("DELETE FROM reads WHERE at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
     /// The owner's reads, newest first.
     pub async fn reads(&self, owner: &str, filter: &ReadFilter) -> Result<Vec<ReadRecord>> {
         let rows = sqlx::query(
