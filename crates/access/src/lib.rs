@@ -23,48 +23,23 @@ pub use destination::{
 pub use error::Error;
 pub use journal::{Journal, Stats};
 
-/// One request the sharing server answered.
+/// One request the sharing server answered, under its id: the [`Access`] with a [`Record::id`], one JSON
+/// object per line (the id beside the access's fields).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct Record {
     /// Unique across servers and restarts: `<server>-<segment>-<line>`.
     pub id: String,
-    /// When it was answered (RFC 3339, milliseconds, UTC).
-    pub at: String,
-    /// The token's name in `share.yaml` (who read).
-    pub recipient: String,
-    /// What was asked: `listShares`, `getShare`, `listSchemas`, `listTables`, `listAllTables`, `head`,
-    /// `version`, `metadata`, `query`, `changes`, `file`.
-    pub operation: String,
-    /// The share, when the request named one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub share: Option<String>,
-    /// The schema, when the request named one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schema: Option<String>,
-    /// The table, when the request named one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub table: Option<String>,
-    /// The table's id in `share.yaml` (the backend's dataset id), when the request named a table.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub table_id: Option<String>,
-    /// The table version answered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<i64>,
-    /// Data files in the answer (query, changes).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub files: Option<i64>,
-    /// Bytes of file data served by the sharing server itself (local files; S3 serves its own).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bytes: Option<i64>,
-    /// The HTTP status answered.
-    pub status: u16,
-    /// The client's `User-Agent`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_agent: Option<String>,
-    /// The client's address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<String>,
+    /// What was answered.
+    #[serde(flatten)]
+    pub access: Access,
+}
+
+impl std::ops::Deref for Record {
+    type Target = Access;
+
+    fn deref(&self) -> &Access {
+        &self.access
+    }
 }
 
 /// One request the sharing server answered, before the journal gives it its [`Record::id`]: the same
@@ -112,22 +87,7 @@ pub struct Access {
 impl Access {
     /// The record of this access under `id`.
     pub fn into_record(self, id: String) -> Record {
-        Record {
-            id,
-            at: self.at,
-            recipient: self.recipient,
-            operation: self.operation,
-            share: self.share,
-            schema: self.schema,
-            table: self.table,
-            table_id: self.table_id,
-            version: self.version,
-            files: self.files,
-            bytes: self.bytes,
-            status: self.status,
-            user_agent: self.user_agent,
-            address: self.address,
-        }
+        Record { id, access: self }
     }
 }
 

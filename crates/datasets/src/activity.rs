@@ -126,7 +126,7 @@ impl Datasets {
     /// global token, an open server, a recipient revoked since reading nothing of a dataset).
     async fn attribute(
         &self,
-        record: Record,
+        Record { id, access: record }: Record,
         readers: &mut HashMap<String, Reader>,
         datasets: &mut HashMap<String, Option<String>>,
     ) -> Result<Option<NewRead>> {
@@ -165,7 +165,7 @@ impl Datasets {
             .map(|t| t.timestamp_millis())
             .unwrap_or_else(|_| now_ms());
         Ok(Some(NewRead {
-            id: record.id,
+            id,
             owner,
             recipient_id,
             recipient_name,
