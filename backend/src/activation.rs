@@ -13,7 +13,22 @@ use delta_bridge_datasets::{Activation, ActivationPage, Error};
 use crate::AppState;
 use crate::error::ApiError;
 
-/// `GET /activate/{code}`.
+/// The activation page a recipient opens from a one-time link: what it reads, and the download button.
+///
+/// Viewing it uses nothing up. No ID token: the link's code is the credential.
+#[utoipa::path(
+    get,
+    path = "/activate/{code}",
+    operation_id = "activation_page",
+    tag = "activation",
+    params(("code" = String, Path, description = "The link's one-time code")),
+    responses(
+        (status = 200, description = "The page: tables, the download button, pandas and Spark code", body = String, content_type = "text/html"),
+        (status = 404, description = "No such link (withdrawn, or not complete)", body = String, content_type = "text/html"),
+        (status = 410, description = "The link was used or expired", body = String, content_type = "text/html"),
+        (status = "5XX", description = "The page could not be shown; try again", body = String, content_type = "text/html"),
+    )
+)]
 pub async fn page(State(state): State<Arc<AppState>>, Path(code): Path<String>) -> Response {
     match state.datasets.activation(&code).await {
         Ok(Activation::Ready(page)) => html(StatusCode::OK, &ready(&page)),
@@ -57,7 +72,28 @@ pub async fn page(State(state): State<Arc<AppState>>, Path(code): Path<String>) 
     }
 }
 
-/// `POST /activate/{code}`: the profile file, once.
+/// The profile file, once: the activation page's download button posts here.
+///
+/// A standard version 1 Delta Sharing profile (with `expirationTime` when the credential expires) as an
+/// attachment; the link is used up.
+#[utoipa::path(
+    post,
+    path = "/activate/{code}",
+    operation_id = "activation_download",
+    tag = "activation",
+    params(("code" = String, Path, description = "The link's one-time code")),
+    responses(
+        (
+            status = 200,
+            description = "The profile file",
+            content(("application/octet-stream")),
+            headers(("Content-Disposition" = String, description = "attachment; filename=\"….share\""))
+        ),
+        (status = 404, description = "No such link", body = String, content_type = "text/html"),
+        (status = 410, description = "The link was used, expired or withdrawn", body = String, content_type = "text/html"),
+        (status = "5XX", description = "The profile could not be made; the link still works", body = String, content_type = "text/html"),
+    )
+)]
 pub async fn download(State(state): State<Arc<AppState>>, Path(code): Path<String>) -> Response {
     match state.datasets.activate(&code).await {
         Ok(profile) => {

@@ -1,9 +1,10 @@
 //! The backend: the authenticated API between the desktop app (or CLI) and storage.
 //!
 //! [`serve`] takes a bound listener and a shutdown future, so tests bind port 0. Every route but
-//! `/healthz`, `/openapi.json` and the signed upload route needs a Firebase ID token; the logic lives in
-//! [`delta_bridge_datasets`], and handlers only parse, call and shape. [`RequestLimits`] bound what any
-//! caller can hold: time per request, requests at once, requests per user, and the drain at shutdown.
+//! `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, the signed upload route and the activation page
+//! needs a Firebase ID token; the logic lives in [`delta_bridge_datasets`], and handlers only parse,
+//! call and shape. [`RequestLimits`] bound what any caller can hold: time per request, requests at
+//! once, requests per user, and the drain at shutdown.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -20,8 +21,6 @@ mod auth;
 mod error;
 mod limits;
 mod routes;
-
-pub use routes::OPENAPI;
 
 /// How long requests may take, how many run at once, how often one user may call, and how long
 /// shutdown waits for requests in flight.
@@ -67,6 +66,8 @@ pub struct AppState {
     pub limits: RequestLimits,
     users: RateLimiter,
     turns: Arc<tokio::sync::Semaphore>,
+    /// The OpenAPI document of the routes, rendered once when they are made.
+    openapi: std::sync::OnceLock<axum::body::Bytes>,
 }
 
 impl AppState {
@@ -81,6 +82,7 @@ impl AppState {
                 limits.concurrent_requests.max(1),
             )),
             limits,
+            openapi: Default::default(),
         }
     }
 }

@@ -14,6 +14,7 @@ pub use vocabulary::{DatasetId, DatasetRef, Mode, ParseError, RecipientName};
 
 /// `POST /presign`: upload URLs for the data files of a new version.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PresignRequest {
     /// The dataset's name: an existing dataset of the caller's, or a new one.
@@ -36,6 +37,7 @@ pub struct PresignRequest {
 
 /// A file to upload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FileSpec {
     /// The client's name for it, unique in the upload.
@@ -48,6 +50,7 @@ pub struct FileSpec {
 
 /// Upload URLs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PresignResponse {
     /// Pass it to `POST /process` once every file is uploaded.
@@ -66,6 +69,7 @@ pub struct PresignResponse {
 
 /// How to upload one file: one PUT (`url`), or one PUT per part (`parts`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct FileUpload {
     /// The client's name for it.
@@ -92,6 +96,7 @@ pub struct FileUpload {
 
 /// A part storage already holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReceivedPart {
     /// Part number.
     pub number: i64,
@@ -101,6 +106,7 @@ pub struct ReceivedPart {
 
 /// A header to send.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Header {
     /// Name.
     pub name: String,
@@ -110,6 +116,7 @@ pub struct Header {
 
 /// One part's PUT.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PartUpload {
     /// Part number, from 1.
@@ -123,6 +130,7 @@ pub struct PartUpload {
 
 /// `POST /process`: commit an upload as a new version.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProcessRequest {
     /// The upload.
@@ -136,6 +144,7 @@ pub struct ProcessRequest {
 
 /// A column of a dataset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ColumnInfo {
     /// Name.
@@ -147,6 +156,7 @@ pub struct ColumnInfo {
 
 /// A dataset, as listed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DatasetInfo {
@@ -175,6 +185,7 @@ pub struct DatasetInfo {
 
 /// A page of datasets.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DatasetPage {
     /// Newest first.
@@ -186,6 +197,7 @@ pub struct DatasetPage {
 
 /// A version of a dataset.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct VersionInfo {
@@ -212,6 +224,7 @@ pub struct VersionInfo {
 
 /// A dataset with its history.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DatasetDetail {
@@ -224,6 +237,7 @@ pub struct DatasetDetail {
 
 /// `POST /share` and `POST /unshare`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ShareRequest {
     /// The dataset (`tableId` is accepted too, as the prototype named it).
@@ -242,6 +256,7 @@ pub struct ShareRequest {
 
 /// The answer of `POST /share` and `GET /snippet`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ShareResponse {
@@ -263,6 +278,7 @@ pub struct ShareResponse {
 
 /// The answer of `POST /unshare`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UnshareResponse {
@@ -280,6 +296,7 @@ pub struct UnshareResponse {
 
 /// Where a revocation stands.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Revocation {
@@ -292,6 +309,7 @@ pub enum Revocation {
 
 /// The answer of `DELETE /datasets/{id}` when something is left to finish in the background (202).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Removal {
@@ -303,6 +321,7 @@ pub struct Removal {
 
 /// What the owner copies to a colleague. It holds the recipient token, so its `Debug` output hides it.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Snippet {
@@ -312,6 +331,7 @@ pub struct Snippet {
     pub table: String,
     /// The profile file's JSON.
     #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub profile: serde_json::Value,
     /// The install line.
     pub install: String,
@@ -332,6 +352,7 @@ impl std::fmt::Debug for Snippet {
 
 /// The error body of every route: `{"error": {"code", "message"}}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
@@ -339,6 +360,7 @@ pub struct ErrorBody {
 
 /// What went wrong.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// Stable code: `UNAUTHENTICATED`, `NOT_FOUND`, `INVALID_REQUEST`, `CONFLICT`, `TOO_LARGE`, `FORBIDDEN`,
     /// `UNAVAILABLE`, `INTERNAL`, ...

@@ -7,6 +7,7 @@ use crate::{RecipientName, Revocation, ShareResponse};
 
 /// `POST /recipients`: a new recipient.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct NewRecipient {
@@ -22,6 +23,7 @@ pub struct NewRecipient {
 
 /// A recipient, as its owner sees it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RecipientInfo {
@@ -51,6 +53,7 @@ pub struct RecipientInfo {
 
 /// One dataset granted to a recipient.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct GrantInfo {
@@ -71,6 +74,7 @@ pub struct GrantInfo {
 
 /// `GET /recipients`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RecipientList {
@@ -80,6 +84,7 @@ pub struct RecipientList {
 
 /// `POST /recipients/{name}/rotate`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RotateRequest {
     /// How long the credential being replaced keeps working, in seconds (0: it stops at once).
@@ -90,6 +95,7 @@ pub struct RotateRequest {
 /// The answer of revoking or rotating: the recipient as it is now, and whether the sharing
 /// configuration that refuses the old credential is written.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RecipientChange {
@@ -103,6 +109,7 @@ pub struct RecipientChange {
 
 /// `POST /recipients/{name}/link`: a one-time activation link.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ActivationLink {
@@ -114,6 +121,7 @@ pub struct ActivationLink {
 
 /// `POST /grants`: grant a dataset to recipients (creating those that do not exist yet).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GrantRequest {
     /// The dataset.
@@ -127,6 +135,7 @@ pub struct GrantRequest {
 
 /// The answer of `POST /grants`: one share per recipient, each with its snippet.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct GrantResponse {
@@ -136,6 +145,7 @@ pub struct GrantResponse {
 
 /// One read on record, as the owner sees it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ReadInfo {
@@ -179,6 +189,7 @@ pub struct ReadInfo {
 
 /// `GET /activity`: the owner's reads, newest first.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Activity {

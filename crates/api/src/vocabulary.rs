@@ -32,6 +32,7 @@ impl std::error::Error for ParseError {}
 
 /// How an upload's files become a version: a new dataset, more rows, or new rows in place of the old.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Mode {
@@ -207,6 +208,7 @@ impl From<DatasetId> for DatasetRef {
 /// `/`, trimmed; `link` is the reserved name of a dataset's link recipient (whoever holds its snippet).
 /// Unique per owner, exactly as written.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(type = "string"))]
 pub struct RecipientName(String);
