@@ -1,9 +1,10 @@
 """The desktop app end to end, under Xvfb through tauri-driver and WebKitWebDriver, against the real stack:
 sign up, add a CSV through the same path a drop takes, check the preview's rows and types, upload and share,
 press Copy, and run the clipboard's text in Python with the official client. A screenshot of each screen
-goes to $DELTA_BRIDGE_SCREENSHOTS (docs/screenshots in the repository when refreshed by hand). And a fresh app
+goes to $DELTA_BRIDGE_SCREENSHOTS (docs/screenshots in the repository when refreshed by hand). A fresh app
 with nothing configured: it asks for its configuration, refuses plain http to another machine, and signs in only
-once the settings are saved (for the user alone, under a permissive umask)."""
+once the settings are saved (for the user alone, under a permissive umask). And a recipient added in the Share
+dialog: their copied snippet reads, their read shows in the Activity view, and once revoked the snippet stops."""
 
 import base64
 import json
@@ -248,3 +249,67 @@ def test_a_fresh_app_asks_for_its_configuration_and_signs_in_only_once_it_is_sav
     app.find("#drop")
     state = tmp_path / "data" / IDENTIFIER
     assert mode(state) == 0o700 and mode(state / "account.json") == 0o600
+
+
+def test_share_with_a_recipient_copy_their_snippet_see_their_read_and_revoke_them(desktop, tmp_path):
+    """The Share dialog against the real stack: a recipient added to a dataset, their snippet copied and read by the
+    official client, their read in the Activity view, then revoked: the same snippet stops reading."""
+    app = desktop
+    app.find("#email", timeout=60)
+    app.type("#email", f"{uuid.uuid4().hex[:10]}@example.com")
+    app.type("#password", "correct horse battery")
+    app.click("#sign-up")
+    app.find("#drop")
+    csv = write_csv(tmp_path, "id,city\n1,Zürich\n2,Lyon\n3,Porto\n", "cities.csv")
+    app.run("window.deltaBridge.addFiles(arguments[0]);", [str(csv)])
+    app.find("#queue table td")
+    app.click("#queue .upload")
+    app.find("#datasets tr[data-id]", timeout=180)
+
+    app.click("#datasets tr[data-id] .share")
+    app.find("#share-dialog")
+    app.type("#share-dialog .recipient-name", "Bo Berg")
+    app.type("#share-dialog .recipient-email", "bo@example.com")
+    app.click("#share-dialog .recipient-add")
+    row = '#share-recipients tr[data-name="Bo Berg"]'
+    app.find(row, timeout=30)
+    assert "never" in app.text(row), app.text(row)  # no expiry chosen, nothing read yet
+    app.screenshot("7-share-recipients")
+
+    # Copy snippet copies at once, or, where the web view's clipboard wants a fresh gesture, opens the snippet to copy.
+    app.click(f"{row} .copy-snippet")
+    assert wait_for(lambda: "load_as_pandas" in clipboard(app.display)
+                    or app.run("return document.querySelector('#snippet-dialog') !== null;"), timeout=30)
+    if app.run("return document.querySelector('#snippet-dialog') !== null;"):
+        app.click("#copy")
+        assert wait_for(lambda: "load_as_pandas" in clipboard(app.display), timeout=10), "nothing was copied"
+        app.click("#close")
+    code = clipboard(app.display)
+    df, error = run_snippet({"python": code}, tmp_path / "notebook")
+    assert df is not None, error[-2000:]
+    assert sorted(df["city"]) == ["Lyon", "Porto", "Zürich"]
+
+    # The read reaches the Activity view (shipped by the sharing server every second, collected by the backend).
+    app.click("#share-close")
+    app.click("#nav-activity")
+    app.find("#activity-since")
+
+    def bo_read():
+        app.click("#activity-refresh")
+        time.sleep(0.5)
+        rows = app.run("return [...document.querySelectorAll('#activity tbody tr')].map(tr => [...tr.cells].map(c => c.innerText.trim()));")
+        return any(r[1] == "Bo Berg" and r[2] == "cities" and r[7] == "200" for r in rows)
+    assert wait_for(bo_read, timeout=90, interval=2), app.text("#screen")
+    app.screenshot("8-activity")
+
+    # Revoked after the confirmation: gone from the dialog, and the snippet they hold stops reading.
+    app.click("#nav-datasets")
+    # The toasts so far sit over the end of the dataset's row.
+    app.run("document.querySelectorAll('.toast .dismiss').forEach(b => b.click());")
+    app.click("#datasets tr[data-id] .share")
+    app.click(f"{row} .revoke")
+    assert "Revoke Bo Berg" in app.text("#confirm-dialog .confirm")
+    app.click("#confirm-dialog .confirm")
+    assert wait_for(lambda: app.run(f"return document.querySelector('{row}') === null;"), timeout=30)
+    assert wait_for(lambda: run_snippet({"python": code}, tmp_path / "after")[0] is None, timeout=60, interval=1), \
+        "the revoked recipient's snippet still reads"
