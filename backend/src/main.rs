@@ -60,10 +60,10 @@ struct Args {
     #[arg(long, env = "DELTA_BRIDGE_ACCESS_LOG", value_parser = delta_bridge_datasets::access::Location::parse)]
     access_log: Option<delta_bridge_datasets::access::Location>,
     /// How long recipients' reads stay in the owners' activity: a number with s, m, h or d.
-    #[arg(long, default_value = "90d", value_parser = parse_duration)]
+    #[arg(long, default_value = "90d", value_parser = delta_bridge_datasets::api::parse_duration)]
     activity_retention: Duration,
     /// How long an unused activation link works: a number with s, m, h or d.
-    #[arg(long, default_value = "7d", value_parser = parse_duration)]
+    #[arg(long, default_value = "7d", value_parser = delta_bridge_datasets::api::parse_duration)]
     activation_expiry: Duration,
     /// The Delta Sharing endpoint recipients reach, written into their profiles.
     #[arg(
@@ -97,7 +97,7 @@ struct Args {
     upload_expiry_seconds: u64,
     /// How long files an overwrite replaced stay in storage for time travel, unless a share still
     /// reaches them: a number with s, m, h or d (`0s` deletes them at once).
-    #[arg(long, env = "DELTA_BRIDGE_RETENTION", default_value = "7d", value_parser = parse_duration)]
+    #[arg(long, env = "DELTA_BRIDGE_RETENTION", default_value = "7d", value_parser = delta_bridge_datasets::api::parse_duration)]
     retention: Duration,
     /// How often share.yaml is checked against the store (rewritten when it lags) and due deletions run,
     /// in seconds.
@@ -199,27 +199,6 @@ impl Place {
             .clone()
             .unwrap_or_else(|| self.data_dir.join("secret"))
     }
-}
-
-/// `30s`, `15m`, `12h`, `7d`.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let invalid = || format!("{text:?} is not a duration such as 30s, 15m, 12h or 7d");
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(invalid)?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| invalid())?;
-    let seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(invalid()),
-    };
-    number
-        .checked_mul(seconds)
-        .map(Duration::from_secs)
-        .ok_or_else(invalid)
 }
 
 #[tokio::main]

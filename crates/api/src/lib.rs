@@ -4,11 +4,13 @@
 //! of the backend.
 #![warn(missing_docs)]
 
+mod duration;
 mod recipients;
 mod vocabulary;
 
 use serde::{Deserialize, Serialize};
 
+pub use duration::parse_duration;
 pub use recipients::*;
 pub use vocabulary::{DatasetId, DatasetRef, Mode, ParseError, RecipientName};
 
