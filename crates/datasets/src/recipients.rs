@@ -16,6 +16,8 @@ use crate::{Datasets, Error, Result, ids, not_found, now_ms, rfc3339};
 pub const ACTIVATION_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Longest rotation overlap.
 pub const MAX_OVERLAP: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Most recipients one grant request names.
+pub const MAX_GRANTS_PER_REQUEST: usize = 100;
 /// Most recipients one owner keeps.
 pub const MAX_RECIPIENTS: usize = 1_000;
 
@@ -393,8 +395,10 @@ impl Datasets {
     /// reaches the version current now and later ones (with `with_history`, the versions before too).
     pub async fn grant(&self, owner: &str, request: &GrantRequest) -> Result<GrantResponse> {
         let id = request.dataset_id.as_str();
-        if request.recipients.is_empty() {
-            return Err(Error::Invalid("recipients: name at least one".into()));
+        if request.recipients.is_empty() || request.recipients.len() > MAX_GRANTS_PER_REQUEST {
+            return Err(Error::Invalid(format!(
+                "recipients: name 1 to {MAX_GRANTS_PER_REQUEST}"
+            )));
         }
         self.store
             .dataset(owner, id)

@@ -203,6 +203,7 @@ pub(crate) async fn published(connection: &mut AnyConnection) -> Result<Vec<Publ
 impl Store {
     /// Adds a recipient; `None` if the owner has one of that name already.
     pub async fn add_recipient(&self, new: &RecipientRecord) -> Result<Option<RecipientRecord>> {
+        let mut tx = self.pool.begin().await?;
         let added = sqlx::query(
             "INSERT INTO recipients (id, owner, name, email, salt, secret_fingerprint, token_hash, expires_at, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (owner, name) DO NOTHING",
@@ -216,15 +217,15 @@ impl Store {
         .bind(&new.token_hash)
         .bind(new.expires_at)
         .bind(new.created_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
         if added == 0 {
             return Ok(None);
         }
         // A recipient is in share.yaml (its share, empty until a grant) from the start.
-        let mut connection = self.pool.acquire().await?;
-        bump_generation(&mut connection).await?;
+        bump_generation(&mut tx).await?;
+        tx.commit().await?;
         Ok(Some(new.clone()))
     }
 
