@@ -414,17 +414,40 @@ pub async fn remove_shipped(destination: &Destination, key: &SegmentKey) -> Resu
 fn ship_to_dir(root: &Path, key: &SegmentKey, body: &[u8]) -> Result<(), Error> {
     let dir = root.join(&key.server);
     if !dir.is_dir() {
-        std::fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
+        private_dir(&dir).map_err(Error::io("creating", &dir))?;
         sync_dir(root)?;
     }
     let temporary = dir.join(format!(".{}.tmp", key.file_name()));
     let target = dir.join(key.file_name());
-    let mut file = std::fs::File::create(&temporary).map_err(Error::io("creating", &temporary))?;
+    let mut file = private_file()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&temporary)
+        .map_err(Error::io("creating", &temporary))?;
     file.write_all(body)
         .and_then(|()| file.sync_all())
         .map_err(Error::io("writing", &temporary))?;
     std::fs::rename(&temporary, &target).map_err(Error::io("renaming into", &target))?;
     sync_dir(&dir)
+}
+
+/// Creates a directory and its missing parents for this machine's user alone (0700): the access log
+/// names who read what from where. Directories that exist are left as they are.
+pub(crate) fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Options that create files for this machine's user alone (0600).
+pub(crate) fn private_file() -> std::fs::OpenOptions {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.mode(0o600);
+    options
 }
 
 /// Makes a directory's entries (files created, renamed or removed in it) durable.
@@ -528,6 +551,23 @@ mod tests {
             .ship(&key, format!("{line}\n").into_bytes())
             .await
             .unwrap();
+        // Who read what from where is for this machine's user alone, whatever the umask.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &str| {
+            std::fs::metadata(dir.path().join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(
+            (
+                mode("access"),
+                mode("access/abc"),
+                mode("access/abc/0000000000000007.jsonl")
+            ),
+            (0o700, 0o700, 0o600)
+        );
         // What must not be listed: a temporary file, the journal of a directory destination, strays.
         std::fs::write(
             dir.path().join("access/abc/.0000000000000008.jsonl.tmp"),

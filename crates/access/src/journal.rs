@@ -23,7 +23,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::destination::{blocking, sync_dir, valid_segment, valid_server};
+use crate::destination::{
+    blocking, private_dir, private_file, sync_dir, valid_segment, valid_server,
+};
 use crate::{Access, Destination, Error, SegmentKey};
 
 const SERVER_FILE: &str = "server";
@@ -266,9 +268,9 @@ struct Prepared {
 /// Creates the directory, takes its lock, reads or makes the server id, and closes what a previous
 /// process left open.
 fn prepare(dir: &Path) -> Result<Prepared, Error> {
-    std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
+    private_dir(dir).map_err(Error::io("creating", dir))?;
     let lock_path = dir.join(LOCK_FILE);
-    let lock = OpenOptions::new()
+    let lock = private_file()
         .create(true)
         .truncate(false)
         .write(true)
@@ -368,7 +370,12 @@ fn closed_segments(dir: &Path) -> Result<Vec<(u64, String, PathBuf)>, Error> {
 /// Writes `dir/name` whole or not at all, durably (temporary file, fsync, rename, fsync of the directory).
 fn write_durably(dir: &Path, name: &str, content: &[u8]) -> Result<(), Error> {
     let temporary = dir.join(format!(".{name}.tmp"));
-    let mut file = File::create(&temporary).map_err(Error::io("creating", &temporary))?;
+    let mut file = private_file()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&temporary)
+        .map_err(Error::io("creating", &temporary))?;
     file.write_all(content)
         .and_then(|()| file.sync_all())
         .map_err(Error::io("writing", &temporary))?;
@@ -565,7 +572,7 @@ impl Writer {
         let segment = blocking(move || {
             write_durably(&dir, FLOOR_FILE, number.to_string().as_bytes())?;
             let path = dir.join(format!("{number:016}.open"));
-            let file = OpenOptions::new()
+            let file = private_file()
                 .write(true)
                 .create_new(true)
                 .open(&path)
