@@ -417,19 +417,24 @@ fn ship_to_dir(root: &Path, key: &SegmentKey, body: &[u8]) -> Result<(), Error> 
         private_dir(&dir).map_err(Error::io("creating", &dir))?;
         sync_dir(root)?;
     }
-    let temporary = dir.join(format!(".{}.tmp", key.file_name()));
-    let target = dir.join(key.file_name());
+    write_durably(&dir, &key.file_name(), body)
+}
+
+/// Writes `dir/name` whole or not at all, durably (temporary file, fsync, rename, fsync of the directory).
+pub(crate) fn write_durably(dir: &Path, name: &str, content: &[u8]) -> Result<(), Error> {
+    let temporary = dir.join(format!(".{name}.tmp"));
     let mut file = private_file()
         .write(true)
         .create(true)
         .truncate(true)
         .open(&temporary)
         .map_err(Error::io("creating", &temporary))?;
-    file.write_all(body)
+    file.write_all(content)
         .and_then(|()| file.sync_all())
         .map_err(Error::io("writing", &temporary))?;
+    let target = dir.join(name);
     std::fs::rename(&temporary, &target).map_err(Error::io("renaming into", &target))?;
-    sync_dir(&dir)
+    sync_dir(dir)
 }
 
 /// Creates a directory and its missing parents for this machine's user alone (0700): the access log

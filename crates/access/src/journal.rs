@@ -24,7 +24,7 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::destination::{
-    blocking, private_dir, private_file, sync_dir, valid_segment, valid_server,
+    blocking, private_dir, private_file, sync_dir, valid_segment, valid_server, write_durably,
 };
 use crate::{Access, Destination, Error, SegmentKey};
 
@@ -365,23 +365,6 @@ fn closed_segments(dir: &Path) -> Result<Vec<(u64, String, PathBuf)>, Error> {
     }
     closed.sort();
     Ok(closed)
-}
-
-/// Writes `dir/name` whole or not at all, durably (temporary file, fsync, rename, fsync of the directory).
-fn write_durably(dir: &Path, name: &str, content: &[u8]) -> Result<(), Error> {
-    let temporary = dir.join(format!(".{name}.tmp"));
-    let mut file = private_file()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&temporary)
-        .map_err(Error::io("creating", &temporary))?;
-    file.write_all(content)
-        .and_then(|()| file.sync_all())
-        .map_err(Error::io("writing", &temporary))?;
-    let target = dir.join(name);
-    std::fs::rename(&temporary, &target).map_err(Error::io("renaming into", &target))?;
-    sync_dir(dir)
 }
 
 /// Closes an open segment: keeps its first `keep` bytes (or, unknown, everything up to its last line
