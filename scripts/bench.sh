@@ -6,6 +6,7 @@
 #   ./scripts/bench.sh abuse [args]     50 well-behaved users with and without abusive clients (scripts/bench_abuse.py)
 #   ./scripts/bench.sh convert [args]   the desktop app's conversion against delta-bridge convert (scripts/bench_convert.py)
 #   ./scripts/bench.sh replicas [args]  queries/s through one and two sharing replicas, one core each (scripts/bench_replicas.py)
+#   ./scripts/bench.sh link [args]      drop to shared over a tc-throttled veth against the prototype, DuckDB, polars (root; scripts/bench_link.py)
 set -euo pipefail
 source "$(dirname "$0")/setup.sh"
 ensure_system
@@ -55,5 +56,18 @@ case "$what" in
     (cd "$REPO" && cargo build --release --locked --quiet -p delta-bridge-sharing)
     "$VENV/bin/python" "$REPO/scripts/bench_replicas.py" "$CARGO_TARGET_DIR/release/delta-bridge-sharing" "$DELTA_BRIDGE_CACHE/bench" "$@"
     ;;
-  *) echo "usage: $0 sharing|ingest|upload|abuse|convert|replicas [args]" >&2; exit 2 ;;
+  link)
+    [ "$(id -u)" -eq 0 ] || { echo "bench.sh link makes network namespaces and throttles them with tc: run it as root" >&2; exit 1; }
+    command -v tc >/dev/null || apt_install iproute2
+    [ -x /usr/bin/time ] || apt_install time
+    say "installing the benchmark's peers (polars, duckdb, awscli, boto3)"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REPO/scripts/bench-requirements.txt"
+    ensure_s3s_fs
+    ensure_firebase
+    ensure_keyring
+    say "building delta-bridge and delta-bridge-backend (release)"
+    (cd "$REPO" && cargo build --release --locked --quiet -p delta-bridge-cli -p delta-bridge-backend)
+    with_keyring "$VENV/bin/python" "$REPO/scripts/bench_link.py" "$CARGO_TARGET_DIR/release" "$DELTA_BRIDGE_CACHE/bench" "$@"
+    ;;
+  *) echo "usage: $0 sharing|ingest|upload|abuse|convert|replicas|link [args]" >&2; exit 2 ;;
 esac
