@@ -14,9 +14,9 @@ import type {
 
 export type {
   Account, ActivationLink, Activity, Column, ColumnInfo, ColumnType, CommandError, Configuration, DatasetDetail,
-  DatasetId, DatasetInfo, DateOrder, Dialect, Encoding, GrantInfo, GrantResponse, Interrupted, LineEnding, Mode,
+  DatasetId, DatasetInfo, DateOrder, Dialect, Encoding, Format, GrantInfo, GrantResponse, Interrupted, LineEnding, Mode,
   Preview, Progress, ReadInfo, ReadText, RecipientChange, RecipientInfo, RecipientName, Revocation, SettingsFile,
-  ShareResponse, Snippet, Source, Stage, UnshareResponse, UpdateOffer, UpdateProgress, UploadRequest, Uploaded,
+  ShareResponse, Sheet, Snippet, Source, Stage, UnshareResponse, UpdateOffer, UpdateProgress, UploadRequest, Uploaded,
   VersionInfo,
 } from "./generated/ipc";
 
@@ -59,7 +59,7 @@ export const api = {
   signIn: (email: string, password: string, signUp: boolean) => invoke<Account>("sign_in", { email, password, signUp }),
   signOut: () => invoke<void>("sign_out"),
   pickFiles: () => invoke<string[]>("pick_files"),
-  /** The CSV files the app was launched with (a file manager's "Open with"), answered once. */
+  /** The files the app was launched with (a file manager's "Open with"), answered once. */
   openedFiles: () => invoke<string[]>("opened_files"),
   preview: (path: string, read?: ReadText, rows = 100) => invoke<Preview>("preview", { path, rows, read: read ?? null }),
   /** A signed update to offer, or null (none, or a build that does not update). */

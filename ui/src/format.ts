@@ -1,5 +1,6 @@
 // Pure helpers for what the screens show.
 import type { ColumnType, CommandError, Encoding, Progress, UploadRequest } from "./api";
+import { EXTENSIONS } from "./inputs";
 
 export function bytes(n: number): string {
   const units = ["B", "KB", "MB", "GB", "TB"];
@@ -73,10 +74,16 @@ export function percent(value: number): string {
   return `${Math.floor(Math.max(0, Math.min(1, value)) * 100)}%`;
 }
 
-/** The dataset name a file suggests: its name without directory and extension. */
+/** The dataset name a file suggests: its name without directory and without the endings the app takes
+ * (`orders.2024.csv.gz` → `orders.2024`), as Rust's `UploadRequest::dataset_name` chooses. */
 export function datasetName(path: string): string {
-  const base = path.split(/[\\/]/).pop() ?? path;
-  return base.replace(/\.[^.]+$/, "") || "data";
+  let stem = basename(path);
+  for (;;) {
+    const dot = stem.lastIndexOf(".");
+    if (dot <= 0 || !EXTENSIONS.includes(stem.slice(dot + 1).toLowerCase())) break;
+    stem = stem.slice(0, dot);
+  }
+  return stem || "data";
 }
 
 /** The type names the preview offers, as the ingest library reads them. */

@@ -272,8 +272,8 @@ export class Store {
     await Promise.all([this.refreshDatasets(), this.loadInterrupted(), this.addOpenedFiles()]);
   }
 
-  /** The CSV files the app was launched with ("Open with" in a file manager), or launched again with while it
-   * ran, queued once. */
+  /** The files the app was launched with ("Open with" in a file manager), or launched again with while it ran,
+   * queued once. */
   private async addOpenedFiles() {
     try {
       const opened = await api.openedFiles();
@@ -379,6 +379,11 @@ export class Store {
   /** Another delimiter means other columns: their names and types start again from what is inferred. */
   setDelimiter(id: number, delimiter: string) {
     this.edit(id, (i) => { i.read.delimiter = delimiter; i.read.names = []; i.read.types = []; }, true);
+  }
+  /** Another sheet is another table: its names, types and header row start again from what is inferred. `sheet` is
+   * what `ReadText.sheet` takes (see `sheetChoice`). */
+  setSheet(id: number, sheet: string) {
+    this.edit(id, (i) => { i.read.sheet = sheet; i.read.names = []; i.read.types = []; i.read.hasHeader = null; }, true);
   }
   setHasHeader(id: number, hasHeader: boolean) {
     this.edit(id, (i) => { i.read.hasHeader = hasHeader; }, true);

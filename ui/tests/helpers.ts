@@ -26,7 +26,7 @@ export const readOnRecord = {
 /** A preview as Rust answers it, for a file with the given columns (all strings unless typed). */
 export function preview(file: string, columns: string[] = ["zip"], rows: (string | null)[][] = [["01234"], [null]]): Preview {
   return {
-    file, file_size: 60, complete: true, sampled_rows: rows.length, warnings: [],
+    file, format: "csv", sheets: [], sheet: null, file_size: 60, complete: true, sampled_rows: rows.length, warnings: [],
     dialect: { encoding: "utf8", delimiter: ",", quote: "\"", has_header: true, line_ending: "lf" },
     columns: columns.map((name) => ({ name, header: name, type: "string", nullable: false, ambiguous_dates: false })),
     rows,

@@ -401,11 +401,23 @@ export type Preview = {
  */
 file: string, 
 /**
+ * What kind of file it is.
+ */
+format: Format, 
+/**
+ * A workbook's sheets, in workbook order (empty for other formats).
+ */
+sheets: Array<Sheet>, 
+/**
+ * The sheet previewed (workbooks only).
+ */
+sheet: string | null, 
+/**
  * Size of the file in bytes.
  */
 file_size: number, 
 /**
- * How the file is written.
+ * How the file is written (CSV text; for other formats, UTF-8 and whether there is a header row).
  */
 dialect: Dialect, 
 /**
@@ -453,7 +465,11 @@ quote?: string | null,
 /**
  * Whether the first row holds column names.
  */
-hasHeader: boolean | null, };
+hasHeader: boolean | null, 
+/**
+ * A workbook's sheet: its name or its 1-based position (default: the first visible one with data).
+ */
+sheet?: string | null, };
 
 export type Account = { 
 /**
