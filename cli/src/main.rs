@@ -15,14 +15,15 @@ use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
 use delta_bridge_ingest::{
-    ColumnType, ConvertOptions, Mode, OnMismatch, Options, Preview, Progress, ReadText,
+    Codec, ColumnType, ConvertOptions, Format, Mode, OnMismatch, Options, Preview, Progress,
+    ReadText,
 };
 
 #[derive(Debug, Parser)]
 #[command(
     name = "delta-bridge",
     version,
-    about = "Share CSV files as Delta tables."
+    about = "Share CSV, Excel, JSON and Parquet files as Delta tables."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -33,9 +34,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Show how a CSV file is written, the schema it will get and its first rows (reads only its head).
+    /// Show how a file (CSV, TSV, .csv.gz, a zip of CSVs, Excel, JSON, NDJSON, Parquet) is read, the schema it will get and its first rows (reads only its head).
     Preview {
-        /// The CSV file.
+        /// The file.
         file: PathBuf,
         /// Rows to show.
         #[arg(long, default_value_t = 100)]
@@ -46,9 +47,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Convert a CSV file into a local Delta table (streaming, on every core).
+    /// Convert a file into a local Delta table (streaming, on every core).
     Convert {
-        /// The CSV file.
+        /// The file.
         file: PathBuf,
         /// The table directory.
         #[arg(long)]
@@ -62,6 +63,9 @@ enum Command {
         /// Fail on a value that does not fit its column's type instead of widening the column.
         #[arg(long)]
         strict: bool,
+        /// Compression of the data files: zstd (level 1, the default), zstd:N, snappy, lz4 or none.
+        #[arg(long, value_parser = |s: &str| s.parse::<Codec>())]
+        compression: Option<Codec>,
         #[command(flatten)]
         read: ReadArgs,
         /// Print the result as JSON (location, version, rows, bytes, schema).
@@ -103,6 +107,9 @@ struct ReadArgs {
     /// Column name, as N=NAME (1-based column). Repeatable.
     #[arg(long = "rename", value_name = "N=NAME")]
     names: Vec<String>,
+    /// A workbook's sheet, by name or 1-based position (default: the first visible sheet with data).
+    #[arg(long, value_name = "NAME|N")]
+    sheet: Option<String>,
 }
 
 impl ReadArgs {
@@ -131,6 +138,7 @@ impl ReadArgs {
             } else {
                 None
             },
+            sheet: self.sheet.clone(),
         })
     }
 
@@ -171,10 +179,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             name,
             mode,
             strict,
+            compression,
             read,
             json,
         } => {
             let options = ConvertOptions {
+                codec: compression.unwrap_or_default(),
                 read: read.options(100)?,
                 mode,
                 name,
@@ -215,6 +225,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         "note: column '{}' became {} (was {}): row {} has '{}'\n",
                         w.column, w.to, w.from, w.row, w.value
                     );
+                }
+                for warning in &converted.warnings {
+                    text += &format!("note: {warning}\n");
                 }
                 emit(&text);
             }
@@ -296,18 +309,49 @@ fn render_preview(preview: &Preview) -> String {
         b'\t' => "tab".to_string(),
         other => format!("'{}'", other as char),
     };
-    let _ = writeln!(
-        out,
-        "{}: {}, delimiter {delimiter}, {}, {:?} line endings",
-        preview.file.display(),
-        d.encoding.name(),
-        if d.has_header {
-            "header row"
-        } else {
-            "no header row"
-        },
-        d.line_ending
-    );
+    let header = if d.has_header {
+        "header row"
+    } else {
+        "no header row"
+    };
+    match preview.format {
+        Format::Csv | Format::Tsv | Format::Gzip | Format::Zip => {
+            let _ = writeln!(
+                out,
+                "{}: {}, delimiter {delimiter}, {header}, {:?} line endings",
+                preview.file.display(),
+                d.encoding.name(),
+                d.line_ending
+            );
+        }
+        format => {
+            let format = serde_json::to_value(format)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let _ = writeln!(out, "{}: {format}, {header}", preview.file.display());
+        }
+    }
+    if let Some(sheet) = &preview.sheet {
+        let sheets: Vec<String> = preview
+            .sheets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                format!(
+                    "{} {}{}",
+                    i + 1,
+                    s.name,
+                    if s.hidden { " (hidden)" } else { "" }
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "sheet '{sheet}' of: {} (choose with --sheet)",
+            sheets.join(", ")
+        );
+    }
     out.push('\n');
     let _ = writeln!(
         out,

@@ -234,8 +234,8 @@ async fn pick_files<R: Runtime>(app: AppHandle<R>) -> Vec<String> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     app.dialog()
         .file()
-        .set_title("Choose CSV files")
-        .add_filter("CSV", &["csv", "tsv", "txt"])
+        .set_title("Choose files to share")
+        .add_filter("CSV, Excel, JSON, Parquet", delta_bridge_ingest::EXTENSIONS)
         .pick_files(move |files| {
             let _ = tx.send(files);
         });
@@ -894,6 +894,8 @@ mod tests {
             ingest::DateOrder::decl(),
             ingest::ColumnType::decl(),
             ingest::Column::decl(),
+            ingest::Format::decl(),
+            ingest::Sheet::decl(),
             ingest::Preview::decl(),
             ingest::ReadText::decl(),
             client::Account::decl(),

@@ -56,17 +56,29 @@ pub struct UploadOptions {
 }
 
 impl UploadRequest {
-    /// The dataset's name: the one chosen, or the first file's name without extension.
+    /// The dataset's name: the one chosen, or the first file's name without its extensions
+    /// (`sales.csv.gz` → `sales`).
     pub fn dataset_name(&self) -> String {
         match &self.name {
             Some(name) => name.clone(),
-            None => self
-                .files
-                .first()
-                .and_then(|f| f.file_stem())
-                .and_then(|s| s.to_str())
-                .unwrap_or("data")
-                .to_string(),
+            None => {
+                let mut stem = self
+                    .files
+                    .first()
+                    .and_then(|f| f.file_name())
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("data");
+                while let Some((before, extension)) = stem.rsplit_once('.') {
+                    let known = delta_bridge_ingest::EXTENSIONS
+                        .iter()
+                        .any(|e| e.eq_ignore_ascii_case(extension));
+                    if before.is_empty() || !known {
+                        break;
+                    }
+                    stem = before;
+                }
+                stem.to_string()
+            }
         }
     }
 }
@@ -76,7 +88,7 @@ impl UploadRequest {
 #[serde(rename_all = "lowercase")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Stage {
-    /// Converting CSV to a local Delta table.
+    /// Converting the file to a local Delta table.
     Converting,
     /// Sending data files.
     Uploading,
@@ -135,7 +147,7 @@ impl Client {
     ) -> Result<Uploaded> {
         let request = &options.request;
         if request.files.is_empty() {
-            return Err(Error::Input("give at least one CSV file".into()));
+            return Err(Error::Input("give at least one file".into()));
         }
         let read = request
             .read
@@ -854,6 +866,10 @@ mod tests {
             read: Default::default(),
         };
         assert_eq!(options.dataset_name(), "Q3 sales");
+        options.files = vec![PathBuf::from("/tmp/orders.2024.csv.gz")];
+        assert_eq!(options.dataset_name(), "orders.2024");
+        options.files = vec![PathBuf::from("Book1.XLSX")];
+        assert_eq!(options.dataset_name(), "Book1");
         options.name = Some("sales".into());
         assert_eq!(options.dataset_name(), "sales");
     }

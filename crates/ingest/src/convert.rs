@@ -42,12 +42,14 @@ use deltalake::parquet::schema::types::ColumnPath;
 use serde::Serialize;
 
 use crate::Mode;
+use crate::cells::Cell;
 use crate::infer::{
     ColumnType, DateOrder, parse_bool, parse_date_days, parse_float, parse_float_comma, parse_int,
     parse_timestamp,
 };
-use crate::preview::{Column, Options, preview};
+use crate::preview::{Column, Options};
 use crate::sniff::{Dialect, Encoding};
+use crate::source::Input;
 use crate::stats::TextBounds;
 use crate::tokenize::Records;
 use crate::{Error, Result};
@@ -78,6 +80,78 @@ pub struct ConvertOptions {
     pub threads: Option<usize>,
     /// Bytes read per block.
     pub block_bytes: usize,
+    /// How the data files are compressed.
+    pub codec: Codec,
+}
+
+/// How a table's data files are compressed. What is uploaded is what is compressed, so on a slow
+/// uplink fewer bytes beat less CPU; see README.md's benchmark section for the measurement that
+/// chose the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    /// Not compressed.
+    Uncompressed,
+    /// Snappy: fast, larger files.
+    Snappy,
+    /// LZ4 (raw).
+    Lz4,
+    /// Zstandard at a level (1 to 22).
+    Zstd(i32),
+}
+
+impl Default for Codec {
+    fn default() -> Self {
+        Codec::Zstd(DEFAULT_ZSTD_LEVEL)
+    }
+}
+
+/// The zstd level of [`Codec::default`].
+const DEFAULT_ZSTD_LEVEL: i32 = 1;
+
+impl std::str::FromStr for Codec {
+    type Err = String;
+
+    /// `none`, `snappy`, `lz4`, `zstd` (level 1) or `zstd:N`.
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        let text = text.trim().to_ascii_lowercase();
+        match text.as_str() {
+            "none" | "uncompressed" => Ok(Codec::Uncompressed),
+            "snappy" => Ok(Codec::Snappy),
+            "lz4" => Ok(Codec::Lz4),
+            "zstd" => Ok(Codec::Zstd(DEFAULT_ZSTD_LEVEL)),
+            other => other
+                .strip_prefix("zstd:")
+                .and_then(|level| level.parse::<i32>().ok())
+                .filter(|level| (1..=22).contains(level))
+                .map(Codec::Zstd)
+                .ok_or_else(|| {
+                    format!("unknown compression {text:?}; use none, snappy, lz4, zstd or zstd:1 to zstd:22")
+                }),
+        }
+    }
+}
+
+impl Codec {
+    fn parquet(self) -> Compression {
+        match self {
+            Codec::Uncompressed => Compression::UNCOMPRESSED,
+            Codec::Snappy => Compression::SNAPPY,
+            Codec::Lz4 => Compression::LZ4_RAW,
+            Codec::Zstd(level) => Compression::ZSTD(
+                deltalake::parquet::basic::ZstdLevel::try_new(level).unwrap_or_default(),
+            ),
+        }
+    }
+
+    /// The part of a data file's name that says how it is compressed (as Spark names them).
+    fn suffix(self) -> &'static str {
+        match self {
+            Codec::Uncompressed => "",
+            Codec::Snappy => ".snappy",
+            Codec::Lz4 => ".lz4raw",
+            Codec::Zstd(_) => ".zstd",
+        }
+    }
 }
 
 impl Default for ConvertOptions {
@@ -90,6 +164,7 @@ impl Default for ConvertOptions {
             target_file_bytes: 128 << 20,
             threads: None,
             block_bytes: 4 << 20,
+            codec: Codec::default(),
         }
     }
 }
@@ -135,6 +210,10 @@ pub struct Converted {
     pub schema: Vec<Column>,
     /// Columns widened on the way.
     pub widened: Vec<Widened>,
+    /// Workbook cells holding an error (`#N/A`, `#DIV/0!`), written as nulls.
+    pub error_cells: u64,
+    /// Things the user should know (error cells, a column that appeared late in a JSON file).
+    pub warnings: Vec<String>,
 }
 
 /// A data file written and not yet committed.
@@ -147,11 +226,21 @@ struct WrittenFile {
 }
 
 /// Why a write pass stopped.
-enum PassError {
+pub(crate) enum PassError {
+    /// A value that does not fit its column, which would fit `widened`.
     Mismatch {
+        file: Arc<Path>,
         column: usize,
         row: u64,
         value: String,
+        widened: ColumnType,
+    },
+    /// A JSON record with a key none before it had.
+    NewColumn {
+        file: Arc<Path>,
+        row: u64,
+        key: Vec<String>,
+        cell: Cell,
     },
     Fatal(Error),
 }
@@ -170,7 +259,7 @@ pub fn convert(
     progress: &(dyn Fn(Progress) + Sync),
     cancel: &AtomicBool,
 ) -> Result<Converted> {
-    let preview = preview(file, &options.read)?;
+    let (mut input, preview) = Input::open(file, &options.read)?;
     let mut columns = preview.columns.clone();
     if columns.is_empty() {
         return Err(Error::NoData {
@@ -205,30 +294,43 @@ pub fn convert(
         }
     };
     let mut widened = Vec::new();
-    let written = loop {
+    let mut warnings = Vec::new();
+    let (written, error_cells) = loop {
         let tracker = Mutex::new(Vec::new());
+        let error_cells = AtomicU64::new(0);
         match write_pass(
-            file,
+            &mut input,
             table_dir,
-            &preview.dialect,
             &columns,
             options,
             progress,
             cancel,
             &tracker,
+            &error_cells,
         ) {
-            Ok(()) => break tracker.into_inner().expect("no poisoned lock"),
+            Ok(()) => {
+                break (
+                    tracker.into_inner().expect("no poisoned lock"),
+                    error_cells.into_inner(),
+                );
+            }
             Err(error) => {
                 let partial = tracker.into_inner().unwrap_or_default();
                 for f in &partial {
                     let _ = std::fs::remove_file(table_dir.join(&f.name));
                 }
                 match error {
-                    PassError::Mismatch { column, row, value }
-                        if options.on_mismatch == OnMismatch::Widen =>
-                    {
+                    PassError::Mismatch {
+                        column,
+                        row,
+                        value,
+                        widened: mut to,
+                        ..
+                    } if options.on_mismatch == OnMismatch::Widen => {
                         let from = columns[column].column_type.clone();
-                        let to = from.widen(&value, preview.dialect.delimiter != b',');
+                        if to == from {
+                            to = ColumnType::String;
+                        }
                         widened.push(Widened {
                             column: columns[column].name.clone(),
                             from: from.name().into(),
@@ -238,7 +340,13 @@ pub fn convert(
                         });
                         columns[column].column_type = to;
                     }
-                    PassError::Mismatch { column, row, value } => {
+                    PassError::Mismatch {
+                        file,
+                        column,
+                        row,
+                        value,
+                        ..
+                    } => {
                         cleanup(&[]);
                         return Err(Error::ValueDoesNotFit {
                             file: file.to_path_buf(),
@@ -246,6 +354,28 @@ pub fn convert(
                             column: columns[column].name.clone(),
                             expected: columns[column].column_type.name(),
                             value,
+                        });
+                    }
+                    PassError::NewColumn {
+                        file,
+                        row,
+                        key,
+                        cell,
+                    } if options.on_mismatch == OnMismatch::Widen => {
+                        let column = input.add_column(&key, &cell, &columns);
+                        warnings.push(format!(
+                            "{}: column '{}' first appears on row {row}; the rows before it hold nulls there",
+                            file.display(),
+                            column.name
+                        ));
+                        columns.push(column);
+                    }
+                    PassError::NewColumn { file, row, key, .. } => {
+                        cleanup(&[]);
+                        return Err(Error::NewKey {
+                            file: file.to_path_buf(),
+                            row,
+                            key: key.join("."),
                         });
                     }
                     PassError::Fatal(e) => {
@@ -269,6 +399,11 @@ pub fn convert(
             file: file.to_path_buf(),
         });
     }
+    if error_cells > 0 {
+        warnings.push(format!(
+            "{error_cells} cell(s) held an error value (such as #N/A or #DIV/0!) and became nulls"
+        ));
+    }
     let committed = crate::commit::commit(
         table_dir,
         options.mode,
@@ -285,6 +420,8 @@ pub fn convert(
             files: written.len(),
             schema: columns,
             widened,
+            error_cells,
+            warnings,
         }),
         Err(e) => {
             cleanup(&written);
@@ -314,12 +451,73 @@ fn written_adds(files: &[WrittenFile]) -> Vec<crate::commit::NewFile> {
         .collect()
 }
 
-/// A run of complete records, its place among the chunks (0, 1, 2, … in file order) and the line
-/// the first record starts on.
-struct Chunk {
-    bytes: Vec<u8>,
+/// Rows as a reader hands them to the workers.
+pub(crate) enum Body {
+    /// Complete CSV records, UTF-8.
+    Csv(Vec<u8>),
+    /// Rows of cells, one after the other (as many per row as there are columns), and each row's number.
+    Cells(Vec<Cell>, Vec<u64>),
+    /// Rows already in the table's Arrow schema.
+    Batch(RecordBatch),
+}
+
+/// Where a chunk's rows come from: the name errors give it, and how its CSV text is written.
+pub(crate) struct Part {
+    /// The file (a zip's member as `archive.zip/member.csv`, a sheet as `book.xlsx (sheet 'Name')`).
+    pub(crate) label: Arc<Path>,
+    /// The CSV dialect (unused by other formats).
+    pub(crate) dialect: Dialect,
+}
+
+/// A run of complete rows, its place among the chunks (0, 1, 2, … in file order), the line (or row)
+/// the first one starts on and where it comes from.
+pub(crate) struct Chunk {
+    body: Body,
     sequence: u64,
     first_line: u64,
+    part: Arc<Part>,
+}
+
+/// The reader's end of the chunk queue, numbering chunks in order and reporting progress.
+pub(crate) struct Feed<'a> {
+    sender: SyncSender<Chunk>,
+    sent: u64,
+    stop: &'a AtomicBool,
+    cancel: &'a AtomicBool,
+    progress: &'a (dyn Fn(Progress) + Sync),
+    /// Bytes of the input read so far (a counting reader, or a reader's own estimate).
+    pub(crate) done: Arc<AtomicU64>,
+    /// Bytes of the input.
+    pub(crate) total: u64,
+    /// Workbook cells holding an error, made nulls.
+    pub(crate) error_cells: &'a AtomicU64,
+}
+
+impl Feed<'_> {
+    /// Whether the pass stopped (an error elsewhere, or a cancel): the reader should return.
+    pub(crate) fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// Hands rows to the workers; false once they have all stopped (their error is reported).
+    pub(crate) fn send(&mut self, part: &Arc<Part>, body: Body, first_line: u64) -> bool {
+        let chunk = Chunk {
+            body,
+            sequence: self.sent,
+            first_line,
+            part: part.clone(),
+        };
+        self.sent += 1;
+        self.sender.send(chunk).is_ok()
+    }
+
+    /// Reports the bytes read so far.
+    pub(crate) fn report(&self) {
+        (self.progress)(Progress {
+            bytes_done: self.done.load(Ordering::Relaxed).min(self.total),
+            bytes_total: self.total,
+        });
+    }
 }
 
 /// Reads the whole file once and writes Parquet files; on error, the files written so far are in `tracker`.
@@ -330,15 +528,17 @@ struct Chunk {
 /// that order gives the rows in the order of the CSV.
 #[allow(clippy::too_many_arguments)]
 fn write_pass(
-    file: &Path,
+    input: &mut Input,
     table_dir: &Path,
-    dialect: &Dialect,
     columns: &[Column],
     options: &ConvertOptions,
     progress: &(dyn Fn(Progress) + Sync),
     cancel: &AtomicBool,
     tracker: &Mutex<Vec<WrittenFile>>,
+    error_cells: &AtomicU64,
 ) -> std::result::Result<(), PassError> {
+    let file = input.file().to_path_buf();
+    let file = file.as_path();
     let threads = options
         .threads
         .unwrap_or_else(|| {
@@ -348,7 +548,7 @@ fn write_pass(
         })
         .max(1);
     let schema = arrow_schema(columns);
-    let properties = writer_properties(columns);
+    let properties = writer_properties(columns, options.codec);
     // Every row group's column writers come from one factory: every file of a pass has the same
     // schema and properties. The factory needs a writer to be made from; this one writes nowhere.
     let (_, factory) =
@@ -366,6 +566,7 @@ fn write_pass(
         table_dir,
         schema: schema.clone(),
         properties,
+        codec: options.codec,
         columns,
         target_file_bytes: options.target_file_bytes,
         tracker,
@@ -394,8 +595,6 @@ fn write_pass(
                 (&fail, &stop, &schema, &factory, &sequencer);
             scope.spawn(move || {
                 let worker = Worker {
-                    file,
-                    dialect,
                     columns,
                     schema,
                     factory,
@@ -412,7 +611,17 @@ fn write_pass(
         // a cancel), the reader's next hand-over fails at once instead of waiting forever for
         // room in a full queue.
         drop(receiver);
-        if let Err(e) = split(file, dialect, options, sender, progress, &stop, cancel) {
+        let mut feed = Feed {
+            sender,
+            sent: 0,
+            stop: &stop,
+            cancel,
+            progress,
+            done: Arc::new(AtomicU64::new(0)),
+            total: 0,
+            error_cells,
+        };
+        if let Err(e) = input.feed(columns, options.block_bytes, &mut feed) {
             fail(e);
         }
     });
@@ -427,30 +636,28 @@ fn write_pass(
     sequencer.finish()
 }
 
-/// The reader: blocks in, UTF-8 chunks of whole records out.
-fn split(
-    file: &Path,
-    dialect: &Dialect,
-    options: &ConvertOptions,
-    sender: SyncSender<Chunk>,
-    progress: &(dyn Fn(Progress) + Sync),
-    stop: &AtomicBool,
-    cancel: &AtomicBool,
+/// The CSV reader: blocks of `input` in, UTF-8 chunks of whole records out (`part` says how the text
+/// is written and names it in errors).
+pub(crate) fn split(
+    mut input: &mut dyn Read,
+    part: &Arc<Part>,
+    block_bytes: usize,
+    feed: &mut Feed,
 ) -> std::result::Result<(), PassError> {
+    let file: &Path = &part.label;
+    let dialect = &part.dialect;
     let io = |source| {
         PassError::Fatal(Error::Io {
             file: file.to_path_buf(),
             source,
         })
     };
-    let mut input = File::open(file).map_err(io)?;
-    let total = input.metadata().map_err(io)?.len();
     let mut skip_bom = dialect.encoding.bom_len();
     let mut decoder = match dialect.encoding {
         Encoding::Utf8 | Encoding::Utf8Bom => None,
         other => Some(other.codec().new_decoder_without_bom_handling()),
     };
-    let block_size = options.block_bytes.max(64 << 10);
+    let block_size = block_bytes.max(64 << 10);
     // Only transcoding needs a separate block to read into; UTF-8 is read straight into `buffer`.
     let mut block = if decoder.is_some() {
         vec![0u8; block_size]
@@ -464,11 +671,9 @@ fn split(
     let mut line = 1u64; // line of buffer[0]
     let mut lines_scanned = 0u64; // line breaks in buffer[..scanned]
     let mut header_pending = dialect.has_header;
-    let mut done = 0u64;
-    let mut sent = 0u64; // chunks handed over
     let quote = dialect.quote;
     loop {
-        if stop.load(Ordering::Relaxed) || cancel.load(Ordering::Relaxed) {
+        if feed.stopped() {
             return Ok(());
         }
         let eof = match &mut decoder {
@@ -481,7 +686,6 @@ fn split(
                     .take(block_size as u64)
                     .read_to_end(&mut buffer)
                     .map_err(io)?;
-                done += n as u64;
                 if skip_bom > 0 {
                     let cut = skip_bom.min(n);
                     buffer.drain(filled..filled + cut);
@@ -491,7 +695,6 @@ fn split(
             }
             Some(d) => {
                 let n = input.read(&mut block).map_err(io)?;
-                done += n as u64;
                 let eof = n == 0;
                 let mut bytes = &block[..n];
                 if skip_bom > 0 {
@@ -576,16 +779,10 @@ fn split(
                 if start > 0 {
                     records.drain(..start);
                 }
-                if records.iter().any(|b| !b.is_ascii_whitespace()) {
-                    let chunk = Chunk {
-                        bytes: records,
-                        sequence: sent,
-                        first_line: chunk_line,
-                    };
-                    sent += 1;
-                    if sender.send(chunk).is_err() {
-                        return Ok(()); // every worker stopped; their error is reported
-                    }
+                if records.iter().any(|b| !b.is_ascii_whitespace())
+                    && !feed.send(part, Body::Csv(records), chunk_line)
+                {
+                    return Ok(()); // every worker stopped; their error is reported
                 }
                 let lines_in_cut = if eof {
                     lines_scanned
@@ -597,10 +794,7 @@ fn split(
                 lines_scanned -= lines_in_cut;
             }
         }
-        progress(Progress {
-            bytes_done: done.min(total),
-            bytes_total: total,
-        });
+        feed.report();
         if eof {
             return Ok(());
         }
@@ -706,8 +900,6 @@ fn is_line_break(bytes: &[u8], i: usize) -> bool {
 /// A worker: chunks in, each parsed into typed columns and encoded as one row group, which goes to
 /// the [`Sequencer`].
 struct Worker<'a> {
-    file: &'a Path,
-    dialect: &'a Dialect,
     columns: &'a [Column],
     schema: &'a SchemaRef,
     factory: &'a ArrowRowGroupWriterFactory,
@@ -718,21 +910,11 @@ struct Worker<'a> {
 
 impl Worker<'_> {
     fn run(&self, receiver: &Mutex<Receiver<Chunk>>) -> std::result::Result<(), PassError> {
-        const BATCH_ROWS: usize = 64 * 1024;
-        let (file, dialect, columns) = (self.file, self.dialect, self.columns);
+        let columns = self.columns;
         let mut builders: Vec<ColumnBuilder> = columns
             .iter()
             .map(|c| ColumnBuilder::new(&c.column_type, BATCH_ROWS, BATCH_ROWS * 16))
             .collect();
-        let encoding_failed = |e| parquet_error(file, e);
-        let flush = |builders: &mut Vec<ColumnBuilder>,
-                     group: &mut GroupEncoder|
-         -> std::result::Result<(), PassError> {
-            let arrays: Vec<ArrayRef> = builders.iter_mut().map(ColumnBuilder::finish).collect();
-            let batch = RecordBatch::try_new(self.schema.clone(), arrays)
-                .expect("columns match the schema");
-            group.write(self.schema, &batch).map_err(encoding_failed)
-        };
         loop {
             if !self.sequencer.wait_for_room(self.stop, self.cancel) {
                 return Ok(());
@@ -742,60 +924,137 @@ impl Worker<'_> {
             if self.stop.load(Ordering::Relaxed) || self.cancel.load(Ordering::Relaxed) {
                 return Ok(());
             }
-            // Chunks are UTF-8 already (validated or transcoded by the reader); checked once here.
-            // Chunks end at line breaks, so a character is never cut in two: an error here is a bad byte.
-            let text = simdutf8::compat::from_utf8(&chunk.bytes).map_err(|e| {
-                let bad = e.valid_up_to();
-                let row = chunk.first_line
-                    + (0..bad).filter(|i| is_line_break(&chunk.bytes, *i)).count() as u64;
-                PassError::Fatal(Error::InvalidBytes {
-                    file: file.to_path_buf(),
-                    row,
-                    encoding: Encoding::Utf8.name(),
-                })
-            })?;
+            let file = &chunk.part.label;
+            let encoding_failed = |e| parquet_error(file, e);
             let mut group = GroupEncoder::new(self.factory, columns).map_err(encoding_failed)?;
-            let mut rows_in_batch = 0usize;
-            let records = Records::new(text, dialect.delimiter, dialect.quote, chunk.first_line);
-            records.for_each(|line, fields| {
-                if fields.len() != columns.len() {
-                    return Err(PassError::Fatal(Error::RaggedRow {
-                        file: file.to_path_buf(),
-                        row: line,
-                        found: fields.len(),
-                        expected: columns.len(),
-                        what: if dialect.has_header {
-                            "header"
-                        } else {
-                            "first row"
-                        },
-                    }));
+            match &chunk.body {
+                Body::Csv(bytes) => self.csv(&chunk, bytes, &mut builders, &mut group)?,
+                Body::Cells(cells, rows) => {
+                    self.cells(&chunk, cells, rows, &mut builders, &mut group)?
                 }
-                for (column, (builder, value)) in builders.iter_mut().zip(fields).enumerate() {
-                    if !builder.push(value) {
-                        return Err(PassError::Mismatch {
-                            column,
-                            row: line,
-                            value: value.to_string(),
-                        });
-                    }
-                }
-                rows_in_batch += 1;
-                if rows_in_batch == BATCH_ROWS {
-                    flush(&mut builders, &mut group)?;
-                    rows_in_batch = 0;
-                }
-                Ok(())
-            })?;
-            if rows_in_batch > 0 {
-                flush(&mut builders, &mut group)?;
+                Body::Batch(batch) => group.write(self.schema, batch).map_err(encoding_failed)?,
             }
             let encoded = group.finish().map_err(encoding_failed)?;
             self.sequencer.submit(chunk.sequence, encoded)?;
         }
         Ok(())
     }
+
+    /// Appends the builders' values to the row group as one batch.
+    fn flush(
+        &self,
+        file: &Path,
+        builders: &mut [ColumnBuilder],
+        group: &mut GroupEncoder,
+    ) -> std::result::Result<(), PassError> {
+        let arrays: Vec<ArrayRef> = builders.iter_mut().map(ColumnBuilder::finish).collect();
+        let batch =
+            RecordBatch::try_new(self.schema.clone(), arrays).expect("columns match the schema");
+        group
+            .write(self.schema, &batch)
+            .map_err(|e| parquet_error(file, e))
+    }
+
+    fn csv(
+        &self,
+        chunk: &Chunk,
+        bytes: &[u8],
+        builders: &mut [ColumnBuilder],
+        group: &mut GroupEncoder,
+    ) -> std::result::Result<(), PassError> {
+        let (file, dialect, columns) = (&chunk.part.label, &chunk.part.dialect, self.columns);
+        // Chunks are UTF-8 already (validated or transcoded by the reader); checked once here.
+        // Chunks end at line breaks, so a character is never cut in two: an error here is a bad byte.
+        let text = simdutf8::compat::from_utf8(bytes).map_err(|e| {
+            let bad = e.valid_up_to();
+            let row =
+                chunk.first_line + (0..bad).filter(|i| is_line_break(bytes, *i)).count() as u64;
+            PassError::Fatal(Error::InvalidBytes {
+                file: file.to_path_buf(),
+                row,
+                encoding: Encoding::Utf8.name(),
+            })
+        })?;
+        let decimal_comma_allowed = dialect.delimiter != b',';
+        let mut rows_in_batch = 0usize;
+        let records = Records::new(text, dialect.delimiter, dialect.quote, chunk.first_line);
+        records.for_each(|line, fields| {
+            if fields.len() != columns.len() {
+                return Err(PassError::Fatal(Error::RaggedRow {
+                    file: file.to_path_buf(),
+                    row: line,
+                    found: fields.len(),
+                    expected: columns.len(),
+                    what: if dialect.has_header {
+                        "header"
+                    } else {
+                        "first row"
+                    },
+                }));
+            }
+            for (column, (builder, value)) in builders.iter_mut().zip(fields).enumerate() {
+                if !builder.push(value) {
+                    return Err(PassError::Mismatch {
+                        file: file.clone(),
+                        column,
+                        row: line,
+                        value: value.to_string(),
+                        widened: columns[column]
+                            .column_type
+                            .widen(value.trim(), decimal_comma_allowed),
+                    });
+                }
+            }
+            rows_in_batch += 1;
+            if rows_in_batch == BATCH_ROWS {
+                self.flush(file, builders, group)?;
+                rows_in_batch = 0;
+            }
+            Ok(())
+        })?;
+        if rows_in_batch > 0 {
+            self.flush(file, builders, group)?;
+        }
+        Ok(())
+    }
+
+    fn cells(
+        &self,
+        chunk: &Chunk,
+        cells: &[Cell],
+        rows: &[u64],
+        builders: &mut [ColumnBuilder],
+        group: &mut GroupEncoder,
+    ) -> std::result::Result<(), PassError> {
+        let (file, columns) = (&chunk.part.label, self.columns);
+        let mut rows_in_batch = 0usize;
+        for (row, &line) in cells.chunks(columns.len().max(1)).zip(rows) {
+            for (column, (builder, cell)) in builders.iter_mut().zip(row).enumerate() {
+                if !builder.push_cell(cell) {
+                    return Err(PassError::Mismatch {
+                        file: file.clone(),
+                        column,
+                        row: line,
+                        value: cell.text().map(|t| t.into_owned()).unwrap_or_default(),
+                        widened: cell.widened(&columns[column].column_type),
+                    });
+                }
+            }
+            rows_in_batch += 1;
+            if rows_in_batch == BATCH_ROWS {
+                self.flush(file, builders, group)?;
+                rows_in_batch = 0;
+            }
+        }
+        if rows_in_batch > 0 {
+            self.flush(file, builders, group)?;
+        }
+        Ok(())
+    }
 }
+
+/// Rows per Arrow batch a worker builds before encoding it.
+const BATCH_ROWS: usize = 64 * 1024;
 
 /// One column being built from text, by the rules of [`crate::infer`]. Empty fields are nulls.
 enum ColumnBuilder {
@@ -873,6 +1132,52 @@ impl ColumnBuilder {
         }
     }
 
+    /// Appends a null.
+    fn push_null(&mut self) {
+        match self {
+            ColumnBuilder::Int(b) => b.append_null(),
+            ColumnBuilder::Float(b, _) => b.append_null(),
+            ColumnBuilder::Bool(b) => b.append_null(),
+            ColumnBuilder::Date(b, _) => b.append_null(),
+            ColumnBuilder::Timestamp(b) => b.append_null(),
+            ColumnBuilder::Text(b) => b.append_null(),
+        }
+    }
+
+    /// Appends a typed cell (raw text by the rules of [`Self::push`]); false if it does not fit.
+    fn push_cell(&mut self, cell: &Cell) -> bool {
+        match (&mut *self, cell) {
+            (_, Cell::Null) => self.push_null(),
+            (_, Cell::Raw(text)) => return self.push(text),
+            (ColumnBuilder::Text(b), other) => match other.text() {
+                Some(text) => b.append_value(text),
+                None => b.append_null(),
+            },
+            (_, Cell::Text(text)) if text.is_empty() => self.push_null(),
+            (ColumnBuilder::Int(b), Cell::Int(v)) => b.append_value(*v),
+            (ColumnBuilder::Int(b), Cell::Float(v)) => match Cell::whole(*v) {
+                Some(v) => b.append_value(v),
+                None => return false,
+            },
+            (ColumnBuilder::Float(b, _), Cell::Int(v)) => b.append_value(*v as f64),
+            (ColumnBuilder::Float(b, _), Cell::Float(v)) => b.append_value(*v),
+            (ColumnBuilder::Bool(b), Cell::Bool(v)) => b.append_value(*v),
+            (ColumnBuilder::Date(b, _), Cell::Date(days)) => b.append_value(*days),
+            (ColumnBuilder::Date(b, _), Cell::Timestamp(micros)) => {
+                match crate::cells::midnight_days(*micros) {
+                    Some(days) => b.append_value(days),
+                    None => return false,
+                }
+            }
+            (ColumnBuilder::Timestamp(b), Cell::Timestamp(micros)) => b.append_value(*micros),
+            (ColumnBuilder::Timestamp(b), Cell::Date(days)) => {
+                b.append_value(crate::cells::date_micros(*days))
+            }
+            _ => return false,
+        }
+        true
+    }
+
     /// The values so far, as an array. The builder starts again with room for as many (Arrow's
     /// `finish` would leave it empty, to grow and copy its buffers again batch after batch).
     fn finish(&mut self) -> ArrayRef {
@@ -917,7 +1222,8 @@ impl ColumnBuilder {
     }
 }
 
-fn arrow_schema(columns: &[Column]) -> SchemaRef {
+/// The Arrow schema of a table with these columns.
+pub(crate) fn arrow_schema(columns: &[Column]) -> SchemaRef {
     Arc::new(Schema::new(
         columns
             .iter()
@@ -939,12 +1245,12 @@ fn arrow_schema(columns: &[Column]) -> SchemaRef {
 }
 
 /// The writer properties of every data file of a conversion.
-fn writer_properties(columns: &[Column]) -> WriterProperties {
+fn writer_properties(columns: &[Column], codec: Codec) -> WriterProperties {
     // Dictionaries pay off for text (names, categories); for numbers and times they cost more
     // than they save. Row-group statistics are all the Delta log needs; for text columns
     // they come from `TextBounds`.
     let mut builder = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
+        .set_compression(codec.parquet())
         .set_dictionary_enabled(false)
         .set_statistics_enabled(EnabledStatistics::Chunk);
     for column in columns.iter().filter(|c| c.repetitive) {
@@ -1063,6 +1369,7 @@ struct Sequencer<'a> {
     table_dir: &'a Path,
     schema: SchemaRef,
     properties: WriterProperties,
+    codec: Codec,
     columns: &'a [Column],
     target_file_bytes: usize,
     tracker: &'a Mutex<Vec<WrittenFile>>,
@@ -1134,6 +1441,7 @@ impl Sequencer<'_> {
                 self.table_dir,
                 self.schema.clone(),
                 self.properties.clone(),
+                self.codec,
                 self.tracker,
             )?),
         };
@@ -1171,12 +1479,17 @@ impl OpenFile {
         dir: &Path,
         schema: SchemaRef,
         properties: WriterProperties,
+        codec: Codec,
         tracker: &Mutex<Vec<WrittenFile>>,
     ) -> std::result::Result<Self, PassError> {
         let mut random = [0u8; 8];
         getrandom::fill(&mut random).expect("randomness");
         let n = FILE_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let name = format!("part-{n:05}-{}-c000.snappy.parquet", hex::encode(random));
+        let name = format!(
+            "part-{n:05}-{}-c000{}.parquet",
+            hex::encode(random),
+            codec.suffix()
+        );
         let path = dir.join(&name);
         let file = File::create_new(&path).map_err(|source| Error::Io {
             file: path.clone(),

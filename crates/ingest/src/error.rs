@@ -127,6 +127,25 @@ pub enum Error {
         /// What deltalake said.
         message: String,
     },
+    /// A JSON record has a key the first records did not have (and widening was not allowed).
+    #[error("{}: row {row}: the key '{key}' is not among the columns the first records made (without --strict it becomes a new column)", file.display())]
+    NewKey {
+        /// The file.
+        file: PathBuf,
+        /// The line (NDJSON) or record (a JSON array, 1-based) it is on.
+        row: u64,
+        /// The key, its parents joined by dots.
+        key: String,
+    },
+    /// The file is in a format this crate reads, but this one cannot be read (a damaged workbook,
+    /// a Parquet column of a type the sharing path cannot carry, a zip of files with different columns).
+    #[error("{}: {message}", file.display())]
+    Unreadable {
+        /// The file.
+        file: PathBuf,
+        /// What is wrong, and what to do.
+        message: String,
+    },
     /// An override names a column that does not exist or a type that does not fit.
     #[error("{}: {message}", file.display())]
     BadOverride {
@@ -151,6 +170,8 @@ impl Error {
             | Error::ValueDoesNotFit { file, .. }
             | Error::Malformed { file, .. }
             | Error::Cancelled { file }
+            | Error::NewKey { file, .. }
+            | Error::Unreadable { file, .. }
             | Error::BadOverride { file, .. } => file,
             Error::TableExists { table }
             | Error::NoTable { table }
@@ -166,6 +187,7 @@ impl Error {
             | Error::RaggedRow { row, .. }
             | Error::UnterminatedQuote { row, .. }
             | Error::ValueDoesNotFit { row, .. }
+            | Error::NewKey { row, .. }
             | Error::Malformed { row, .. } => Some(*row),
             _ => None,
         }

@@ -13,6 +13,9 @@
 //! - [`read_footer`] describes a data file from its Parquet footer (columns, rows, Delta stats), so a
 //!   server can check an uploaded file without reading its data.
 //!
+//! - Beyond CSV ([`Format`]): `.tsv`, gzip, a zip of CSVs, Excel and OpenDocument workbooks (a sheet at a
+//!   time), JSON and NDJSON (flattened), Parquet; [`preview`] and [`convert`] take them all.
+//!
 //! Every detected choice can be overridden ([`Options`]). This crate knows nothing of HTTP or UI.
 //!
 //! ```
@@ -23,20 +26,26 @@
 //! ```
 #![warn(missing_docs)]
 
+mod cells;
 mod commit;
 mod convert;
 mod error;
 mod footer;
 pub mod infer;
+mod json;
 pub mod names;
 pub mod options;
+mod parquet_input;
 mod preview;
 mod sniff;
+mod source;
 mod stats;
+mod text;
 mod tokenize;
+mod workbook;
 
 pub use commit::table_files;
-pub use convert::{ConvertOptions, Converted, OnMismatch, Progress, Widened, convert};
+pub use convert::{Codec, ConvertOptions, Converted, OnMismatch, Progress, Widened, convert};
 /// What to do with the table at the destination: make a new one (failing if one exists), add the rows
 /// to an existing one with the same columns, or replace its rows (and columns). The one write mode of
 /// the workspace.
@@ -45,8 +54,9 @@ pub use error::{Error, Result};
 pub use footer::{DataFile, FOOTER_TRAILER, FooterError, read_footer};
 pub use infer::{ColumnType, DateOrder};
 pub use options::{OptionError, ReadText};
-pub use preview::{Column, Options, Preview, preview, preview_bytes};
+pub use preview::{Column, Options, Preview, preview_bytes};
 pub use sniff::{Dialect, Encoding, LineEnding, decode, sniff};
+pub use source::{EXTENSIONS, Format, Sheet, preview};
 
 /// What the crate's randomised unit tests share.
 #[cfg(test)]

@@ -48,6 +48,9 @@ pub struct ReadText {
     /// Whether the first row holds column names.
     #[serde(default)]
     pub has_header: Option<bool>,
+    /// A workbook's sheet: its name or its 1-based position (default: the first visible one with data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
 }
 
 impl ReadText {
@@ -85,6 +88,7 @@ impl ReadText {
             has_header: self.has_header,
             names: self.names.clone(),
             types,
+            sheet: self.sheet.clone().filter(|s| !s.trim().is_empty()),
         })
     }
 }
@@ -181,6 +185,7 @@ mod tests {
             encoding: Some("windows-1252".into()),
             quote: None,
             has_header: Some(true),
+            sheet: None,
         };
         let options = app.options(Some(10)).unwrap();
         assert_eq!(

@@ -3,9 +3,11 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::source::{Format, Sheet};
+
 use serde::Serialize;
 
-use crate::infer::{ColumnType, infer_column_with, value_fits};
+use crate::infer::{ColumnType, Inference, infer_column_with, value_fits};
 use crate::names::{column_names, unique};
 use crate::sniff::{self, Dialect, Encoding, complete_records, detect_encoding, records};
 use crate::{Error, Result};
@@ -34,6 +36,8 @@ pub struct Options {
     pub names: Vec<(usize, String)>,
     /// Per-column types, by 0-based position.
     pub types: Vec<(usize, ColumnType)>,
+    /// A workbook's sheet: its name, or its 1-based position (default: the first visible sheet with data).
+    pub sheet: Option<String>,
 }
 
 /// One column of the preview.
@@ -62,10 +66,16 @@ pub struct Column {
 pub struct Preview {
     /// The file.
     pub file: PathBuf,
+    /// What kind of file it is.
+    pub format: Format,
+    /// A workbook's sheets, in workbook order (empty for other formats).
+    pub sheets: Vec<Sheet>,
+    /// The sheet previewed (workbooks only).
+    pub sheet: Option<String>,
     /// Size of the file in bytes.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub file_size: u64,
-    /// How the file is written.
+    /// How the file is written (CSV text; for other formats, UTF-8 and whether there is a header row).
     pub dialect: Dialect,
     /// Columns, in file order.
     pub columns: Vec<Column>,
@@ -79,24 +89,28 @@ pub struct Preview {
     pub warnings: Vec<String>,
 }
 
-/// Previews a file, reading only its head.
-pub fn preview(path: &Path, options: &Options) -> Result<Preview> {
-    let io = |source| Error::Io {
-        file: path.to_path_buf(),
-        source,
-    };
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let file_size = file.metadata().map_err(io)?.len();
+/// Previews CSV text from `input`, reading only its head; `label` names it, `file_size` is the size
+/// of the file it is in.
+pub(crate) fn preview_text(
+    mut input: impl Read,
+    label: &Path,
+    file_size: u64,
+    options: &Options,
+) -> Result<Preview> {
     let wanted_rows = options.rows.unwrap_or(100);
     let mut head = Vec::new();
     let mut limit = HEAD_BYTES;
     loop {
-        (&mut file)
-            .take((limit - head.len()) as u64)
+        let want = limit - head.len();
+        let n = (&mut input)
+            .take(want as u64)
             .read_to_end(&mut head)
-            .map_err(io)?;
-        let complete = head.len() as u64 >= file_size;
-        let preview = preview_bytes(&head, complete, path, options)?;
+            .map_err(|source| Error::Io {
+                file: label.to_path_buf(),
+                source,
+            })?;
+        let complete = n < want;
+        let preview = preview_bytes(&head, complete, label, options)?;
         // Read further only when the head holds too few rows (very wide rows or huge fields).
         if complete || preview.sampled_rows >= wanted_rows || limit >= MAX_HEAD_BYTES {
             return Ok(Preview {
@@ -172,7 +186,67 @@ pub fn preview_bytes(
             });
         }
     }
-    let mut names = column_names(header.as_deref(), width);
+    let inferences = (0..width)
+        .map(|i| {
+            infer_column_with(
+                rows.iter().map(|r| r[i].as_str()),
+                dialect.delimiter != b',',
+            )
+        })
+        .collect();
+    let mut warnings = Vec::new();
+    let columns = columns_of(
+        file,
+        header.as_deref(),
+        inferences,
+        &rows,
+        first_data_row,
+        options,
+        &mut warnings,
+    )?;
+    if rows.is_empty() {
+        warnings.push("the file has no data rows".into());
+    }
+    let sampled_rows = rows.len();
+    let wanted = options.rows.unwrap_or(100);
+    let shown = rows
+        .into_iter()
+        .take(wanted)
+        .map(|row| {
+            row.into_iter()
+                .map(|v| if v.is_empty() { None } else { Some(v) })
+                .collect()
+        })
+        .collect();
+    Ok(Preview {
+        file: file.to_path_buf(),
+        format: Format::Csv,
+        sheets: Vec::new(),
+        sheet: None,
+        file_size: head.len() as u64,
+        dialect,
+        columns,
+        rows: shown,
+        sampled_rows,
+        complete,
+        warnings,
+    })
+}
+
+/// The columns of a preview: names from the header cells (or `column_N`) and the user's renames,
+/// types inferred (`inferences`, one per column) or forced by the user, checked against the sampled
+/// rows (as text, an empty string for a null; the first is row `first_data_row`).
+pub(crate) fn columns_of(
+    file: &Path,
+    header: Option<&[String]>,
+    inferences: Vec<Inference>,
+    rows: &[Vec<String>],
+    first_data_row: u64,
+    options: &Options,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Column>> {
+    let width = inferences.len();
+    let mut names = column_names(header, width);
     for (index, name) in &options.names {
         if *index >= width {
             return Err(Error::BadOverride {
@@ -198,13 +272,17 @@ pub fn preview_bytes(
         }
         names[*index] = unique(cleaned, &mut others);
     }
-    let mut warnings = Vec::new();
+    if let Some((index, _)) = options.types.iter().find(|(index, _)| *index >= width) {
+        return Err(Error::BadOverride {
+            file: file.to_path_buf(),
+            message: format!(
+                "there is no column {} to give a type (the file has {width})",
+                index + 1
+            ),
+        });
+    }
     let mut columns = Vec::with_capacity(width);
-    for (i, name) in names.into_iter().enumerate() {
-        let inference = infer_column_with(
-            rows.iter().map(|r| r[i].as_str()),
-            dialect.delimiter != b',',
-        );
+    for ((i, name), inference) in names.into_iter().enumerate().zip(inferences) {
         let column_type = match options.types.iter().find(|(index, _)| *index == i) {
             Some((_, forced)) => {
                 if let Some((row, value)) = rows
@@ -235,41 +313,14 @@ pub fn preview_bytes(
             column_type == ColumnType::String && repeats(rows.iter().map(|r| r[i].as_str()));
         columns.push(Column {
             name,
-            header: header
-                .as_ref()
-                .and_then(|h| h.get(i))
-                .cloned()
-                .unwrap_or_default(),
+            header: header.and_then(|h| h.get(i)).cloned().unwrap_or_default(),
             column_type,
             nullable: inference.nulls > 0,
             ambiguous_dates: inference.ambiguous_dates,
             repetitive,
         });
     }
-    if rows.is_empty() {
-        warnings.push("the file has no data rows".into());
-    }
-    let sampled_rows = rows.len();
-    let wanted = options.rows.unwrap_or(100);
-    let shown = rows
-        .into_iter()
-        .take(wanted)
-        .map(|row| {
-            row.into_iter()
-                .map(|v| if v.is_empty() { None } else { Some(v) })
-                .collect()
-        })
-        .collect();
-    Ok(Preview {
-        file: file.to_path_buf(),
-        file_size: head.len() as u64,
-        dialect,
-        columns,
-        rows: shown,
-        sampled_rows,
-        complete,
-        warnings,
-    })
+    Ok(columns)
 }
 
 /// Whether at most half of the non-empty values are distinct.
@@ -297,6 +348,8 @@ impl Error {
             | Error::NoData { file }
             | Error::ValueDoesNotFit { file, .. }
             | Error::Malformed { file, .. }
+            | Error::NewKey { file, .. }
+            | Error::Unreadable { file, .. }
             | Error::Cancelled { file } => *file = path.to_path_buf(),
             Error::TableExists { .. }
             | Error::NoTable { .. }

@@ -395,6 +395,18 @@ decimal_comma: boolean, } | { "type": "boolean" } | { "type": "date",
  */
 order: DateOrder, } | { "type": "timestamp" } | { "type": "string" });
 
+export type Format = "csv" | "tsv" | "csv.gz" | "zip" | "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" | "json" | "ndjson" | "parquet";
+
+export type Sheet = { 
+/**
+ * Its name.
+ */
+name: string, 
+/**
+ * Hidden in the workbook (it can still be chosen).
+ */
+hidden: boolean, };
+
 export type Preview = { 
 /**
  * The file.

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use delta_bridge_ingest::{
-    ColumnType, ConvertOptions, Mode, OnMismatch, Options, convert, table_files,
+    Codec, ColumnType, ConvertOptions, Mode, OnMismatch, Options, convert, table_files,
 };
 
 /// A reproducible stream of numbers below `n` (a 64-bit linear congruential generator).
@@ -210,6 +210,8 @@ fn rows_keep_their_order_after_a_widening_restart_and_across_appends() {
         block_bytes: 64 << 10,
         target_file_bytes: 64 << 10,
         threads: Some(2),
+        // Uncompressed, so that these few rows still fill several files.
+        codec: Codec::Uncompressed,
         ..Default::default()
     };
     let converted = run(&file, &table, &options);
