@@ -4,7 +4,8 @@ press Copy, and run the clipboard's text in Python with the official client. A s
 goes to $DELTA_BRIDGE_SCREENSHOTS (docs/screenshots in the repository when refreshed by hand). A fresh app
 with nothing configured: it asks for its configuration, refuses plain http to another machine, and signs in only
 once the settings are saved (for the user alone, under a permissive umask). And a recipient added in the Share
-dialog: their copied snippet reads, their read shows in the Activity view, and once revoked the snippet stops."""
+dialog: their copied snippet reads, their read shows in the Activity view, and once revoked the snippet stops.
+Files beyond CSV: a workbook whose sheet is chosen in the preview, and an NDJSON file, read by the official client."""
 
 import base64
 import json
@@ -211,6 +212,73 @@ def test_sign_up_drop_preview_upload_share_copy_and_read(desktop, tmp_path):
     cells = app.run("return [...document.querySelector('#datasets tr[data-id]').cells].map(c => c.innerText.trim());")
     assert cells[0] == "awkward" and cells[4] == "ready" and cells[5] == "yes", cells
     app.screenshot("4-datasets")
+
+
+
+def upload_and_read(app, tmp_path):
+    """Shares the first queued file, copies its snippet and runs it as a notebook user would."""
+    app.click("#queue .share")
+    app.click("#queue .upload")
+    app.find("#copy", timeout=180)
+    app.click("#copy")
+    assert wait_for(lambda: "load_as_pandas" in clipboard(app.display), timeout=10), "nothing was copied"
+    df, error = run_snippet({"python": clipboard(app.display)}, tmp_path / f"notebook-{uuid.uuid4().hex[:6]}")
+    assert df is not None, error[-2000:]
+    return df
+
+
+def signed_up(app):
+    app.find("#email", timeout=60)
+    app.type("#email", f"{uuid.uuid4().hex[:10]}@example.com")
+    app.type("#password", "correct horse battery")
+    app.click("#sign-up")
+    app.find("#drop")
+
+
+def headers(app):
+    return app.run("return [...document.querySelectorAll('#queue th')].map(th => th.querySelector('.col-name').value + ' ' + th.querySelector('.col-type').value);")
+
+
+def test_a_workbook_sheet_chosen_in_the_preview_is_what_the_notebook_reads(desktop, tmp_path):
+    import openpyxl
+
+    app = desktop
+    signed_up(app)
+    book = openpyxl.Workbook()
+    book.active.title = "Notes"
+    book.active["A1"] = "read me first"
+    sales = book.create_sheet("Sales")
+    sales.append(["Code", "Amount"])
+    for code, amount in [("00123", 12.5), ("0456", 3)]:
+        sales.append([code, amount])
+    path = tmp_path / "book.xlsx"
+    book.save(path)
+    app.run("window.deltaBridge.addFiles(arguments[0]);", [str(path)])
+    app.find("#queue select.sheet")
+    options = app.run("return [...document.querySelectorAll('#queue select.sheet option')].map(o => o.innerText.trim());")
+    assert options == ["Notes", "Sales"], options
+    # The first visible sheet with data is previewed; choosing another previews it again.
+    assert wait_for(lambda: len(headers(app)) == 1, timeout=20), headers(app)
+    app.run("const s = document.querySelector('#queue select.sheet'); s.selectedIndex = 1; s.dispatchEvent(new Event('change', {bubbles: true}));")
+    assert wait_for(lambda: headers(app) == ["Code string", "Amount float64"], timeout=20), headers(app)
+    # A workbook has no delimiter or encoding to choose.
+    assert app.run("return document.querySelector('#queue .delimiter, #queue .encoding') === null;")
+    app.screenshot("5-workbook-preview")
+    df = upload_and_read(app, tmp_path)
+    assert list(df.columns) == ["Code", "Amount"]
+    assert list(df["Code"]) == ["00123", "0456"] and list(df["Amount"]) == [12.5, 3.0]
+
+
+def test_an_ndjson_file_dropped_in_the_app_is_read_flattened(desktop, tmp_path):
+    app = desktop
+    signed_up(app)
+    path = tmp_path / "events.ndjson"
+    records = [{"id": i, "user": {"name": f"n{i}"}, "tags": [i]} for i in range(3)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    app.run("window.deltaBridge.addFiles(arguments[0]);", [str(path)])
+    assert wait_for(lambda: headers(app) == ["id int64", "user_name string", "tags string"], timeout=30), headers(app)
+    df = upload_and_read(app, tmp_path)
+    assert list(df["user_name"]) == ["n0", "n1", "n2"] and list(df["tags"]) == ["[0]", "[1]", "[2]"]
 
 
 def mode(path):
