@@ -148,13 +148,15 @@ def parts_sent(journals):
 
 
 def big_csv(path, megabytes=300):
-    """A mixed CSV of about `megabytes` MB (ints, ZIP codes, floats, text)."""
-    line = "{i},{zip:05d},{x:.3f},customer number {i} of a large export,2024-01-{d:02d}\n"
+    """A mixed CSV of about `megabytes` MB (ints, ZIP codes, floats, text). Each label holds a 64-bit hash, so
+    that the data files stay large (over 10 MB for 120 MB: several 5 MB parts) whatever the compression."""
+    line = "{i},{zip:05d},{x:.3f},customer {h:016x} of a large export,2024-01-{d:02d}\n"
     with open(path, "w") as f:
         f.write("id,zip,amount,label,day\n")
         size, i = 0, 0
         while size < megabytes << 20:
-            chunk = "".join(line.format(i=j, zip=j % 99999, x=j * 0.37, d=j % 28 + 1) for j in range(i, i + 20000))
+            chunk = "".join(line.format(i=j, zip=j % 99999, x=j * 0.37, h=(j * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF,
+                                        d=j % 28 + 1) for j in range(i, i + 20000))
             f.write(chunk)
             size += len(chunk)
             i += 20000
