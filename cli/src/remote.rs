@@ -352,6 +352,9 @@ async fn execute(client: &Client, command: Remote) -> Result<(), Error> {
                     d.bytes,
                     if uploaded.resumed { " (resumed)" } else { "" }
                 );
+                for note in &uploaded.notes {
+                    text += &format!("note: {note}\n");
+                }
                 if let Some(snippet) = &uploaded.snippet {
                     text += &format!(
                         "\nshared; the notebook snippet:\n\n{}",

@@ -754,6 +754,7 @@ mod tests {
             snippet: None,
             resumed: false,
             bytes_sent: 4096,
+            notes: vec![],
         });
         assert_eq!(
             finished_notice("sales", &done, long),

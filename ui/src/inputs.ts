@@ -23,6 +23,7 @@ export function isText(format: Format): boolean {
 
 const NAMES: Record<Format, string> = {
   "csv": "CSV", "tsv": "TSV", "csv.gz": "Gzipped CSV", "zip": "Zip of CSV files", "xlsx": "Excel workbook",
+  "xlsm": "Excel macro-enabled workbook", "xlsb": "Excel binary workbook",
   "xls": "Excel 97-2003 workbook", "ods": "OpenDocument spreadsheet", "json": "JSON", "ndjson": "NDJSON", "parquet": "Parquet",
 };
 

@@ -470,7 +470,7 @@ export class Store {
         item.stopping = null;
         item.progress = 1;
         item.progressText = "";
-        item.message = `Uploaded ${requestName(request)}: version ${done.dataset.version}, ${done.dataset.rows} rows${done.resumed ? " (resumed)" : ""}.`;
+        item.message = `Uploaded ${requestName(request)}: version ${done.dataset.version}, ${done.dataset.rows} rows${done.resumed ? " (resumed)" : ""}.${done.notes.map((n) => ` Note: ${n}`).join("")}`;
       }
       // The answer holds the dataset as committed: no need to fetch the list again.
       this.upsert(done.dataset);

@@ -89,7 +89,7 @@ export function backend(handlers: Record<string, unknown> = {}) {
         // Through the Channel's own callback, as Rust's messages arrive.
         progress: (p) => (window as unknown as { __TAURI_INTERNALS__: { runCallback(id: number, data: unknown): void } })
           .__TAURI_INTERNALS__.runCallback(args.onProgress.id, { index: index++, message: p }),
-        finish: (answer) => resolve(answer ?? { dataset: { ...dataset, name: args.request.name ?? "data", version: 1, rows: 5, versions: [] }, snippet: null, resumed: false, bytesSent: 100 }),
+        finish: (answer) => resolve(answer ?? { dataset: { ...dataset, name: args.request.name ?? "data", version: 1, rows: 5, versions: [] }, snippet: null, resumed: false, bytesSent: 100, notes: [] }),
         fail: reject,
       });
     }),

@@ -141,9 +141,10 @@ describe("the queue", () => {
     expect(ipc.uploads[1].request).toEqual(ipc.uploads[0].request);
     expect(ipc.uploads[1].request.share).toBe(true);
     expect(progressOf(a)).toBeCloseTo(0.54);
-    ipc.uploads[1].finish({ dataset: { ...dataset, name: "a", version: 0, rows: 3, versions: [] }, snippet: null, resumed: true, bytesSent: 80 });
+    ipc.uploads[1].finish({ dataset: { ...dataset, name: "a", version: 0, rows: 3, versions: [] }, snippet: null, resumed: true, bytesSent: 80, notes: ["a.json: column 'x' first appears on row 20001"] });
     await settle();
-    expect($(".status", a).textContent).toBe("Uploaded a: version 0, 3 rows (resumed).");
+    // What the conversion noted is said with the result.
+    expect($(".status", a).textContent).toBe("Uploaded a: version 0, 3 rows (resumed). Note: a.json: column 'x' first appears on row 20001");
     expect($(".badge", a).textContent).toBe("uploaded");
     expect(document.querySelector(".total")).toBeNull();
   });
@@ -252,7 +253,7 @@ describe("the queue", () => {
     ipc.uploads[0].progress({ stage: "uploading", bytesDone: 50e6, bytesTotal: 100e6 });
     await settle();
     expect(progressOf(big)).toBeCloseTo(0.675);
-    ipc.uploads[0].finish({ dataset: { ...dataset, id: "ds_big", name: "big", versions: [] }, snippet: null, resumed: true, bytesSent: 60e6 });
+    ipc.uploads[0].finish({ dataset: { ...dataset, id: "ds_big", name: "big", versions: [] }, snippet: null, resumed: true, bytesSent: 60e6, notes: [] });
     await settle();
     expect($(".status", big).textContent).toContain("(resumed)");
     expect($(`#datasets tr[data-id="ds_big"]`).textContent).toContain("big");
@@ -282,7 +283,7 @@ describe("the queue", () => {
     await fireEvent.click(button(orders, "resume")!);
     await settle();
     expect(ipc.uploads[0].request).toEqual(request);
-    ipc.uploads[0].finish({ dataset: { ...dataset, id: "ds_orders", name: "orders", versions: [] }, snippet: null, resumed: true, bytesSent: 3 });
+    ipc.uploads[0].finish({ dataset: { ...dataset, id: "ds_orders", name: "orders", versions: [] }, snippet: null, resumed: true, bytesSent: 3, notes: [] });
     await settle();
     expect($(".status", orders).textContent).toBe("Uploaded orders: version 0, 3 rows (resumed).");
   });

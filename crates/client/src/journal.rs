@@ -60,6 +60,9 @@ pub struct Journal {
     pub keep_staging: bool,
     /// Its data files.
     pub files: Vec<StagedFile>,
+    /// What the conversion noted, for the answer (kept across a resume).
+    #[serde(default)]
+    pub notes: Vec<String>,
     /// The backend's upload id, once presigned.
     pub upload_id: Option<String>,
     /// The dataset, once presigned.

@@ -130,6 +130,8 @@ pub struct Uploaded {
     /// Bytes sent by this run (not counting what an earlier run sent).
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub bytes_sent: u64,
+    /// What the conversion noted: columns widened, workbook error cells made nulls, JSON keys first seen late.
+    pub notes: Vec<String>,
 }
 
 const ATTEMPTS: u32 = 6;
@@ -215,7 +217,7 @@ impl Client {
                 cancel,
             )
             .await;
-            journal.files = self.unless_stopped(converted, &journal_path, job)?;
+            (journal.files, journal.notes) = self.unless_stopped(converted, &journal_path, job)?;
             journal.converted = true;
             journal.save(&journal_path)?;
         }
@@ -291,6 +293,7 @@ impl Client {
             snippet,
             resumed,
             bytes_sent,
+            notes: journal.notes,
         })
     }
 
@@ -664,7 +667,7 @@ async fn convert(
     types: Option<BTreeMap<String, ColumnType>>,
     progress: &ProgressFn,
     cancel: &CancellationToken,
-) -> Result<Vec<StagedFile>> {
+) -> Result<(Vec<StagedFile>, Vec<String>)> {
     let _ = std::fs::remove_dir_all(staging);
     // The copy of the user's data is theirs alone: `staging/` and the table's directory are 0700 before
     // anything is written in them, and the written tree is made 0700/0600 once converted.
@@ -686,8 +689,9 @@ async fn convert(
     let read = read.clone();
     let table = staging.to_path_buf();
     let progress = progress.clone();
-    let result = tokio::task::spawn_blocking(move || -> Result<Vec<StagedFile>> {
+    let result = tokio::task::spawn_blocking(move || -> Result<(Vec<StagedFile>, Vec<String>)> {
         let staging = table;
+        let mut notes = Vec::new();
         let total: u64 = files
             .iter()
             .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
@@ -719,12 +723,24 @@ async fn convert(
                     bytes_total: total,
                 })
             };
-            delta_bridge_ingest::convert(file, &staging, &options, &report, &stop)?;
+            let converted = delta_bridge_ingest::convert(file, &staging, &options, &report, &stop)?;
+            notes.extend(converted.widened.iter().map(|w| {
+                format!(
+                    "{}: column '{}' became {} (was {}): row {} has '{}'",
+                    file.display(),
+                    w.column,
+                    w.to,
+                    w.from,
+                    w.row,
+                    w.value
+                )
+            }));
+            notes.extend(converted.warnings.iter().map(|w| format!("{}: {w}", file.display())));
             before += std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
         }
         crate::private::restrict_tree(&staging)
             .map_err(|e| Error::Local(format!("{}: {e}", staging.display())))?;
-        describe(&staging)
+        Ok((describe(&staging)?, notes))
     })
     .await
     .map_err(|e| Error::Local(format!("the conversion stopped: {e}")))?;
@@ -1083,7 +1099,7 @@ mod tests {
         let csv = root.path().join("sales.csv");
         std::fs::write(&csv, "zip,amount\n01234,1.5\n98765,2.25\n").unwrap();
         let staging = root.path().join("state/staging/key");
-        let files = with_permissive_umask(|| {
+        let (files, _) = with_permissive_umask(|| {
             let runtime = tokio::runtime::Runtime::new().unwrap();
             runtime
                 .block_on(convert(

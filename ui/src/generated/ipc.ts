@@ -530,7 +530,11 @@ resumed: boolean,
 /**
  * Bytes sent by this run (not counting what an earlier run sent).
  */
-bytesSent: number, };
+bytesSent: number, 
+/**
+ * What the conversion noted: columns widened, workbook error cells made nulls, JSON keys first seen late.
+ */
+notes: Array<string>, };
 
 export type UploadRequest = { 
 /**
