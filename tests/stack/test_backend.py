@@ -83,7 +83,7 @@ def test_the_notebook_reads_exactly_the_uploaded_rows_until_unshared(stack, tmp_
 
 def test_a_large_file_goes_up_in_parts_and_reads_back(stack, tmp_path):
     token = user(stack.emulator)
-    rows = ["id,code,value,label"] + [f"{i},{i % 100000:05d},{i * 0.5},row {i} {uuid.uuid4().hex}" for i in range(300_000)]
+    rows = ["id,code,value,label"] + [f"{i},{i % 100000:05d},{i * 0.5},row {i} {uuid.uuid4().hex}{uuid.uuid4().hex}" for i in range(300_000)]
     files = convert(write_csv(tmp_path, "\n".join(rows) + "\n"), tmp_path / "table")
     assert max(f.stat().st_size for f in files) > 6 << 20, "the file must be above the multipart threshold"
     processed = stack.upload(token, "big", files)

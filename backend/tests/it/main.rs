@@ -801,7 +801,11 @@ async fn large_files_go_up_in_parts() {
     let work = backend.dir.path().join("work");
     std::fs::create_dir_all(&work).unwrap();
     let csv: String = std::iter::once("n,text\n".to_string())
-        .chain((0..400).map(|i| format!("{i},row number {i} of many\n")))
+        // A hash per row: data that compresses little, so that the file is larger than a part.
+        .chain(
+            (0..400u64)
+                .map(|i| format!("{i},row {:016x}\n", i.wrapping_mul(0x9E37_79B9_7F4A_7C15))),
+        )
         .collect();
     let files = parquet_files(&work, &csv);
     assert!(std::fs::metadata(&files[0]).unwrap().len() > 1400);
