@@ -735,7 +735,12 @@ async fn convert(
                     w.value
                 )
             }));
-            notes.extend(converted.warnings.iter().map(|w| format!("{}: {w}", file.display())));
+            notes.extend(
+                converted
+                    .warnings
+                    .iter()
+                    .map(|w| format!("{}: {w}", file.display())),
+            );
             before += std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
         }
         crate::private::restrict_tree(&staging)
