@@ -44,7 +44,7 @@ def test_the_file_picker_works_without_a_portal(desktop, tmp_path):
     window = []
 
     def dialog_shown():
-        found = xdotool(app.display, "search", "--name", "Choose CSV files").stdout.split()
+        found = xdotool(app.display, "search", "--name", "Choose files to share").stdout.split()
         window[:] = found
         return bool(found)
 
