@@ -25,8 +25,7 @@ use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use crate::cells::{Cell, infer_cells};
 use crate::convert::{Body, Feed, Part, PassError};
 use crate::preview::{Column, MAX_HEAD_BYTES, Options, Preview, SAMPLE_ROWS, columns_of};
-use crate::sniff::{Dialect, Encoding, LineEnding};
-use crate::source::{Counting, Format, io};
+use crate::source::{Counting, Format, dialect, io};
 use crate::{Error, Result};
 
 /// The deepest key path that becomes a column of its own (`a_b_c`).
@@ -355,17 +354,6 @@ impl JsonInput {
                 }
             }
         }
-    }
-}
-
-/// The dialect a preview of a non-CSV file reports.
-pub(crate) fn dialect(has_header: bool) -> Dialect {
-    Dialect {
-        encoding: Encoding::Utf8,
-        delimiter: b',',
-        quote: b'"',
-        has_header,
-        line_ending: LineEnding::Lf,
     }
 }
 

@@ -133,7 +133,7 @@ impl ParquetInput {
             sheets: Vec::new(),
             sheet: None,
             file_size,
-            dialect: crate::json::dialect(true),
+            dialect: crate::source::dialect(true),
             columns,
             rows: texts
                 .iter()

@@ -200,6 +200,17 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// The dialect the preview of a file that is not delimited text reports: only the header is its own.
+pub(crate) fn dialect(has_header: bool) -> crate::sniff::Dialect {
+    crate::sniff::Dialect {
+        encoding: crate::sniff::Encoding::Utf8,
+        delimiter: b',',
+        quote: b'"',
+        has_header,
+        line_ending: crate::sniff::LineEnding::Lf,
+    }
+}
+
 /// The name errors give a part of a file (a zip's member, a workbook's sheet).
 pub(crate) fn label(file: &Path, part: &str) -> PathBuf {
     PathBuf::from(format!("{}{part}", file.display()))

@@ -6,7 +6,7 @@
 //! rows keep their order across members and an error names the member: `data.zip/2024-02.csv: row 7`.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -190,10 +190,7 @@ impl TextInput {
                     other => other,
                 })
             }
-            _ => {
-                let mut reader: Box<dyn Read> = Box::new(counted(file));
-                split(&mut reader, &self.parts[0].1, block_bytes, feed)
-            }
+            _ => split(&mut counted(file), &self.parts[0].1, block_bytes, feed),
         }
     }
 }

@@ -24,8 +24,8 @@ use chrono::NaiveDate;
 use crate::cells::{Cell, infer_cells};
 use crate::convert::{Body, Feed, Part, PassError};
 use crate::preview::{Column, Options, Preview, SAMPLE_ROWS, columns_of};
-use crate::sniff::{Dialect, Encoding, LineEnding, looks_like_header};
-use crate::source::{Format, Sheet, label};
+use crate::sniff::looks_like_header;
+use crate::source::{Format, Sheet, dialect, label};
 use crate::{Error, Result};
 
 /// Rows per chunk handed to the workers.
@@ -186,13 +186,7 @@ impl SheetInput {
             sheets,
             sheet: Some(name),
             file_size,
-            dialect: Dialect {
-                encoding: Encoding::Utf8,
-                delimiter: b',',
-                quote: b'"',
-                has_header,
-                line_ending: LineEnding::Lf,
-            },
+            dialect: dialect(has_header),
             columns,
             rows: grid
                 .iter()
