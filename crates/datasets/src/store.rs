@@ -218,6 +218,7 @@ pub struct CommitPlan {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    sqlite: bool,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -254,7 +255,19 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|e| Error::Database(e.into()))?;
-        Ok(Store { pool })
+        Ok(Store { pool, sqlite })
+    }
+
+    /// Begins a transaction that writes. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), so a second writer waits out the busy timeout; a deferred transaction that read
+    /// first and then wrote would instead fail at once with "database is locked" whenever another
+    /// writer had committed in between, and that reached users as a 500.
+    async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(if self.sqlite {
+            self.pool.begin_with("BEGIN IMMEDIATE").await?
+        } else {
+            self.pool.begin().await?
+        })
     }
 
     /// The owner's dataset with this id.
@@ -362,7 +375,7 @@ impl Store {
 
     /// Records a new upload and its files.
     pub async fn insert_upload(&self, upload: &Upload) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO uploads (id, owner, dataset_id, dataset_name, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -462,7 +475,7 @@ impl Store {
                 "the secret file holds no secret".into(),
             ));
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query("UPDATE share_generation SET generation = generation WHERE id = 1")
             .execute(&mut *tx)
             .await?;
@@ -578,7 +591,7 @@ impl Store {
         if upload.owner != owner {
             return Ok(None);
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         // Only while unprocessed: a commit claims the row in its own transaction, so exactly one wins.
         let deleted = sqlx::query(
             "DELETE FROM uploads WHERE id = $1 AND owner = $2 AND committed_version IS NULL",
@@ -604,7 +617,7 @@ impl Store {
     /// Starts an attempt to commit an unprocessed upload: records when (`attempt`), which is the lease
     /// under which its log entry may be written. Returns the previous attempt's time, if any.
     pub async fn begin_commit(&self, upload_id: &str, attempt: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let updated = sqlx::query(
             "UPDATE uploads SET committing_at = $1 WHERE id = $2 AND committed_version IS NULL",
         )
@@ -683,7 +696,7 @@ impl Store {
     /// abandoned, makes this a conflict), and the version moves only from the one read.
     pub async fn commit(&self, plan: &CommitPlan) -> Result<()> {
         let d = &plan.dataset;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         // The upload first: a write that also claims it, so processing it twice commits once.
         let claimed = sqlx::query(
             "UPDATE uploads SET committed_version = $1 \
@@ -806,7 +819,7 @@ impl Store {
         id: &str,
         prefix: &str,
     ) -> Result<Option<bool>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let deleted = sqlx::query("DELETE FROM datasets WHERE owner = $1 AND id = $2")
             .bind(owner)
             .bind(id)
@@ -917,7 +930,7 @@ impl Store {
         // An unshare may commit between this transaction's write and its read (Postgres reads what
         // committed before each statement): then share again rather than answer "no dataset".
         for _ in 0..8 {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.write().await?;
             // A write first, so SQLite takes its write lock now rather than failing to upgrade a read.
             sqlx::query("UPDATE share_generation SET generation = generation WHERE id = 1")
                 .execute(&mut *tx)
@@ -1006,7 +1019,7 @@ impl Store {
     /// Stops sharing the owner's dataset; returns whether it was shared, and the share generation
     /// `share.yaml` must reach for the revocation to be in force.
     pub async fn unshare(&self, owner: &str, dataset_id: &str) -> Result<(bool, i64)> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let deleted = sqlx::query("DELETE FROM shares WHERE dataset_id = $1 AND owner = $2")
             .bind(dataset_id)
             .bind(owner)
@@ -1030,7 +1043,7 @@ impl Store {
         F: FnOnce(i64, Published) -> Fut,
         Fut: Future<Output = Result<()>>,
     {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query("UPDATE share_file SET written_generation = written_generation WHERE id = 1")
             .execute(&mut *tx)
             .await?;
@@ -1111,7 +1124,7 @@ impl Store {
         let Some(history_from) = files.iter().map(|f| f.removed_version).max() else {
             return Ok(());
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for file in files {
             sqlx::query("DELETE FROM removed_files WHERE dataset_id = $1 AND path = $2")
                 .bind(dataset_id)

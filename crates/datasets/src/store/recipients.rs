@@ -203,7 +203,7 @@ pub(crate) async fn published(connection: &mut AnyConnection) -> Result<Vec<Publ
 impl Store {
     /// Adds a recipient; `None` if the owner has one of that name already.
     pub async fn add_recipient(&self, new: &RecipientRecord) -> Result<Option<RecipientRecord>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let added = sqlx::query(
             "INSERT INTO recipients (id, owner, name, email, salt, secret_fingerprint, token_hash, expires_at, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (owner, name) DO NOTHING",
@@ -290,7 +290,7 @@ impl Store {
     /// Deletes the owner's recipient with its grants and links; the share generation `share.yaml` must
     /// reach for its credential to stop working, or `None` if there was no such recipient.
     pub async fn revoke_recipient(&self, owner: &str, name: &str) -> Result<Option<i64>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let Some(row) = sqlx::query("SELECT id FROM recipients WHERE owner = $1 AND name = $2")
             .bind(owner)
             .bind(name)
@@ -325,7 +325,7 @@ impl Store {
         token_hash: &str,
         previous_until: Option<i64>,
     ) -> Result<Option<(RecipientRecord, i64)>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let changed = sqlx::query(
             "UPDATE recipients SET previous_token_hash = CASE WHEN CAST($1 AS BIGINT) IS NULL THEN NULL ELSE token_hash END, \
              previous_until = $1, salt = $2, secret_fingerprint = $3, token_hash = $4 \
@@ -366,7 +366,7 @@ impl Store {
         table_name: &str,
         history: bool,
     ) -> Result<Option<GrantRecord>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         // A write first, so SQLite takes its write lock now rather than failing to upgrade a read.
         sqlx::query("UPDATE share_generation SET generation = generation WHERE id = 1")
             .execute(&mut *tx)
@@ -477,7 +477,7 @@ impl Store {
         dataset_id: &str,
         names: Option<&[String]>,
     ) -> Result<(u64, i64)> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let mut ended = 0;
         match names {
             None => {
@@ -592,7 +592,7 @@ impl Store {
 
     /// Stores reads (each id once) and moves their recipients' last read forward.
     pub async fn add_reads(&self, reads: &[NewRead]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for read in reads {
             sqlx::query(
                 "INSERT INTO reads (id, owner, recipient_id, recipient_name, dataset_id, at, operation, version, files, bytes, status, user_agent, address) \
@@ -674,5 +674,59 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(n: usize) -> RecipientRecord {
+        RecipientRecord {
+            id: format!("rc{n:020x}"),
+            owner: "owner".into(),
+            name: format!("colleague-{n}"),
+            email: None,
+            salt: "salt".into(),
+            secret_fingerprint: "fingerprint".into(),
+            token_hash: format!("sha256:{n:064x}"),
+            expires_at: None,
+            previous_token_hash: None,
+            previous_until: None,
+            created_at: now_ms(),
+            last_read_at: None,
+        }
+    }
+
+    /// Writers that read before they write (revoke looks the recipient up, then deletes) all succeed
+    /// when they race on SQLite: none fails with "database is locked".
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn racing_writers_on_sqlite_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("store.db").display()
+        );
+        let store = Store::connect(&url).await.unwrap();
+        let tasks: Vec<_> = (0..8)
+            .map(|worker| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    for round in 0..25 {
+                        let n = worker * 1000 + round;
+                        store.add_recipient(&record(n)).await?;
+                        store.recipients("owner").await?;
+                        store
+                            .revoke_recipient("owner", &format!("colleague-{n}"))
+                            .await?;
+                    }
+                    Ok::<_, crate::Error>(())
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().expect("every write succeeds");
+        }
+        assert!(store.recipients("owner").await.unwrap().is_empty());
     }
 }
