@@ -114,7 +114,9 @@ def test_one_process_at_a_time_per_user(emulator, s3, tables, tmp_path):  # noqa
 
 
 def test_an_s3_upload_left_past_its_expiry_is_swept(emulator, s3, tmp_path):
-    stack = FaultStack(tmp_path / "stack", emulator, s3, backend_args=["--upload-expiry-seconds", "1"])
+    # Long enough for the 5 MiB part to land under a loaded CI machine before the sweeper may abort the
+    # upload (with 1 s the sweep sometimes raced the PUT and s3s-fs reset the connection).
+    stack = FaultStack(tmp_path / "stack", emulator, s3, backend_args=["--upload-expiry-seconds", "5"])
     try:
         token = user(emulator)
         data = os.urandom(7 * MiB)
@@ -124,7 +126,7 @@ def test_an_s3_upload_left_past_its_expiry_is_swept(emulator, s3, tmp_path):
         headers = {h["name"]: h["value"] for h in part.get("headers", [])}
         assert requests.put(part["url"], data=data[:5 * MiB], headers=headers, timeout=60).status_code == 200
         log_mark = len(stack.backend_log())
-        assert wait_for(lambda: "swept expired uploads" in stack.backend_log(log_mark), timeout=20), stack.backend_log(log_mark)
+        assert wait_for(lambda: "swept expired uploads" in stack.backend_log(log_mark), timeout=40), stack.backend_log(log_mark)
         # The multipart upload is gone from S3: its parts cannot be listed and the upload cannot be resumed.
         resumed = stack.call("POST", "/presign", token, json={"uploadId": presigned["uploadId"]})
         assert resumed.status_code == 404, resumed.text
