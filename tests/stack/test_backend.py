@@ -30,7 +30,18 @@ def user(emulator):
 def run_snippet(snippet, directory):
     """Runs the snippet's Python as a notebook user would and answers its DataFrame (or the failure)."""
     directory.mkdir(parents=True, exist_ok=True)
-    code = snippet["python"] + "\nimport pickle\npickle.dump(df, open('df.pkl', 'wb'))\n"
+    # os._exit once the frame is saved: a notebook's kernel lives on, but a script that ends right after
+    # the read races pyarrow's worker threads, which still release the scan's Python buffers; one that
+    # takes the GIL while the interpreter finalizes is killed by CPython 3.11 (pthread_exit) through
+    # a noexcept frame, and the process aborts: "terminate called without an active exception".
+    code = snippet["python"] + (
+        "\nimport os, pickle, sys\n"
+        "with open('df.pkl', 'wb') as f:\n"
+        "    pickle.dump(df, f)\n"
+        "sys.stdout.flush()\n"
+        "sys.stderr.flush()\n"
+        "os._exit(0)\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=directory, capture_output=True, text=True, timeout=120)
     if result.returncode != 0:
         return None, result.stderr
