@@ -120,6 +120,10 @@ pub enum Remote {
         /// Files or parts in flight at once.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
+        /// Data files are closed at about this many MiB, and each goes up while the rest is converted.
+        #[arg(long, value_name = "MIB", default_value_t = (delta_bridge_client::FILE_BYTES >> 20) as u64,
+              value_parser = clap::value_parser!(u64).range(1..=1024))]
+        file_size: u64,
         #[command(flatten)]
         read: crate::ReadArgs,
         #[arg(long)]
@@ -300,6 +304,7 @@ async fn execute(client: &Client, command: Remote) -> Result<(), Error> {
             mode,
             share,
             concurrency,
+            file_size,
             read,
             json,
         } => {
@@ -335,6 +340,7 @@ async fn execute(client: &Client, command: Remote) -> Result<(), Error> {
                     read,
                 },
                 concurrency,
+                file_bytes: (file_size as usize) << 20,
             };
             let result = client.upload(&options, progress, running.job()).await;
             bar.finish();

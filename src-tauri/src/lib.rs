@@ -365,6 +365,7 @@ async fn upload<R: Runtime>(
     let options = UploadOptions {
         request,
         concurrency: 4,
+        file_bytes: delta_bridge_client::FILE_BYTES,
     };
     let activity = state.activity.clone();
     activity.progress(job, 0, 0);

@@ -21,6 +21,7 @@ use delta_bridge_identity::testing::{
 mod bounds;
 mod footers;
 mod limits;
+mod pipelined;
 mod recipients;
 mod secrets;
 mod signin;

@@ -25,8 +25,10 @@ pub struct PresignRequest {
     /// An existing dataset of the caller's (instead of `name`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dataset_id: Option<String>,
-    /// An unprocessed upload whose URLs should be made again (to resume it, or to fetch the next page
-    /// of its URLs); `files` is then ignored.
+    /// An unprocessed upload: without `files`, its URLs are made again (to resume it, or to fetch the
+    /// next page of its URLs); with `files`, those are added to it (a client that uploads each file as
+    /// soon as its conversion closes it). Adding a file the upload already has, with the same size and
+    /// SHA-256, answers its URLs again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_id: Option<String>,
     /// With `uploadId`: the page of URLs to answer, as a previous answer's `nextPage` said.
@@ -61,8 +63,9 @@ pub struct PresignResponse {
     pub dataset_id: String,
     /// When the URLs stop working (RFC 3339); `POST /presign` with the `uploadId` makes new ones.
     pub expires_at: String,
-    /// One entry per file, in request order. An answer holds at most 10,000 URLs: a file whose parts
-    /// continue on the next page appears on both, each with its own parts.
+    /// One entry per file, in request order (when files are added to an upload: its files from the
+    /// first of those on). An answer holds at most 10,000 URLs: a file whose parts continue on the next
+    /// page appears on both, each with its own parts.
     pub files: Vec<FileUpload>,
     /// When more URLs follow: `POST /presign {uploadId, page}` with this value answers them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -142,6 +145,11 @@ pub struct ProcessRequest {
     /// The ETags of each split file's parts, in part order, by file name.
     #[serde(default)]
     pub parts: std::collections::BTreeMap<String, Vec<String>>,
+    /// The files that make the version, by name, in the order of their rows; the upload's other files
+    /// are discarded (a conversion that started over made them obsolete). Default: every file, in the
+    /// order they were presigned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<String>>,
 }
 
 /// A column of a dataset.

@@ -38,7 +38,7 @@ pub use keychain::{KeyringError, SERVICE as KEYRING_SERVICE};
 pub use recipients::ActivityFilter;
 pub use secret::Secret;
 pub use transport::Refusal;
-pub use upload::{Progress, ProgressFn, Stage, UploadOptions, UploadRequest, Uploaded};
+pub use upload::{FILE_BYTES, Progress, ProgressFn, Stage, UploadOptions, UploadRequest, Uploaded};
 
 use backend::Backend;
 use keychain::Keychain;

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use delta_bridge_api::{
-    DatasetDetail, FileSpec, FileUpload, Mode, PresignRequest, ProcessRequest, Snippet,
+    DatasetDetail, FileSpec, FileUpload, Mode, PresignRequest, PresignResponse, ProcessRequest,
+    Snippet,
 };
 use delta_bridge_ingest::{ColumnType, ConvertOptions, ReadText};
 use futures::{StreamExt, TryStreamExt};
@@ -53,6 +54,9 @@ pub struct UploadOptions {
     pub request: UploadRequest,
     /// Files or parts in flight at once.
     pub concurrency: usize,
+    /// Size at which the conversion closes a data file, which then goes up while the rest is converted
+    /// ([`FILE_BYTES`] unless told).
+    pub file_bytes: usize,
 }
 
 impl UploadRequest {
@@ -168,7 +172,9 @@ impl Client {
         )?;
         let journal_path = self.journal_path(&key);
         let (mut journal, resumed) = match Journal::load(&journal_path)? {
-            Some(j) if j.converted => (j, true),
+            // Converted, or interrupted while files were already going up (converting again makes the
+            // same files, and what was sent of them is kept).
+            Some(j) if j.converted || j.upload_id.is_some() => (j, true),
             _ => {
                 // Recorded before anything else, so a crash or a pause during the conversion is listed
                 // as interrupted too.
@@ -202,33 +208,93 @@ impl Client {
             journal.converted = true;
             journal.save(&journal_path)?;
         }
-        if !journal.converted {
+        let converting = !journal.converted;
+        let shared = Arc::new(Mutex::new(journal));
+        // Conversion and upload overlap: each data file goes up as soon as the conversion closes it.
+        let stop = cancel.child_token();
+        let (events, incoming) = tokio::sync::mpsc::unbounded_channel();
+        let conversion = async {
+            if !converting {
+                let files = shared.lock().expect("not poisoned").files.clone();
+                for file in files {
+                    let _ = events.send(Incoming::Ready(file));
+                }
+                drop(events);
+                return Ok(None);
+            }
             let types = if request.mode == Mode::Create {
                 None
             } else {
                 self.dataset_types(&token, &name).await?
             };
+            let staging = shared.lock().expect("not poisoned").staging.clone();
             let converted = convert(
                 &request.files,
-                &journal.staging,
+                &staging,
                 &read,
                 types,
                 &progress,
-                cancel,
+                &stop,
+                options.file_bytes.max(1 << 20),
+                events,
             )
             .await;
-            (journal.files, journal.notes) = self.unless_stopped(converted, &journal_path, job)?;
-            journal.converted = true;
-            journal.save(&journal_path)?;
-        }
-        let shared = Arc::new(Mutex::new(journal));
-        let sent = self
-            .send(&shared, &journal_path, options, &progress, cancel)
-            .await;
-        let (upload_id, bytes_sent) = match sent {
+            Ok(Some(converted?))
+        };
+        let conversion = async {
+            let result = conversion.await;
+            if result.is_err() {
+                stop.cancel();
+            }
+            result
+        };
+        let sending = async {
+            let result = self
+                .send(
+                    &shared,
+                    &journal_path,
+                    options,
+                    &progress,
+                    &stop,
+                    incoming,
+                    converting,
+                )
+                .await;
+            if result.is_err() {
+                stop.cancel();
+            }
+            result
+        };
+        let (converted, sent) = tokio::join!(conversion, sending);
+        let stopped = |e: Error| -> Error {
+            match e {
+                Error::Cancelled if job.is_paused() => Error::Paused,
+                e => e,
+            }
+        };
+        let converted = match (converted, &sent) {
+            // The conversion stopped because sending failed: sending's error says why.
+            (Err(Error::Cancelled), Err(e))
+                if !cancel.is_cancelled() && !matches!(e, Error::Cancelled) =>
+            {
+                None
+            }
+            (Err(e), _) => {
+                let e = stopped(e);
+                if !matches!(e, Error::Paused) {
+                    // Cancelled, or input that cannot be converted: nothing of it is an interrupted
+                    // upload; what went up already is abandoned.
+                    let journal = shared.lock().expect("not poisoned").clone();
+                    self.forget(&journal_path, &journal, Some(token)).await;
+                }
+                return Err(e);
+            }
+            (Ok(converted), _) => converted,
+        };
+        let (upload_id, bytes_sent) = match sent.map_err(stopped) {
             Ok(sent) => sent,
             // Pausing means "later": the journal stays, with what was sent.
-            Err(Error::Cancelled) if job.is_paused() => return Err(Error::Paused),
+            Err(Error::Paused) => return Err(Error::Paused),
             Err(Error::Cancelled) => {
                 // Cancelling means "not this": forget the journal and the local copy (a crash or a kill,
                 // which cannot clean up, is what resuming is for).
@@ -238,6 +304,27 @@ impl Client {
             }
             Err(e) => return Err(e),
         };
+        if let Some((order, notes)) = converted {
+            // The version is the files of the conversion's last passes, in row order; any other file
+            // the upload holds was made obsolete by a pass that started over.
+            let mut j = shared.lock().expect("not poisoned");
+            let files = order
+                .iter()
+                .map(|local| {
+                    j.files
+                        .iter()
+                        .find(|f| f.path == *local)
+                        .cloned()
+                        .ok_or_else(|| {
+                            Error::Local(format!("{} was converted but not sent", local.display()))
+                        })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            j.files = files;
+            j.notes = notes;
+            j.converted = true;
+            j.save(&journal_path)?;
+        }
         let journal = shared.lock().expect("not poisoned").clone();
 
         let total: u64 = journal.files.iter().map(|f| f.size as u64).sum();
@@ -261,6 +348,7 @@ impl Client {
                     upload_id,
                     mode: request.mode,
                     parts,
+                    files: Some(journal.files.iter().map(|f| f.name.clone()).collect()),
                 },
             )
             .await?;
@@ -361,8 +449,11 @@ impl Client {
         ))
     }
 
-    /// Presigns (again, when resuming) and sends every file or part not sent yet. Answers the upload id
-    /// and the bytes this run sent.
+    /// Sends every file `incoming` hands over, as it comes: presigns it (the first creates the upload,
+    /// the next are added to it), then sends its parts not sent yet, a few at a time across files.
+    /// Resuming, the backend says first what it holds, and a file converted again with the same bytes
+    /// as one the upload has is that one. Answers the upload id and the bytes this run sent.
+    #[allow(clippy::too_many_arguments)]
     async fn send(
         &self,
         journal: &Arc<Mutex<Journal>>,
@@ -370,107 +461,306 @@ impl Client {
         options: &UploadOptions,
         progress: &ProgressFn,
         cancel: &CancellationToken,
+        mut incoming: tokio::sync::mpsc::UnboundedReceiver<Incoming>,
+        converting: bool,
     ) -> Result<(String, u64)> {
-        let token = self.id_token().await?;
-        let (name, existing, files) = {
-            let j = journal.lock().expect("not poisoned");
-            (j.name.clone(), j.upload_id.clone(), j.files.clone())
-        };
-        let fresh = PresignRequest {
-            name: Some(name),
-            files: files
-                .iter()
-                .map(|f| FileSpec {
-                    name: f.name.clone(),
-                    size: f.size,
-                    sha256: f.sha256.clone(),
-                })
-                .collect(),
-            ..Default::default()
-        };
-        let request = match &existing {
-            Some(upload_id) => PresignRequest {
+        let mut urls: BTreeMap<String, FileUpload> = BTreeMap::new();
+        let existing = journal.lock().expect("not poisoned").upload_id.clone();
+        if let Some(upload_id) = &existing {
+            let token = self.id_token().await?;
+            let again = PresignRequest {
                 upload_id: Some(upload_id.clone()),
                 ..Default::default()
-            },
-            None => fresh.clone(),
-        };
-        let presigned = match self.backend().presign(&token, &request).await {
-            Ok(p) => p,
-            // Sent and committed by an earlier run that died before it could tell.
-            Err(Error::Refused { status: 409, .. }) if existing.is_some() => {
-                return Ok((existing.unwrap_or_default(), 0));
-            }
-            // Left unprocessed past its URLs' expiry, the backend swept it: start the upload again.
-            Err(Error::Refused { status: 404, .. }) if existing.is_some() => {
-                journal.lock().expect("not poisoned").sent.clear();
-                self.backend().presign(&token, &fresh).await?
-            }
-            Err(e) => return Err(e),
-        };
-        {
-            let mut j = journal.lock().expect("not poisoned");
-            j.upload_id = Some(presigned.upload_id.clone());
-            j.dataset_id = Some(presigned.dataset_id.clone());
-            // What the server already holds counts as sent (a run killed after the server had a part
-            // but before the journal recorded it).
-            for upload in &presigned.files {
-                let sent = j.sent.entry(upload.name.clone()).or_default();
-                sent.part_size = upload.part_size;
-                if upload.uploaded {
-                    sent.whole = true;
+            };
+            match self.backend().presign(&token, &again).await {
+                Ok(presigned) => {
+                    let mut j = journal.lock().expect("not poisoned");
+                    learn(&mut j, &presigned);
+                    j.save(journal_path)?;
+                    urls.extend(presigned.files.into_iter().map(|f| (f.name.clone(), f)));
                 }
-                for part in &upload.received {
-                    sent.parts
-                        .entry(part.number)
-                        .or_insert_with(|| part.etag.clone());
+                // Sent and committed by an earlier run that died before it could tell.
+                Err(Error::Refused { status: 409, .. }) if !converting => {
+                    return Ok((upload_id.clone(), 0));
                 }
-            }
-            j.save(journal_path)?;
-        }
-        let total: u64 = files.iter().map(|f| f.size as u64).sum();
-        let done = Arc::new(AtomicU64::new(0));
-        let mut items = Vec::new();
-        {
-            let j = journal.lock().expect("not poisoned");
-            for (file, upload) in files.iter().zip(&presigned.files) {
-                let sent = j.sent.get(&file.name).cloned().unwrap_or_default();
-                items.extend(work_items(file, upload, &sent, &done));
+                // Left unprocessed past its URLs' expiry, the backend swept it: start the upload again.
+                Err(Error::Refused { status: 404, .. }) => {
+                    let mut j = journal.lock().expect("not poisoned");
+                    j.upload_id = None;
+                    j.sent.clear();
+                    if converting {
+                        j.files.clear();
+                    }
+                    j.save(journal_path)?;
+                }
+                Err(e) => return Err(e),
             }
         }
-        let sent_before = done.load(Ordering::Relaxed);
+        let shared = Arc::new(Sending {
+            http: self.uploads_http().clone(),
+            journal: journal.clone(),
+            journal_path: journal_path.to_path_buf(),
+            progress: progress.clone(),
+            done: AtomicU64::new(0),
+            total: AtomicU64::new(0),
+            converting: AtomicBool::new(converting),
+            slots: tokio::sync::Semaphore::new(options.concurrency.max(1)),
+        });
+        let mut puts: tokio::task::JoinSet<Result<()>> = tokio::task::JoinSet::new();
+        // Each file's PUTs stop with its token: the whole upload's, or its own once it is obsolete.
+        let mut going: Vec<(PathBuf, CancellationToken)> = Vec::new();
+        // The files of a journal written before this run that this conversion has not made again.
+        let mut unmatched: Vec<StagedFile> = if converting {
+            journal.lock().expect("not poisoned").files.clone()
+        } else {
+            Vec::new()
+        };
+        let mut sent_before = 0;
+        loop {
+            let next = tokio::select! {
+                next = incoming.recv() => next,
+                Some(finished) = puts.join_next(), if !puts.is_empty() => {
+                    finished.map_err(|e| Error::Local(format!("sending stopped: {e}")))??;
+                    continue;
+                }
+                _ = cancel.cancelled() => return Err(Error::Cancelled),
+            };
+            let file = match next {
+                None => break,
+                Some(Incoming::StartedOver) => {
+                    // Its files are removed: stop sending them; the commit leaves them out.
+                    for (path, token) in &going {
+                        if !path.exists() {
+                            token.cancel();
+                        }
+                    }
+                    continue;
+                }
+                Some(Incoming::Ready(file)) => file,
+                Some(Incoming::Closed(path)) => {
+                    let hashed = path.clone();
+                    let (size, sha256) = tokio::task::spawn_blocking(move || hash_file(&hashed))
+                        .await
+                        .map_err(|e| Error::Local(format!("hashing stopped: {e}")))??;
+                    let local = path
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .unwrap_or("data.parquet")
+                        .to_string();
+                    // Made again with the same bytes as a file the upload has: it is that file.
+                    let name = match unmatched
+                        .iter()
+                        .position(|f| f.size == size as i64 && f.sha256 == sha256)
+                    {
+                        Some(i) => unmatched.remove(i).name,
+                        None => local,
+                    };
+                    let file = StagedFile {
+                        name,
+                        path,
+                        size: size as i64,
+                        sha256,
+                    };
+                    let mut j = journal.lock().expect("not poisoned");
+                    match j.files.iter_mut().find(|f| f.name == file.name) {
+                        Some(known) => known.path = file.path.clone(),
+                        None => j.files.push(file.clone()),
+                    }
+                    j.save(journal_path)?;
+                    file
+                }
+            };
+            let upload = match urls.get(&file.name) {
+                Some(upload) => upload.clone(),
+                None => {
+                    let presigned = self.presign_file(journal, journal_path, &file).await?;
+                    urls.extend(presigned.files.into_iter().map(|f| (f.name.clone(), f)));
+                    urls.get(&file.name).cloned().ok_or_else(|| {
+                        Error::Network(format!("the backend gave no URL for {}", file.name))
+                    })?
+                }
+            };
+            let sent = journal
+                .lock()
+                .expect("not poisoned")
+                .sent
+                .get(&file.name)
+                .cloned()
+                .unwrap_or_default();
+            let token = cancel.child_token();
+            going.push((file.path.clone(), token.clone()));
+            shared.total.fetch_add(file.size as u64, Ordering::Relaxed);
+            let held = AtomicU64::new(0);
+            let items = work_items(&file, &upload, &sent, &held);
+            let held = held.into_inner();
+            shared.done.fetch_add(held, Ordering::Relaxed);
+            sent_before += held;
+            for item in items {
+                let cancel_all = cancel.clone();
+                let shared = shared.clone();
+                let token = token.clone();
+                puts.spawn(async move {
+                    let Ok(_slot) = shared.slots.acquire().await else {
+                        return Err(Error::Cancelled);
+                    };
+                    let etag = match shared.put(&item, &token).await {
+                        Ok(etag) => etag,
+                        // Removed by the conversion because its pass started over (stopped here, or
+                        // gone before it could be opened): it is not in the version; nothing to record.
+                        Err(Error::Cancelled | Error::Local(_))
+                            if converting && !cancel_all.is_cancelled() && !item.path.exists() =>
+                        {
+                            return Ok(());
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    let mut j = shared.journal.lock().expect("not poisoned");
+                    let sent = j.sent.entry(item.file.clone()).or_default();
+                    match item.part {
+                        0 => sent.whole = true,
+                        n => {
+                            sent.parts.insert(n, etag);
+                        }
+                    }
+                    j.save(&shared.journal_path)
+                });
+            }
+        }
+        shared.converting.store(false, Ordering::Relaxed);
         progress(Progress {
             stage: Stage::Uploading,
-            bytes_done: sent_before,
-            bytes_total: total,
+            bytes_done: shared.done.load(Ordering::Relaxed),
+            bytes_total: shared.total.load(Ordering::Relaxed),
         });
-        let http = self.uploads_http().clone();
-        futures::stream::iter(items.into_iter().map(|item| {
-            let http = http.clone();
-            let done = done.clone();
-            let progress = progress.clone();
-            let journal = journal.clone();
-            let cancel = cancel.clone();
-            async move {
-                let etag = put_with_retries(&http, &item, &done, &progress, total, &cancel).await?;
-                let mut j = journal.lock().expect("not poisoned");
-                let sent = j.sent.entry(item.file.clone()).or_default();
-                match item.part {
-                    0 => sent.whole = true,
-                    n => {
-                        sent.parts.insert(n, etag);
-                    }
-                }
-                j.save(journal_path)
+        while let Some(finished) = tokio::select! {
+            finished = puts.join_next() => finished,
+            _ = cancel.cancelled() => return Err(Error::Cancelled),
+        } {
+            finished.map_err(|e| Error::Local(format!("sending stopped: {e}")))??;
+        }
+        let upload_id = journal
+            .lock()
+            .expect("not poisoned")
+            .upload_id
+            .clone()
+            .ok_or_else(|| Error::Local("the conversion made no data file".into()))?;
+        let done = shared.done.load(Ordering::Relaxed);
+        Ok((upload_id, done.saturating_sub(sent_before)))
+    }
+
+    /// Presigns one file: creates the upload with it, or adds it to the upload.
+    async fn presign_file(
+        &self,
+        journal: &Arc<Mutex<Journal>>,
+        journal_path: &Path,
+        file: &StagedFile,
+    ) -> Result<PresignResponse> {
+        let (name, upload_id) = {
+            let j = journal.lock().expect("not poisoned");
+            (j.name.clone(), j.upload_id.clone())
+        };
+        let request = PresignRequest {
+            name: upload_id.is_none().then_some(name),
+            upload_id,
+            files: vec![FileSpec {
+                name: file.name.clone(),
+                size: file.size,
+                sha256: file.sha256.clone(),
+            }],
+            ..Default::default()
+        };
+        let token = self.id_token().await?;
+        let presigned = self.backend().presign(&token, &request).await?;
+        let mut j = journal.lock().expect("not poisoned");
+        learn(&mut j, &presigned);
+        j.save(journal_path)?;
+        Ok(presigned)
+    }
+}
+
+/// Records an upload's id and dataset, and what the backend says storage already holds (a run killed
+/// after storage had a part but before the journal recorded it).
+fn learn(j: &mut Journal, presigned: &PresignResponse) {
+    j.upload_id = Some(presigned.upload_id.clone());
+    j.dataset_id = Some(presigned.dataset_id.clone());
+    for upload in &presigned.files {
+        let sent = j.sent.entry(upload.name.clone()).or_default();
+        sent.part_size = upload.part_size;
+        if upload.uploaded {
+            sent.whole = true;
+        }
+        for part in &upload.received {
+            sent.parts
+                .entry(part.number)
+                .or_insert_with(|| part.etag.clone());
+        }
+    }
+}
+
+/// What every PUT of one run shares.
+struct Sending {
+    http: reqwest::Client,
+    journal: Arc<Mutex<Journal>>,
+    journal_path: PathBuf,
+    progress: ProgressFn,
+    /// Bytes sent (and held by storage before this run).
+    done: AtomicU64,
+    /// Bytes of the files handed over so far.
+    total: AtomicU64,
+    /// While the conversion goes on, its progress is what is shown.
+    converting: AtomicBool,
+    /// PUTs in flight at once.
+    slots: tokio::sync::Semaphore,
+}
+
+impl Sending {
+    /// Counts `n` more bytes sent, and says so unless the conversion's progress is shown.
+    fn sent(&self, n: u64) {
+        let now = self.done.fetch_add(n, Ordering::Relaxed) + n;
+        if !self.converting.load(Ordering::Relaxed) {
+            (self.progress)(Progress {
+                stage: Stage::Uploading,
+                bytes_done: now,
+                bytes_total: self.total.load(Ordering::Relaxed),
+            });
+        }
+    }
+
+    /// Sends one item, retrying with backoff on 5xx, timeouts and dropped connections. Answers its
+    /// ETag.
+    async fn put(self: &Arc<Self>, item: &Item, cancel: &CancellationToken) -> Result<String> {
+        let mut attempt = 0;
+        loop {
+            if cancel.is_cancelled() {
+                return Err(Error::Cancelled);
             }
-        }))
-        .buffer_unordered(options.concurrency.max(1))
-        .try_collect::<Vec<()>>()
-        .await?;
-        Ok((
-            presigned.upload_id,
-            done.load(Ordering::Relaxed) - sent_before,
-        ))
+            let counted = Arc::new(AtomicU64::new(0));
+            let outcome = tokio::select! {
+                outcome = put_once(self, item, &counted) => outcome,
+                _ = cancel.cancelled() => Err(Attempt::Fatal(Error::Cancelled)),
+            };
+            match outcome {
+                Ok(etag) => return Ok(etag),
+                Err(Attempt::Retry(reason)) if attempt + 1 < ATTEMPTS => {
+                    self.done
+                        .fetch_sub(counted.load(Ordering::Relaxed), Ordering::Relaxed);
+                    attempt += 1;
+                    let wait = Duration::from_millis(250 << attempt).min(Duration::from_secs(8));
+                    tracing::warn!(
+                        "sending {} failed ({reason}); retrying in {wait:?}",
+                        what(item)
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                Err(Attempt::Retry(reason)) => {
+                    return Err(Error::Network(format!(
+                        "sending {} failed {ATTEMPTS} times ({reason}); run the same command again to resume",
+                        what(item)
+                    )));
+                }
+                Err(Attempt::Fatal(e)) => return Err(e),
+            }
+        }
     }
 }
 
@@ -535,48 +825,6 @@ fn work_items(
         .collect()
 }
 
-/// Sends one item, retrying with backoff on 5xx, timeouts and dropped connections. Answers its ETag.
-async fn put_with_retries(
-    http: &reqwest::Client,
-    item: &Item,
-    done: &Arc<AtomicU64>,
-    progress: &ProgressFn,
-    total: u64,
-    cancel: &CancellationToken,
-) -> Result<String> {
-    let mut attempt = 0;
-    loop {
-        if cancel.is_cancelled() {
-            return Err(Error::Cancelled);
-        }
-        let counted = Arc::new(AtomicU64::new(0));
-        let outcome = tokio::select! {
-            outcome = put_once(http, item, done, &counted, progress, total) => outcome,
-            _ = cancel.cancelled() => Err(Attempt::Fatal(Error::Cancelled)),
-        };
-        match outcome {
-            Ok(etag) => return Ok(etag),
-            Err(Attempt::Retry(reason)) if attempt + 1 < ATTEMPTS => {
-                done.fetch_sub(counted.load(Ordering::Relaxed), Ordering::Relaxed);
-                attempt += 1;
-                let wait = Duration::from_millis(250 << attempt).min(Duration::from_secs(8));
-                tracing::warn!(
-                    "sending {} failed ({reason}); retrying in {wait:?}",
-                    what(item)
-                );
-                tokio::time::sleep(wait).await;
-            }
-            Err(Attempt::Retry(reason)) => {
-                return Err(Error::Network(format!(
-                    "sending {} failed {ATTEMPTS} times ({reason}); run the same command again to resume",
-                    what(item)
-                )));
-            }
-            Err(Attempt::Fatal(e)) => return Err(e),
-        }
-    }
-}
-
 fn what(item: &Item) -> String {
     match item.part {
         0 => item.file.clone(),
@@ -590,12 +838,9 @@ enum Attempt {
 }
 
 async fn put_once(
-    http: &reqwest::Client,
+    shared: &Arc<Sending>,
     item: &Item,
-    done: &Arc<AtomicU64>,
     counted: &Arc<AtomicU64>,
-    progress: &ProgressFn,
-    total: u64,
 ) -> Result<String, Attempt> {
     let local =
         |e: std::io::Error| Attempt::Fatal(Error::Local(format!("{}: {e}", item.path.display())));
@@ -606,21 +851,16 @@ async fn put_once(
     let reader = file.take(item.length);
     let stream = tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024).inspect_ok({
         let counted = counted.clone();
-        let progress = progress.clone();
-        let done = done.clone();
+        let shared = shared.clone();
         move |chunk| {
             let n = chunk.len() as u64;
             counted.fetch_add(n, Ordering::Relaxed);
-            let now = done.fetch_add(n, Ordering::Relaxed) + n;
-            progress(Progress {
-                stage: Stage::Uploading,
-                bytes_done: now,
-                bytes_total: total,
-            });
+            shared.sent(n);
         }
     });
     let body = reqwest::Body::wrap_stream(stream.map_ok(bytes::Bytes::from).boxed());
-    let mut request = http
+    let mut request = shared
+        .http
         .put(&item.url)
         .header(reqwest::header::CONTENT_LENGTH, item.length)
         .body(body);
@@ -659,7 +899,20 @@ async fn put_once(
     }))
 }
 
-/// Converts the CSV files into one local Delta table and describes its data files.
+/// What the conversion hands the sender: data files as they are closed (or, for a table converted
+/// earlier, as they are), and passes that started over.
+enum Incoming {
+    /// A data file the conversion closed: to be hashed and sent.
+    Closed(PathBuf),
+    /// A data file already described.
+    Ready(StagedFile),
+    /// A pass started over: the files it had closed are gone and will not be in the version.
+    StartedOver,
+}
+
+/// Converts the input files into one local Delta table, telling `events` each data file as it is
+/// closed. Answers the table's data files in row order, and what the conversion noted.
+#[allow(clippy::too_many_arguments)]
 async fn convert(
     files: &[PathBuf],
     staging: &Path,
@@ -667,7 +920,9 @@ async fn convert(
     types: Option<BTreeMap<String, ColumnType>>,
     progress: &ProgressFn,
     cancel: &CancellationToken,
-) -> Result<(Vec<StagedFile>, Vec<String>)> {
+    file_bytes: usize,
+    events: tokio::sync::mpsc::UnboundedSender<Incoming>,
+) -> Result<(Vec<PathBuf>, Vec<String>)> {
     let _ = std::fs::remove_dir_all(staging);
     // The copy of the user's data is theirs alone: `staging/` and the table's directory are 0700 before
     // anything is written in them, and the written tree is made 0700/0600 once converted.
@@ -689,13 +944,21 @@ async fn convert(
     let read = read.clone();
     let table = staging.to_path_buf();
     let progress = progress.clone();
-    let result = tokio::task::spawn_blocking(move || -> Result<(Vec<StagedFile>, Vec<String>)> {
+    let result = tokio::task::spawn_blocking(move || -> Result<(Vec<PathBuf>, Vec<String>)> {
         let staging = table;
         let mut notes = Vec::new();
         let total: u64 = files
             .iter()
             .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
             .sum();
+        let watch = |event: delta_bridge_ingest::FileEvent| {
+            let _ = events.send(match event {
+                delta_bridge_ingest::FileEvent::Closed { path, .. } => {
+                    Incoming::Closed(path.to_path_buf())
+                }
+                delta_bridge_ingest::FileEvent::StartedOver => Incoming::StartedOver,
+            });
+        };
         let mut before = 0u64;
         for (i, file) in files.iter().enumerate() {
             let mut options = ConvertOptions {
@@ -705,6 +968,7 @@ async fn convert(
                     delta_bridge_ingest::Mode::Append
                 },
                 read: read.clone(),
+                target_file_bytes: file_bytes,
                 ..Default::default()
             };
             if let Some(types) = &types {
@@ -723,7 +987,9 @@ async fn convert(
                     bytes_total: total,
                 })
             };
-            let converted = delta_bridge_ingest::convert(file, &staging, &options, &report, &stop)?;
+            let converted = delta_bridge_ingest::convert_watching(
+                file, &staging, &options, &report, &stop, &watch,
+            )?;
             notes.extend(converted.widened.iter().map(|w| {
                 format!(
                     "{}: column '{}' became {} (was {}): row {} has '{}'",
@@ -745,7 +1011,11 @@ async fn convert(
         }
         crate::private::restrict_tree(&staging)
             .map_err(|e| Error::Local(format!("{}: {e}", staging.display())))?;
-        Ok((describe(&staging)?, notes))
+        let order = delta_bridge_ingest::table_files(&staging)?
+            .iter()
+            .map(|name| staging.join(name))
+            .collect();
+        Ok((order, notes))
     })
     .await
     .map_err(|e| Error::Local(format!("the conversion stopped: {e}")))?;
@@ -755,6 +1025,11 @@ async fn convert(
     }
     result
 }
+
+/// Size at which the conversion closes a data file and begins the next, so that it can go up while
+/// the rest is converted: small enough that the first starts within a second of a 1 GB CSV and the
+/// last is a short tail after the conversion ends, large enough that readers fetch few files.
+pub const FILE_BYTES: usize = 32 << 20;
 
 /// Type overrides that make a file's columns take the dataset's types where they can.
 fn matching_types(
@@ -913,6 +1188,7 @@ mod tests {
                 ..Default::default()
             },
             concurrency: 1,
+            file_bytes: FILE_BYTES,
         };
         let e = client
             .upload(&options, Arc::new(|_| {}), &Job::new())
@@ -1022,6 +1298,7 @@ mod tests {
             let options = UploadOptions {
                 request: request.clone(),
                 concurrency: 1,
+                file_bytes: FILE_BYTES,
             };
             putting.store(false, Ordering::SeqCst);
             tokio::spawn(async move {
@@ -1114,6 +1391,8 @@ mod tests {
                     None,
                     &(Arc::new(|_| {}) as ProgressFn),
                     &CancellationToken::new(),
+                    FILE_BYTES,
+                    tokio::sync::mpsc::unbounded_channel().0,
                 ))
                 .unwrap()
         });

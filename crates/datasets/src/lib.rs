@@ -308,8 +308,8 @@ impl Datasets {
                 continue;
             }
             self.storage.delete_prefix(&deletion.prefix).await?;
-            if let Some((key, id)) = &deletion.multipart {
-                self.storage.delete_object(key, Some(id)).await?;
+            if let Some((key, id)) = &deletion.object {
+                self.storage.delete_object(key, id.as_deref()).await?;
             }
             self.store.finish_deletion(&deletion.id).await?;
             tracing::info!(prefix = deletion.prefix, "deleted");

@@ -10,11 +10,52 @@ use delta_bridge_ingest::{ColumnType, DataFile, FooterError};
 use futures::{StreamExt, TryStreamExt};
 
 use crate::delta_log::{self, Added};
-use crate::store::{CommitPlan, FileRecord, UploadFile, VersionRecord};
+use crate::store::{CommitPlan, FileRecord, Upload, UploadFile, VersionRecord};
 use crate::*;
 
 /// Longest Parquet footer read (with its 8-byte trailer); a file declaring more is refused.
 pub const MAX_FOOTER: u64 = 16 << 20;
+
+/// The upload's files that make the version (`names` in that order, or all in upload order) and those
+/// left out.
+fn choose_files<'a>(
+    upload: &'a Upload,
+    names: Option<&[String]>,
+) -> Result<(Vec<&'a UploadFile>, Vec<&'a UploadFile>)> {
+    let Some(names) = names else {
+        return Ok((upload.files.iter().collect(), Vec::new()));
+    };
+    if names.is_empty() {
+        return Err(Error::Invalid(
+            "files: name at least one file of the upload".into(),
+        ));
+    }
+    let mut chosen = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        let file = upload
+            .files
+            .iter()
+            .find(|f| &f.name == name)
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "files[{i}]: upload {} has no file named {name:?}",
+                    upload.id
+                ))
+            })?;
+        if chosen.iter().any(|c: &&UploadFile| c.index == file.index) {
+            return Err(Error::Invalid(format!(
+                "files[{i}]: {name:?} is named more than once"
+            )));
+        }
+        chosen.push(file);
+    }
+    let discarded = upload
+        .files
+        .iter()
+        .filter(|f| !chosen.iter().any(|c| c.index == f.index))
+        .collect();
+    Ok((chosen, discarded))
+}
 
 impl Datasets {
     /// Verifies an upload's objects and commits them as a new version (create, append or overwrite).
@@ -50,12 +91,12 @@ impl Datasets {
             }
             _ => {}
         }
+        let (chosen, discarded) = choose_files(&upload, request.files.as_deref())?;
         let mut columns: Option<Vec<(String, ColumnType)>> = None;
-        let mut added = Vec::with_capacity(upload.files.len());
+        let mut added = Vec::with_capacity(chosen.len());
         let mut rows_added = 0i64;
         // Objects are checked a few at a time (reading them back is I/O bound), answered in order.
-        let checks: Vec<_> = upload
-            .files
+        let checks: Vec<_> = chosen
             .iter()
             .map(|file| self.verify_file(&upload.id, file, &request))
             .collect();
@@ -63,7 +104,7 @@ impl Datasets {
             .buffered(4)
             .try_collect()
             .await?;
-        for (file, described) in upload.files.iter().zip(checked) {
+        for (file, described) in chosen.iter().copied().zip(checked) {
             let these: Vec<(String, String)> = described
                 .columns
                 .iter()
@@ -193,6 +234,7 @@ impl Datasets {
             added: added_records,
             replace_files: operation == Mode::Overwrite,
             upload_id: upload.id.clone(),
+            discarded: discarded.into_iter().cloned().collect(),
         };
         let entry = delta_log::entry(
             &upload.id,

@@ -189,8 +189,8 @@ pub struct Deletion {
     pub id: String,
     /// Every object under this prefix goes.
     pub prefix: String,
-    /// An S3 multipart upload to abort: its key and id.
-    pub multipart: Option<(String, String)>,
+    /// An object to delete, with the multipart upload to abort for it (its id) if any.
+    pub object: Option<(String, Option<String>)>,
     /// The share generation `share.yaml` must have reached first.
     pub after_generation: i64,
 }
@@ -212,6 +212,9 @@ pub struct CommitPlan {
     pub replace_files: bool,
     /// The upload being processed.
     pub upload_id: String,
+    /// Its files left out of the version (made obsolete by a conversion that started over): their
+    /// objects are deleted once the commit is recorded.
+    pub discarded: Vec<UploadFile>,
 }
 
 /// The metadata store.
@@ -388,22 +391,37 @@ impl Store {
         .bind(upload.expires_at)
         .execute(&mut *tx)
         .await?;
-        for file in &upload.files {
-            sqlx::query(
-                "INSERT INTO upload_files (upload_id, idx, name, object_key, size, sha256, part_size, multipart_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(&upload.id)
-            .bind(file.index)
-            .bind(&file.name)
-            .bind(&file.key)
-            .bind(file.size)
-            .bind(&file.sha256)
-            .bind(file.part_size)
-            .bind(file.multipart_id.clone())
-            .execute(&mut *tx)
-            .await?;
+        insert_upload_files(&mut tx, &upload.id, &upload.files).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds files to an upload that is neither processed nor being processed; `files` must continue its
+    /// numbering (another request that added files meanwhile makes this one a conflict to retry).
+    pub async fn add_upload_files(&self, upload_id: &str, files: &[UploadFile]) -> Result<()> {
+        let mut tx = self.write().await?;
+        let open = sqlx::query(
+            "SELECT id FROM uploads WHERE id = $1 AND committed_version IS NULL AND committing_at IS NULL",
+        )
+        .bind(upload_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if open.is_none() {
+            return Err(Error::Conflict(format!(
+                "upload {upload_id} is processed or being processed; files can no longer be added"
+            )));
         }
+        let held: i64 = sqlx::query("SELECT COUNT(*) AS n FROM upload_files WHERE upload_id = $1")
+            .bind(upload_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("n")?;
+        if files.first().is_some_and(|f| f.index != held) {
+            return Err(Error::Conflict(format!(
+                "files were added to upload {upload_id} meanwhile; ask again"
+            )));
+        }
+        insert_upload_files(&mut tx, upload_id, files).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -794,6 +812,22 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        if !plan.discarded.is_empty() {
+            // Never served, so nothing waits for share.yaml: due at the current generation.
+            let after = generation(&mut tx).await?;
+            for file in &plan.discarded {
+                // The object, and the parts a multipart upload of it received (on local disk under
+                // `.uploads/<upload>-<index>`; an S3 upload is aborted).
+                insert_deletion(
+                    &mut tx,
+                    &format!(".uploads/{}-{}", plan.upload_id, file.index),
+                    Some((&file.key, file.multipart_id.as_deref())),
+                    after,
+                    d.updated_at,
+                )
+                .await?;
+            }
+        }
         for file in &plan.added {
             sqlx::query(
                 "INSERT INTO files (dataset_id, path, size, rows_count, added_version) VALUES ($1, $2, $3, $4, $5)",
@@ -858,7 +892,7 @@ impl Store {
             insert_deletion(
                 &mut tx,
                 &format!(".uploads/{multipart_id}"),
-                Some((&key, &multipart_id)),
+                Some((&key, Some(&multipart_id))),
                 after,
                 now,
             )
@@ -901,7 +935,7 @@ impl Store {
                 Ok(Deletion {
                     id: r.try_get("id")?,
                     prefix: r.try_get("prefix")?,
-                    multipart: key.zip(id),
+                    object: key.map(|key| (key, id)),
                     after_generation: r.try_get("after_generation")?,
                 })
             })
@@ -1153,10 +1187,34 @@ pub struct VacuumPlan {
     pub current: std::collections::HashSet<String>,
 }
 
+async fn insert_upload_files(
+    connection: &mut sqlx::AnyConnection,
+    upload_id: &str,
+    files: &[UploadFile],
+) -> Result<()> {
+    for file in files {
+        sqlx::query(
+            "INSERT INTO upload_files (upload_id, idx, name, object_key, size, sha256, part_size, multipart_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(upload_id)
+        .bind(file.index)
+        .bind(&file.name)
+        .bind(&file.key)
+        .bind(file.size)
+        .bind(&file.sha256)
+        .bind(file.part_size)
+        .bind(file.multipart_id.clone())
+        .execute(&mut *connection)
+        .await?;
+    }
+    Ok(())
+}
+
 async fn insert_deletion(
     connection: &mut sqlx::AnyConnection,
     prefix: &str,
-    multipart: Option<(&str, &str)>,
+    object: Option<(&str, Option<&str>)>,
     after_generation: i64,
     now: i64,
 ) -> Result<()> {
@@ -1166,8 +1224,8 @@ async fn insert_deletion(
     )
     .bind(crate::ids::random_hex(16))
     .bind(prefix)
-    .bind(multipart.map(|(k, _)| k.to_string()))
-    .bind(multipart.map(|(_, i)| i.to_string()))
+    .bind(object.map(|(k, _)| k.to_string()))
+    .bind(object.and_then(|(_, i)| i.map(str::to_string)))
     .bind(after_generation)
     .bind(now)
     .execute(connection)

@@ -22,6 +22,9 @@ impl Datasets {
                     "upload {upload_id} was already processed as version {version}"
                 )));
             }
+            if !request.files.is_empty() {
+                return self.add_files(upload, &request, expires_at).await;
+            }
             let page = match &request.page {
                 Some(page) => Page::parse(page, &upload)?,
                 None => Page::FIRST,
@@ -35,22 +38,8 @@ impl Datasets {
             ));
         }
         validate_files(&request.files)?;
-        let limits = &self.settings.limits;
-        if request.files.len() > limits.files_per_upload {
-            return Err(Error::Invalid(format!(
-                "files: {} files, but an upload holds at most {}; upload the rest as another version (append)",
-                request.files.len(),
-                limits.files_per_upload
-            )));
-        }
         let total: i64 = request.files.iter().map(|f| f.size).sum();
-        if total > limits.bytes_per_upload {
-            return Err(Error::TooLarge(format!(
-                "files: {} in all, but an upload holds at most {}; upload them as several versions (append)",
-                bytes_text(total),
-                bytes_text(limits.bytes_per_upload)
-            )));
-        }
+        self.check_upload_limits(request.files.len(), total)?;
         let (dataset_id, dataset_name) = match (&request.dataset_id, &request.name) {
             (Some(id), _) => {
                 let dataset = self
@@ -75,33 +64,9 @@ impl Datasets {
         };
         self.check_quota(owner, &dataset_id, total).await?;
         let upload_id = ids::upload_id();
-        let mut files = Vec::with_capacity(request.files.len());
-        for (index, spec) in request.files.iter().enumerate() {
-            let key = format!(
-                "{}/part-{index:05}-{upload_id}.parquet",
-                table_key(&dataset_id)
-            );
-            let multipart = spec.size > self.settings.multipart_threshold;
-            let multipart_id = match (&self.storage, multipart) {
-                (_, false) => None,
-                (Storage::Local { .. }, true) => Some(format!("{upload_id}-{index}")),
-                (Storage::S3 { .. }, true) => Some(self.storage.start_multipart(&key).await?),
-            };
-            files.push(UploadFile {
-                index: index as i64,
-                name: spec.name.clone(),
-                key,
-                size: spec.size,
-                sha256: spec.sha256.to_ascii_lowercase(),
-                part_size: if multipart {
-                    part_size_for(spec.size, self.settings.part_size)
-                } else {
-                    0
-                },
-                multipart_id,
-                verified: false,
-            });
-        }
+        let files = self
+            .upload_files(&upload_id, &dataset_id, 0, &request.files)
+            .await?;
         let upload = Upload {
             id: upload_id,
             owner: owner.to_string(),
@@ -115,6 +80,121 @@ impl Datasets {
         self.store.insert_upload(&upload).await?;
         self.upload_urls(&upload, expires_at, false, Page::FIRST)
             .await
+    }
+
+    /// Adds files to an unprocessed upload (a client sending each file as its conversion closes it) and
+    /// answers the URLs of the upload's files from the first of them on. A file the upload already has
+    /// under that name, with the same size and SHA-256, is not added again (a retried request).
+    async fn add_files(
+        &self,
+        mut upload: Upload,
+        request: &PresignRequest,
+        expires_at: i64,
+    ) -> Result<PresignResponse> {
+        if request.page.is_some() {
+            return Err(Error::Invalid(
+                "page: give it without files, to fetch the next page of an upload's URLs".into(),
+            ));
+        }
+        validate_files(&request.files)?;
+        let mut first = None;
+        let mut new = Vec::new();
+        for (i, spec) in request.files.iter().enumerate() {
+            match upload.files.iter().find(|f| f.name == spec.name) {
+                Some(known)
+                    if known.size == spec.size
+                        && known.sha256.eq_ignore_ascii_case(&spec.sha256) =>
+                {
+                    first = Some(first.map_or(known.index, |f: i64| f.min(known.index)));
+                }
+                Some(_) => {
+                    return Err(Error::Conflict(format!(
+                        "files[{i}]: upload {} already has a file named {:?} with other contents",
+                        upload.id, spec.name
+                    )));
+                }
+                None => new.push(spec.clone()),
+            }
+        }
+        if !new.is_empty() {
+            let adding: i64 = new.iter().map(|f| f.size).sum();
+            let held: i64 = upload.files.iter().map(|f| f.size).sum();
+            self.check_upload_limits(upload.files.len() + new.len(), held + adding)?;
+            self.check_quota(&upload.owner, &upload.dataset_id, adding)
+                .await?;
+            let next = upload.files.len() as i64;
+            let added = self
+                .upload_files(&upload.id, &upload.dataset_id, next, &new)
+                .await?;
+            self.store.add_upload_files(&upload.id, &added).await?;
+            first = Some(first.map_or(next, |f| f.min(next)));
+            upload.files.extend(added);
+        }
+        self.store.extend_upload(&upload.id, expires_at).await?;
+        let page = Page {
+            file: first.unwrap_or(0),
+            part: 0,
+        };
+        self.upload_urls(&upload, expires_at, false, page).await
+    }
+
+    /// Refuses an upload of more files or bytes than one may hold.
+    fn check_upload_limits(&self, files: usize, bytes: i64) -> Result<()> {
+        let limits = &self.settings.limits;
+        if files > limits.files_per_upload {
+            return Err(Error::Invalid(format!(
+                "files: {files} files, but an upload holds at most {}; upload the rest as another version (append)",
+                limits.files_per_upload
+            )));
+        }
+        if bytes > limits.bytes_per_upload {
+            return Err(Error::TooLarge(format!(
+                "files: {} in all, but an upload holds at most {}; upload them as several versions (append)",
+                bytes_text(bytes),
+                bytes_text(limits.bytes_per_upload)
+            )));
+        }
+        Ok(())
+    }
+
+    /// The records of files to upload, numbered from `first`: their object keys, and their S3 multipart
+    /// uploads started when they are split.
+    async fn upload_files(
+        &self,
+        upload_id: &str,
+        dataset_id: &str,
+        first: i64,
+        specs: &[FileSpec],
+    ) -> Result<Vec<UploadFile>> {
+        let mut files = Vec::with_capacity(specs.len());
+        for (i, spec) in specs.iter().enumerate() {
+            let index = first + i as i64;
+            let key = format!(
+                "{}/part-{index:05}-{upload_id}.parquet",
+                table_key(dataset_id)
+            );
+            let multipart = spec.size > self.settings.multipart_threshold;
+            let multipart_id = match (&self.storage, multipart) {
+                (_, false) => None,
+                (Storage::Local { .. }, true) => Some(format!("{upload_id}-{index}")),
+                (Storage::S3 { .. }, true) => Some(self.storage.start_multipart(&key).await?),
+            };
+            files.push(UploadFile {
+                index,
+                name: spec.name.clone(),
+                key,
+                size: spec.size,
+                sha256: spec.sha256.to_ascii_lowercase(),
+                part_size: if multipart {
+                    part_size_for(spec.size, self.settings.part_size)
+                } else {
+                    0
+                },
+                multipart_id,
+                verified: false,
+            });
+        }
+        Ok(files)
     }
 
     /// One page of an upload's URLs, from `page` on; when `resuming`, also what storage already holds.

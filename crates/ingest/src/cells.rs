@@ -155,7 +155,7 @@ pub(crate) fn timestamp_text(micros: i64) -> String {
 
 /// Days since 1970-01-01 of a timestamp at midnight, if it is at midnight.
 pub(crate) fn midnight_days(micros: i64) -> Option<i32> {
-    (micros % MICROS_PER_DAY == 0).then(|| (micros / MICROS_PER_DAY) as i32)
+    (micros % MICROS_PER_DAY == 0).then_some((micros / MICROS_PER_DAY) as i32)
 }
 
 /// Microseconds of midnight of a date.

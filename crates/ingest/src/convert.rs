@@ -251,6 +251,23 @@ impl From<Error> for PassError {
     }
 }
 
+/// What happens to a conversion's data files, as it happens: for a caller that sends each file while
+/// the conversion goes on.
+#[derive(Debug, Clone, Copy)]
+pub enum FileEvent<'a> {
+    /// A data file is written in full and closed; it does not change again. It makes the table only if
+    /// the conversion ends well and no [`FileEvent::StartedOver`] follows it.
+    Closed {
+        /// The file, in the table's directory.
+        path: &'a Path,
+        /// Its size.
+        size: u64,
+    },
+    /// A value did not fit its column, which was widened: the pass starts over, and every file closed
+    /// since the previous one started is removed.
+    StartedOver,
+}
+
 /// Converts `file` into the Delta table at `table_dir`.
 pub fn convert(
     file: &Path,
@@ -258,6 +275,18 @@ pub fn convert(
     options: &ConvertOptions,
     progress: &(dyn Fn(Progress) + Sync),
     cancel: &AtomicBool,
+) -> Result<Converted> {
+    convert_watching(file, table_dir, options, progress, cancel, &|_| {})
+}
+
+/// [`convert`], telling `watch` each data file as it is closed, and each pass that starts over.
+pub fn convert_watching(
+    file: &Path,
+    table_dir: &Path,
+    options: &ConvertOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+    cancel: &AtomicBool,
+    watch: &(dyn Fn(FileEvent) + Sync),
 ) -> Result<Converted> {
     let (mut input, preview) = Input::open(file, &options.read)?;
     let mut columns = preview.columns.clone();
@@ -307,6 +336,7 @@ pub fn convert(
             cancel,
             &tracker,
             &error_cells,
+            watch,
         ) {
             Ok(()) => {
                 break (
@@ -339,6 +369,7 @@ pub fn convert(
                             value,
                         });
                         columns[column].column_type = to;
+                        watch(FileEvent::StartedOver);
                     }
                     PassError::Mismatch {
                         file,
@@ -369,6 +400,7 @@ pub fn convert(
                             column.name
                         ));
                         columns.push(column);
+                        watch(FileEvent::StartedOver);
                     }
                     PassError::NewColumn { file, row, key, .. } => {
                         cleanup(&[]);
@@ -536,6 +568,7 @@ fn write_pass(
     cancel: &AtomicBool,
     tracker: &Mutex<Vec<WrittenFile>>,
     error_cells: &AtomicU64,
+    watch: &(dyn Fn(FileEvent) + Sync),
 ) -> std::result::Result<(), PassError> {
     let file = input.file().to_path_buf();
     let file = file.as_path();
@@ -570,6 +603,7 @@ fn write_pass(
         columns,
         target_file_bytes: options.target_file_bytes,
         tracker,
+        watch,
     };
     let stop = AtomicBool::new(false);
     let first_error: Mutex<Option<PassError>> = Mutex::new(None);
@@ -1373,6 +1407,7 @@ struct Sequencer<'a> {
     columns: &'a [Column],
     target_file_bytes: usize,
     tracker: &'a Mutex<Vec<WrittenFile>>,
+    watch: &'a (dyn Fn(FileEvent) + Sync),
 }
 
 struct Sequence {
@@ -1448,7 +1483,7 @@ impl Sequencer<'_> {
         open.append(group)?;
         if open.size() >= self.target_file_bytes {
             let full = output.take().expect("open");
-            full.close(self.tracker, self.columns)?;
+            full.close(self.tracker, self.columns, self.watch)?;
         }
         Ok(())
     }
@@ -1458,7 +1493,7 @@ impl Sequencer<'_> {
         let queue = self.queue.into_inner().expect("sequence lock");
         debug_assert!(queue.pending.is_empty(), "every chunk's group was appended");
         match queue.output {
-            Some(open) => open.close(self.tracker, self.columns),
+            Some(open) => open.close(self.tracker, self.columns, self.watch),
             None => Ok(()),
         }
     }
@@ -1533,6 +1568,7 @@ impl OpenFile {
         self,
         tracker: &Mutex<Vec<WrittenFile>>,
         columns: &[Column],
+        watch: &(dyn Fn(FileEvent) + Sync),
     ) -> std::result::Result<(), PassError> {
         let metadata = self
             .writer
@@ -1545,15 +1581,21 @@ impl OpenFile {
             })?
             .len();
         let stats = crate::stats::file_stats(&metadata, columns, self.rows);
-        let mut tracker = tracker.lock().expect("tracker lock");
-        if let Some(entry) = tracker.iter_mut().find(|f| f.name == self.name) {
-            *entry = WrittenFile {
-                name: self.name,
-                size,
-                rows: self.rows,
-                stats,
-            };
+        {
+            let mut tracker = tracker.lock().expect("tracker lock");
+            if let Some(entry) = tracker.iter_mut().find(|f| f.name == self.name) {
+                *entry = WrittenFile {
+                    name: self.name,
+                    size,
+                    rows: self.rows,
+                    stats,
+                };
+            }
         }
+        watch(FileEvent::Closed {
+            path: &self.path,
+            size,
+        });
         Ok(())
     }
 }

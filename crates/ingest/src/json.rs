@@ -28,6 +28,9 @@ use crate::preview::{Column, MAX_HEAD_BYTES, Options, Preview, SAMPLE_ROWS, colu
 use crate::source::{Counting, Format, dialect, io};
 use crate::{Error, Result};
 
+/// One record's fields: each flattened key (its path of names) and its cell.
+type Fields = Vec<(Vec<String>, Cell)>;
+
 /// The deepest key path that becomes a column of its own (`a_b_c`).
 pub const MAX_DEPTH: usize = 3;
 /// Rows per chunk handed to the workers.
@@ -70,7 +73,7 @@ impl JsonInput {
             columns_by_key: HashMap::new(),
         };
         // The sample: up to SAMPLE_ROWS records, columns in the order their keys appear.
-        let mut sample: Vec<(u64, Vec<(Vec<String>, Cell)>)> = Vec::new();
+        let mut sample: Vec<(u64, Fields)> = Vec::new();
         let mut read = 0u64;
         input
             .records(
@@ -233,7 +236,7 @@ impl JsonInput {
     /// A record's fields placed in their columns; a key without a column is returned with its value.
     fn row(
         &self,
-        fields: Vec<(Vec<String>, Cell)>,
+        fields: Fields,
         width: usize,
     ) -> std::result::Result<Vec<Cell>, (Vec<String>, Cell)> {
         let mut row = vec![Cell::Null; width];
@@ -251,7 +254,7 @@ impl JsonInput {
     fn records(
         &self,
         done: Arc<std::sync::atomic::AtomicU64>,
-        each: &mut dyn FnMut(u64, Vec<(Vec<String>, Cell)>) -> std::result::Result<bool, PassError>,
+        each: &mut dyn FnMut(u64, Fields) -> std::result::Result<bool, PassError>,
         limit: Option<u64>,
     ) -> std::result::Result<(), PassError> {
         let path = &self.file;
@@ -388,11 +391,7 @@ fn layout(path: &Path, format: Format) -> Result<Layout> {
 }
 
 /// Fields of an object, flattened: `{"a": {"b": 1}}` → `(["a", "b"], 1)`.
-fn flatten(
-    fields: Vec<(String, Value)>,
-    path: &mut Vec<String>,
-    out: &mut Vec<(Vec<String>, Cell)>,
-) {
+fn flatten(fields: Vec<(String, Value)>, path: &mut Vec<String>, out: &mut Fields) {
     for (key, value) in fields {
         path.push(key);
         match value {
@@ -583,7 +582,7 @@ impl<'de> Visitor<'de> for EachElement<'_> {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Vec<(Vec<String>, Cell)> {
+    fn parse(text: &str) -> Fields {
         let Value::Object(fields) = serde_json::from_str::<Value>(text).unwrap() else {
             panic!("an object")
         };

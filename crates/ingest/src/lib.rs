@@ -45,7 +45,10 @@ mod tokenize;
 mod workbook;
 
 pub use commit::table_files;
-pub use convert::{Codec, ConvertOptions, Converted, OnMismatch, Progress, Widened, convert};
+pub use convert::{
+    Codec, ConvertOptions, Converted, FileEvent, OnMismatch, Progress, Widened, convert,
+    convert_watching,
+};
 /// What to do with the table at the destination: make a new one (failing if one exists), add the rows
 /// to an existing one with the same columns, or replace its rows (and columns). The one write mode of
 /// the workspace.

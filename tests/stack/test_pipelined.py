@@ -1,0 +1,133 @@
+"""Drop to shared at the speed of the link: the CLI sends each data file as soon as the conversion closes it.
+Killed while still converting, it resumes without sending a part twice; cancelled while converting, it
+leaves nothing; a column widened after files went up discards them, and the version holds only the files
+of the conversion's last pass. On local disk and on S3 (s3s-fs)."""
+
+import json
+import signal
+import uuid
+
+import deltalake
+
+from conftest import wait_for
+from test_uploader import ANSI, PASSWORD, Cli, big_csv, received_counts
+
+# Small data files, so that a CSV of a few hundred MB makes several and they go up while it converts.
+FILE_SIZE = ["--file-size", "8"]
+
+
+def journal_of(journals):
+    for path in journals.glob("*.json"):
+        try:
+            return json.loads(path.read_text())
+        except ValueError:
+            continue
+    return None
+
+
+def sending_while_converting(journals):
+    """The journal shows parts sent while the conversion has not finished."""
+    journal = journal_of(journals)
+    return bool(journal and not journal["converted"] and journal.get("upload_id")
+                and any(s.get("parts") or s.get("whole") for s in journal["sent"].values()))
+
+
+def signed_in(stack, tmp_path):
+    cli = Cli(stack, tmp_path / "cli")
+    cli.run("login", "--email", f"{uuid.uuid4().hex[:10]}@example.com", "--sign-up", stdin=PASSWORD + "\n")
+    return cli
+
+
+def test_killed_while_converting_it_resumes_without_sending_a_part_twice(stack, tmp_path):
+    cli = signed_in(stack, tmp_path)
+    csv = tmp_path / "big.csv"
+    rows = big_csv(csv, megabytes=300)
+    journals = cli.state / "uploads"
+
+    first = cli.spawn("upload", csv, "--name", "piped", "--concurrency", "1", *FILE_SIZE, "--json")
+    assert wait_for(lambda: sending_while_converting(journals), timeout=600, interval=0.005), first.communicate()
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    journal = journal_of(journals)
+    assert journal["converted"] is False, "killed before the conversion ended"
+    upload_id = journal["upload_id"]
+
+    second = cli.json("upload", csv, "--name", "piped", "--concurrency", "4", *FILE_SIZE)
+    assert second["resumed"] is True
+    assert second["dataset"]["rows"] == rows
+    assert second["bytesSent"] > 0
+    assert not list(journals.glob("*.json")), "the journal is removed once committed"
+
+    table = deltalake.DeltaTable(str(stack.storage_dir / "datasets" / second["dataset"]["id"]))
+    assert len(table.file_uris()) >= 3, "several data files, sent as they were closed"
+    frame = table.to_pandas()
+    assert len(frame) == rows and frame["id"].tolist() == list(range(rows)), "every row once, in order"
+
+    if stack.s3_log is None:
+        # Converting again made the same bytes: what the first run sent was not sent again.
+        counts = received_counts(ANSI.sub("", (stack.dir / "backend.log").read_text()), upload_id)
+        assert counts and all(n == 1 for n in counts.values()), {k: n for k, n in counts.items() if n != 1}
+
+
+def test_cancelled_while_converting_it_leaves_nothing(stack, tmp_path):
+    cli = signed_in(stack, tmp_path)
+    csv = tmp_path / "big.csv"
+    big_csv(csv, megabytes=300)
+    before = {p for p in stack.storage_root.rglob("*") if p.is_file()}
+    journals = cli.state / "uploads"
+    seen = {}
+
+    def sending():
+        journal = journal_of(journals)
+        if journal and sending_while_converting(journals):
+            seen.update(journal)
+            return True
+        return False
+
+    upload = cli.spawn("upload", csv, "--name", "cancelled", "--concurrency", "1", *FILE_SIZE, "--json")
+    assert wait_for(sending, timeout=600, interval=0.005), upload.communicate()
+    upload.send_signal(signal.SIGINT)
+    _, stderr = upload.communicate(timeout=120)
+    assert upload.returncode == 130, stderr
+    assert "cancelled" in stderr
+    assert not list(journals.glob("*.json")), "no journal is left"
+    assert not list((cli.state / "staging").glob("*")), "no converted copy is left"
+    assert cli.json("datasets") == []
+    assert not [p for p in stack.storage_root.rglob("*") if p.is_file() and seen["upload_id"] in str(p)]
+    assert wait_for(lambda: {p for p in stack.storage_root.rglob("*") if p.is_file()} == before, timeout=30), \
+        "storage holds what it held before"
+
+
+def test_a_column_widened_after_files_went_up_leaves_them_out_of_the_version(stack, tmp_path):
+    cli = signed_in(stack, tmp_path)
+    csv = tmp_path / "late.csv"
+    rows = big_csv(csv, megabytes=200)
+    # The last row's id is not a number: found only at the end, after files of the first pass went up.
+    with open(csv, "a") as f:
+        f.write("last,00000,1.0,the last row,2024-01-01\n")
+    rows += 1
+
+    log_file = stack.dir / "backend.log"
+    mark = len(log_file.read_text()) if log_file.exists() else 0
+    uploaded = cli.json("upload", csv, "--name", "late", "--concurrency", "2", *FILE_SIZE)
+    assert uploaded["dataset"]["rows"] == rows
+    assert any("'id' became string" in note for note in uploaded["notes"]), uploaded["notes"]
+    schema = {c["name"]: c["type"] for c in uploaded["dataset"]["schema"]}
+    assert schema["id"] == "string", schema
+
+    table_dir = stack.storage_dir / "datasets" / uploaded["dataset"]["id"]
+    table = deltalake.DeltaTable(str(table_dir))
+    frame = table.to_pandas()
+    assert len(frame) == rows and frame["id"].iloc[-1] == "last" and frame["id"].iloc[0] == "0"
+    in_version = {uri.rsplit("/", 1)[-1] for uri in table.file_uris()}
+    # The first pass's files are deleted once the version is committed: storage keeps the version's alone.
+    stored = lambda: {p.name for p in table_dir.glob("*.parquet")}
+    assert wait_for(lambda: stored() == in_version, timeout=30), (stored() - in_version)
+
+    if stack.s3_log is None:
+        # This upload's files, as the backend received them (the log since it began).
+        received = set()
+        for line in ANSI.sub("", log_file.read_text()[mark:]).splitlines():
+            if "received upload=" in line:
+                received.add(line.split(" file=")[1].split()[0])
+        assert len(received) > len(in_version), "files of the first pass had gone up before it started over"
