@@ -5,6 +5,7 @@ of the conversion's last pass. On local disk and on S3 (s3s-fs)."""
 
 import json
 import signal
+import subprocess
 import uuid
 
 import deltalake
@@ -131,3 +132,37 @@ def test_a_column_widened_after_files_went_up_leaves_them_out_of_the_version(sta
             if "received upload=" in line:
                 received.add(line.split(" file=")[1].split()[0])
         assert len(received) > len(in_version), "files of the first pass had gone up before it started over"
+
+
+def test_a_disk_that_fills_while_converting_keeps_what_was_sent_and_the_upload_resumes(stack, tmp_path):
+    # The converted copy lives under the state directory: there, a 24 MB file system fills a few data
+    # files into the conversion, after the first ones went up. That is not the input's fault: the
+    # journal stays, with the upload and what it sent, and the same command resumes once there is room.
+    cli = signed_in(stack, tmp_path)
+    csv = tmp_path / "big.csv"
+    rows = big_csv(csv, megabytes=300)
+    journals = cli.state / "uploads"
+    staging = cli.state / "staging"
+    staging.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(staging)], check=True)
+    try:
+        full = cli.run("upload", csv, "--name", "filled", "--concurrency", "2", *FILE_SIZE, "--json", check=False)
+        assert full.returncode != 0, full.stdout
+        assert "No space left on device" in full.stderr, full.stderr
+        journal = journal_of(journals)
+        assert journal and journal["upload_id"] and not journal["converted"], journal
+
+        subprocess.run(["mount", "-o", "remount,size=512m", str(staging)], check=True)
+        resumed = cli.json("upload", csv, "--name", "filled", "--concurrency", "2", *FILE_SIZE)
+        assert resumed["resumed"] is True
+        assert resumed["dataset"]["rows"] == rows
+        assert not list(journals.glob("*.json")), "the journal is removed once committed"
+    finally:
+        subprocess.run(["umount", "-l", str(staging)], check=False)
+
+    table = deltalake.DeltaTable(str(stack.storage_dir / "datasets" / resumed["dataset"]["id"]))
+    frame = table.to_pandas()
+    assert len(frame) == rows and frame["id"].tolist() == list(range(rows)), "every row once, in order"
+    if stack.s3_log is None:
+        counts = received_counts(ANSI.sub("", (stack.dir / "backend.log").read_text()), journal["upload_id"])
+        assert counts and all(n == 1 for n in counts.values()), {k: n for k, n in counts.items() if n != 1}

@@ -281,10 +281,14 @@ impl Client {
             }
             (Err(e), _) => {
                 let e = stopped(e);
-                if !matches!(e, Error::Paused) {
-                    // Cancelled, or input that cannot be converted: nothing of it is an interrupted
-                    // upload; what went up already is abandoned.
-                    let journal = shared.lock().expect("not poisoned").clone();
+                let journal = shared.lock().expect("not poisoned").clone();
+                // Paused, or failed for a reason that may pass (the backend unreachable, the disk
+                // full) once files went up: the journal stays with what was sent, to be resumed.
+                let keep =
+                    matches!(e, Error::Paused) || (!abandons(&e) && journal.upload_id.is_some());
+                if !keep {
+                    // Cancelled, input that cannot be converted, or nothing sent yet: nothing of it is
+                    // an interrupted upload; what went up already is abandoned.
                     self.forget(&journal_path, &journal, Some(token)).await;
                 }
                 return Err(e);
@@ -508,7 +512,7 @@ impl Client {
         });
         let mut puts: tokio::task::JoinSet<Result<()>> = tokio::task::JoinSet::new();
         // Each file's PUTs stop with its token: the whole upload's, or its own once it is obsolete.
-        let mut going: Vec<(PathBuf, CancellationToken)> = Vec::new();
+        let mut going: Vec<(PathBuf, CancellationToken, Arc<Counted>)> = Vec::new();
         // The files of a journal written before this run that this conversion has not made again.
         let mut unmatched: Vec<StagedFile> = if converting {
             journal.lock().expect("not poisoned").files.clone()
@@ -528,10 +532,12 @@ impl Client {
             let file = match next {
                 None => break,
                 Some(Incoming::StartedOver) => {
-                    // Its files are removed: stop sending them; the commit leaves them out.
-                    for (path, token) in &going {
-                        if !path.exists() {
+                    // Its files are removed: stop sending them; the commit leaves them out, and
+                    // so does the progress.
+                    for (path, token, counted) in &going {
+                        if !path.exists() && !token.is_cancelled() {
                             token.cancel();
+                            shared.forget(counted);
                         }
                     }
                     continue;
@@ -539,9 +545,17 @@ impl Client {
                 Some(Incoming::Ready(file)) => file,
                 Some(Incoming::Closed(path)) => {
                     let hashed = path.clone();
-                    let (size, sha256) = tokio::task::spawn_blocking(move || hash_file(&hashed))
-                        .await
-                        .map_err(|e| Error::Local(format!("hashing stopped: {e}")))??;
+                    let (size, sha256) =
+                        match tokio::task::spawn_blocking(move || hash_file(&hashed))
+                            .await
+                            .map_err(|e| Error::Local(format!("hashing stopped: {e}")))?
+                        {
+                            Ok(hashed) => hashed,
+                            // Removed before it could be read because its pass started over (the
+                            // conversion removes a pass's files before it says so): not in the version.
+                            Err(_) if converting && !path.exists() => continue,
+                            Err(e) => return Err(e),
+                        };
                     let local = path
                         .file_name()
                         .and_then(|n| n.to_str())
@@ -588,11 +602,16 @@ impl Client {
                 .cloned()
                 .unwrap_or_default();
             let token = cancel.child_token();
-            going.push((file.path.clone(), token.clone()));
+            let counted = Arc::new(Counted {
+                size: file.size as u64,
+                ..Default::default()
+            });
+            going.push((file.path.clone(), token.clone(), counted.clone()));
             shared.total.fetch_add(file.size as u64, Ordering::Relaxed);
             let held = AtomicU64::new(0);
-            let items = work_items(&file, &upload, &sent, &held);
+            let items = work_items(&file, &upload, &sent, &held, &counted);
             let held = held.into_inner();
+            counted.bytes.fetch_add(held, Ordering::Relaxed);
             shared.done.fetch_add(held, Ordering::Relaxed);
             sent_before += held;
             for item in items {
@@ -713,9 +732,23 @@ struct Sending {
     slots: tokio::sync::Semaphore,
 }
 
+/// One file's share of the progress.
+#[derive(Default)]
+struct Counted {
+    size: u64,
+    /// Bytes of it sent (and held by storage before this run).
+    bytes: AtomicU64,
+    /// Made obsolete by a pass that started over: no longer counted.
+    dropped: AtomicBool,
+}
+
 impl Sending {
-    /// Counts `n` more bytes sent, and says so unless the conversion's progress is shown.
-    fn sent(&self, n: u64) {
+    /// Counts `n` more bytes of a file sent, and says so unless the conversion's progress is shown.
+    fn sent(&self, counted: &Counted, n: u64) {
+        if counted.dropped.load(Ordering::Relaxed) {
+            return;
+        }
+        counted.bytes.fetch_add(n, Ordering::Relaxed);
         let now = self.done.fetch_add(n, Ordering::Relaxed) + n;
         if !self.converting.load(Ordering::Relaxed) {
             (self.progress)(Progress {
@@ -724,6 +757,36 @@ impl Sending {
                 bytes_total: self.total.load(Ordering::Relaxed),
             });
         }
+    }
+
+    /// Takes back `n` bytes of a file counted by an attempt that failed (they go again).
+    fn unsent(&self, counted: &Counted, n: u64) {
+        if counted.dropped.load(Ordering::Relaxed) {
+            return;
+        }
+        let less = |v: u64| Some(v.saturating_sub(n));
+        let _ = counted
+            .bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, less);
+        let _ = self
+            .done
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, less);
+    }
+
+    /// Takes an obsolete file out of the progress, so that what is done reaches the total.
+    fn forget(&self, counted: &Counted) {
+        counted.dropped.store(true, Ordering::Relaxed);
+        let _ = self
+            .total
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
+                Some(t.saturating_sub(counted.size))
+            });
+        let bytes = counted.bytes.swap(0, Ordering::Relaxed);
+        let _ = self
+            .done
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |d| {
+                Some(d.saturating_sub(bytes))
+            });
     }
 
     /// Sends one item, retrying with backoff on 5xx, timeouts and dropped connections. Answers its
@@ -742,8 +805,7 @@ impl Sending {
             match outcome {
                 Ok(etag) => return Ok(etag),
                 Err(Attempt::Retry(reason)) if attempt + 1 < ATTEMPTS => {
-                    self.done
-                        .fetch_sub(counted.load(Ordering::Relaxed), Ordering::Relaxed);
+                    self.unsent(&item.counted, counted.load(Ordering::Relaxed));
                     attempt += 1;
                     let wait = Duration::from_millis(250 << attempt).min(Duration::from_secs(8));
                     tracing::warn!(
@@ -773,6 +835,8 @@ struct Item {
     length: u64,
     url: String,
     headers: Vec<(String, String)>,
+    /// Its file's share of the progress.
+    counted: Arc<Counted>,
 }
 
 fn work_items(
@@ -780,6 +844,7 @@ fn work_items(
     upload: &FileUpload,
     sent: &crate::journal::Sent,
     done: &AtomicU64,
+    counted: &Arc<Counted>,
 ) -> Vec<Item> {
     let headers = |h: &[delta_bridge_api::Header]| -> Vec<(String, String)> {
         h.iter()
@@ -799,6 +864,7 @@ fn work_items(
             length: file.size as u64,
             url: url.clone(),
             headers: headers(&upload.headers),
+            counted: counted.clone(),
         }];
     }
     let part_size = upload.part_size.unwrap_or(file.size) as u64;
@@ -820,6 +886,7 @@ fn work_items(
                 length,
                 url: part.url.clone(),
                 headers: headers(&part.headers),
+                counted: counted.clone(),
             })
         })
         .collect()
@@ -852,10 +919,11 @@ async fn put_once(
     let stream = tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024).inspect_ok({
         let counted = counted.clone();
         let shared = shared.clone();
+        let file = item.counted.clone();
         move |chunk| {
             let n = chunk.len() as u64;
             counted.fetch_add(n, Ordering::Relaxed);
-            shared.sent(n);
+            shared.sent(&file, n);
         }
     });
     let body = reqwest::Body::wrap_stream(stream.map_ok(bytes::Bytes::from).boxed());
@@ -908,6 +976,18 @@ enum Incoming {
     Ready(StagedFile),
     /// A pass started over: the files it had closed are gone and will not be in the version.
     StartedOver,
+}
+
+/// Whether a conversion that failed with `e` ends the upload whatever was sent: the user cancelled,
+/// or the input cannot be converted however often it is tried.
+fn abandons(e: &Error) -> bool {
+    use delta_bridge_ingest::Error as Ingest;
+    match e {
+        Error::Cancelled | Error::Input(_) => true,
+        Error::Ingest(Ingest::Io { .. } | Ingest::Delta { .. }) => false,
+        Error::Ingest(_) => true,
+        _ => false,
+    }
 }
 
 /// Converts the input files into one local Delta table, telling `events` each data file as it is
@@ -969,6 +1049,8 @@ async fn convert(
                 },
                 read: read.clone(),
                 target_file_bytes: file_bytes,
+                // Its files go up while it converts: the user's alone from their first byte.
+                private: true,
                 ..Default::default()
             };
             if let Some(types) = &types {
@@ -1148,6 +1230,49 @@ fn journal_key(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file made obsolete by a pass that started over leaves the progress: what its PUTs had sent is
+    /// taken back with its size, so the bar reaches its end when the version's files are sent.
+    #[test]
+    fn an_obsolete_file_leaves_the_progress() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let shared = Sending {
+            http: reqwest::Client::new(),
+            journal: Arc::new(Mutex::new(Journal::default())),
+            journal_path: PathBuf::from("unused.json"),
+            progress: {
+                let seen = seen.clone();
+                Arc::new(move |p: Progress| {
+                    seen.lock().unwrap().push((p.bytes_done, p.bytes_total))
+                })
+            },
+            done: AtomicU64::new(0),
+            total: AtomicU64::new(0),
+            converting: AtomicBool::new(true),
+            slots: tokio::sync::Semaphore::new(1),
+        };
+        let files: Vec<Arc<Counted>> = [100, 100, 100]
+            .map(|size| {
+                shared.total.fetch_add(size, Ordering::Relaxed);
+                Arc::new(Counted {
+                    size,
+                    ..Default::default()
+                })
+            })
+            .into();
+        shared.sent(&files[0], 100);
+        shared.sent(&files[1], 40);
+        // A failed attempt of the first file's retry takes back what it had counted.
+        shared.unsent(&files[1], 10);
+        shared.sent(&files[1], 10);
+        shared.forget(&files[1]);
+        // Late bytes of the obsolete file's PUT are not counted.
+        shared.sent(&files[1], 60);
+        shared.converting.store(false, Ordering::Relaxed);
+        shared.sent(&files[2], 60);
+        shared.sent(&files[2], 40);
+        assert_eq!(seen.lock().unwrap().clone(), [(160, 200), (200, 200)]);
+    }
 
     #[test]
     fn a_dataset_is_named_after_its_first_file_unless_a_name_is_chosen() {

@@ -82,6 +82,9 @@ pub struct ConvertOptions {
     pub block_bytes: usize,
     /// How the data files are compressed.
     pub codec: Codec,
+    /// Data files readable and writable by their owner alone (0600 on Unix) from their first byte,
+    /// whatever the umask: for a copy of the user's data that goes up while it is written.
+    pub private: bool,
 }
 
 /// How a table's data files are compressed. What is uploaded is what is compressed, so on a slow
@@ -165,6 +168,7 @@ impl Default for ConvertOptions {
             threads: None,
             block_bytes: 4 << 20,
             codec: Codec::default(),
+            private: false,
         }
     }
 }
@@ -314,6 +318,10 @@ pub fn convert_watching(
         file: table_dir.to_path_buf(),
         source,
     })?;
+    if options.private {
+        // The log's directory too, before `deltalake` writes in it with the umask's permissions.
+        private_dir(&table_dir.join("_delta_log"))?;
+    }
     let cleanup = |written: &[WrittenFile]| {
         for f in written {
             let _ = std::fs::remove_file(table_dir.join(&f.name));
@@ -600,6 +608,7 @@ fn write_pass(
         schema: schema.clone(),
         properties,
         codec: options.codec,
+        private: options.private,
         columns,
         target_file_bytes: options.target_file_bytes,
         tracker,
@@ -1404,6 +1413,7 @@ struct Sequencer<'a> {
     schema: SchemaRef,
     properties: WriterProperties,
     codec: Codec,
+    private: bool,
     columns: &'a [Column],
     target_file_bytes: usize,
     tracker: &'a Mutex<Vec<WrittenFile>>,
@@ -1477,6 +1487,7 @@ impl Sequencer<'_> {
                 self.schema.clone(),
                 self.properties.clone(),
                 self.codec,
+                self.private,
                 self.tracker,
             )?),
         };
@@ -1515,6 +1526,7 @@ impl OpenFile {
         schema: SchemaRef,
         properties: WriterProperties,
         codec: Codec,
+        private: bool,
         tracker: &Mutex<Vec<WrittenFile>>,
     ) -> std::result::Result<Self, PassError> {
         let mut random = [0u8; 8];
@@ -1526,7 +1538,15 @@ impl OpenFile {
             codec.suffix()
         );
         let path = dir.join(&name);
-        let file = File::create_new(&path).map_err(|source| Error::Io {
+        let mut open = std::fs::OpenOptions::new();
+        open.write(true).create_new(true);
+        #[cfg(unix)]
+        if private {
+            std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+        }
+        #[cfg(not(unix))]
+        let _ = private;
+        let file = open.open(&path).map_err(|source| Error::Io {
             file: path.clone(),
             source,
         })?;
@@ -1597,6 +1617,20 @@ impl OpenFile {
             size,
         });
         Ok(())
+    }
+}
+
+/// Makes `dir` (0700 on Unix) unless it exists.
+fn private_dir(dir: &Path) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    match builder.create(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(Error::Io {
+            file: dir.to_path_buf(),
+            source: e,
+        }),
+        _ => Ok(()),
     }
 }
 
