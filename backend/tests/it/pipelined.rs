@@ -168,3 +168,84 @@ async fn files_added_one_by_one_commit_as_the_chosen_files_in_their_order() {
     let (status, body) = add(spec(&obsolete)).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
 }
+
+/// Files added by many requests at once, while the upload is processed: each add lands or is a
+/// conflict to retry (never a server error, on SQLite and on Postgres), and the version holds exactly
+/// the files `process` verified; no file is added once the commit started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_adds_and_a_process_never_leave_a_file_neither_committed_nor_refused() {
+    let backend = Backend::start().await;
+    let work = backend.dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let kept = parquet_files(&work, "n,text\n1,a\n2,b\n")[0].clone();
+    let strays: Vec<PathBuf> = (0..8)
+        .map(|i| {
+            let path = work.join(format!("stray-{i}.parquet"));
+            std::fs::write(&path, format!("stray {i}")).unwrap();
+            path
+        })
+        .collect();
+    let (status, created) = backend
+        .post(
+            "/presign",
+            "ana",
+            json!({"name": "raced", "files": [spec(&kept)]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let upload_id = created["uploadId"].as_str().unwrap().to_string();
+    assert!(put(&backend, &created["files"][0], &kept).await.is_none());
+    let kept_name = spec(&kept)["name"].clone();
+
+    let adds = strays.iter().map(|stray| {
+        let body = json!({"uploadId": upload_id, "files": [spec(stray)]});
+        let backend = &backend;
+        async move { backend.post("/presign", "ana", body).await }
+    });
+    let process = json!({"uploadId": upload_id, "mode": "create", "files": [kept_name]});
+    let (added, (status, processed)) = tokio::join!(
+        futures::future::join_all(adds),
+        backend.post("/process", "ana", process.clone())
+    );
+    for (status, body) in &added {
+        assert!(
+            [StatusCode::OK, StatusCode::CONFLICT].contains(status),
+            "{status} {body}"
+        );
+    }
+    let processed = match status {
+        StatusCode::OK => processed,
+        // A file was added between process reading the upload and its commit starting.
+        StatusCode::CONFLICT => {
+            let (status, again) = backend.post("/process", "ana", process).await;
+            assert_eq!(status, StatusCode::OK, "{again}");
+            again
+        }
+        other => panic!("{other} {processed}"),
+    };
+    assert_eq!(processed["rows"], 2, "{processed}");
+    // Once processed, nothing more is added.
+    let (status, body) = backend
+        .post(
+            "/presign",
+            "ana",
+            json!({"uploadId": upload_id, "files": [spec(&work.join("stray-0.parquet"))]}),
+        )
+        .await;
+    assert!(
+        [StatusCode::OK, StatusCode::CONFLICT].contains(&status),
+        "{status} {body}"
+    );
+    if status == StatusCode::OK {
+        // Only when it was added before: answered again, not added.
+        assert!(added[0].0 == StatusCode::OK, "{body}");
+    }
+    let (status, body) = backend
+        .post(
+            "/presign",
+            "ana",
+            json!({"uploadId": upload_id, "files": [{"name": "late.parquet", "size": 5, "sha256": "0".repeat(64)}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+}

@@ -301,11 +301,27 @@ async fn a_deleted_datasets_storage_goes_with_it() {
 
 /// A log entry a commit wrote before its store transaction failed (a kill, a lost connection).
 fn leave_entry(backend: &Backend, id: &str, version: i64, upload_id: &str) -> PathBuf {
+    leave_entry_adding(backend, id, version, upload_id, 0)
+}
+
+/// [`leave_entry`] adding the first `files` files of the upload (`part-<n>-<upload>.parquet`).
+fn leave_entry_adding(
+    backend: &Backend,
+    id: &str,
+    version: i64,
+    upload_id: &str,
+    files: usize,
+) -> PathBuf {
     let path = backend.dir.path().join(format!(
         "storage/datasets/{id}/_delta_log/{version:020}.json"
     ));
-    let entry =
-        json!({"commitInfo": {"timestamp": 1, "operation": "WRITE", "uploadId": upload_id}});
+    let mut entry =
+        json!({"commitInfo": {"timestamp": 1, "operation": "WRITE", "uploadId": upload_id}})
+            .to_string();
+    for n in 0..files {
+        let add = json!({"add": {"path": format!("part-{n:05}-{upload_id}.parquet")}});
+        entry += &format!("\n{add}");
+    }
     std::fs::write(&path, format!("{entry}\n")).unwrap();
     path
 }
@@ -344,7 +360,22 @@ async fn an_entry_left_by_a_failed_commit_is_adopted_by_its_upload_or_removed_fo
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
     }
-    let own = leave_entry(&backend, &id, 2, &upload_id);
+    // Not if it adds other files (an attempt that named others): that attempt fails and removes it...
+    let other = leave_entry_adding(&backend, &id, 2, &upload_id, files.len() + 1);
+    let (status, body) = backend
+        .post(
+            "/process",
+            "ana",
+            json!({"uploadId": upload_id, "mode": "append"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        !other.exists(),
+        "the entry that added other files is removed"
+    );
+    // ...and one that adds the same files is adopted as it is.
+    let own = leave_entry_adding(&backend, &id, 2, &upload_id, files.len());
     let written = std::fs::read_to_string(&own).unwrap();
     let (status, body) = backend
         .post(

@@ -112,6 +112,22 @@ pub fn upload_of(entry: &[u8]) -> Option<String> {
     })
 }
 
+/// The files a log entry adds and removes, in its order (`("add", path)`, `("remove", path)`).
+pub fn files_of(entry: &[u8]) -> Vec<(&'static str, String)> {
+    let Ok(text) = std::str::from_utf8(entry) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|line| {
+            let value: Value = serde_json::from_str(line).ok()?;
+            ["add", "remove"].into_iter().find_map(|action| {
+                let path = value.get(action)?.get("path")?.as_str()?;
+                Some((action, path.to_string()))
+            })
+        })
+        .collect()
+}
+
 /// The commit time (`commitInfo.timestamp`, ms since the epoch) of a log entry, if it has one.
 pub fn timestamp_of(entry: &[u8]) -> Option<i64> {
     let text = std::str::from_utf8(entry).ok()?;

@@ -30,19 +30,18 @@ fn choose_files<'a>(
             "files: name at least one file of the upload".into(),
         ));
     }
+    let by_name: HashMap<&str, &UploadFile> =
+        upload.files.iter().map(|f| (f.name.as_str(), f)).collect();
+    let mut taken = std::collections::HashSet::with_capacity(names.len());
     let mut chosen = Vec::with_capacity(names.len());
     for (i, name) in names.iter().enumerate() {
-        let file = upload
-            .files
-            .iter()
-            .find(|f| &f.name == name)
-            .ok_or_else(|| {
-                Error::Invalid(format!(
-                    "files[{i}]: upload {} has no file named {name:?}",
-                    upload.id
-                ))
-            })?;
-        if chosen.iter().any(|c: &&UploadFile| c.index == file.index) {
+        let file = by_name.get(name.as_str()).copied().ok_or_else(|| {
+            Error::Invalid(format!(
+                "files[{i}]: upload {} has no file named {name:?}",
+                upload.id
+            ))
+        })?;
+        if !taken.insert(file.index) {
             return Err(Error::Invalid(format!(
                 "files[{i}]: {name:?} is named more than once"
             )));
@@ -52,7 +51,7 @@ fn choose_files<'a>(
     let discarded = upload
         .files
         .iter()
-        .filter(|f| !chosen.iter().any(|c| c.index == f.index))
+        .filter(|f| !taken.contains(&f.index))
         .collect();
     Ok((chosen, discarded))
 }
@@ -201,11 +200,13 @@ impl Datasets {
             ),
         };
         let attempt = Attempt::start();
-        match self.store.begin_commit(&upload.id, attempt.0).await {
-            Ok(()) => {}
+        if !self
+            .store
+            .begin_commit(&upload.id, attempt.0, upload.files.len())
+            .await?
+        {
             // Processed meanwhile by another request: answer as if this one had done it.
-            Err(Error::Conflict(_)) => return self.dataset(owner, &upload.dataset_id).await,
-            Err(e) => return Err(e),
+            return self.dataset(owner, &upload.dataset_id).await;
         }
         let mut plan = CommitPlan {
             dataset: Dataset {
@@ -348,6 +349,16 @@ impl Datasets {
             };
             let Some(existing) = existing else { continue };
             let owner = delta_log::upload_of(&existing);
+            if owner.as_deref() == Some(upload_id)
+                && delta_log::files_of(&existing) != delta_log::files_of(&entry)
+            {
+                // An earlier attempt of this upload chose other files (a retry that named others):
+                // this attempt removes that entry as it fails, so the next one writes its own.
+                return Err(Error::Conflict(
+                    "an earlier attempt to process this upload chose other files; process it again"
+                        .into(),
+                ));
+            }
             if owner.as_deref() == Some(upload_id) {
                 tracing::info!(
                     upload = upload_id,

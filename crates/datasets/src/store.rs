@@ -400,13 +400,17 @@ impl Store {
     /// numbering (another request that added files meanwhile makes this one a conflict to retry).
     pub async fn add_upload_files(&self, upload_id: &str, files: &[UploadFile]) -> Result<()> {
         let mut tx = self.write().await?;
+        // Written, not only read: on Postgres this locks the row, so adds and a commit's start take
+        // turns (see `begin_commit`) and two adds never both count the same files.
         let open = sqlx::query(
-            "SELECT id FROM uploads WHERE id = $1 AND committed_version IS NULL AND committing_at IS NULL",
+            "UPDATE uploads SET committing_at = committing_at \
+             WHERE id = $1 AND committed_version IS NULL AND committing_at IS NULL",
         )
         .bind(upload_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if open.is_none() {
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if open != 1 {
             return Err(Error::Conflict(format!(
                 "upload {upload_id} is processed or being processed; files can no longer be added"
             )));
@@ -450,27 +454,8 @@ impl Store {
         else {
             return Ok(None);
         };
-        let files = sqlx::query(
-            "SELECT idx, name, object_key, size, sha256, part_size, multipart_id, verified_at \
-             FROM upload_files WHERE upload_id = $1 ORDER BY idx",
-        )
-        .bind(upload_id)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(UploadFile {
-                index: r.try_get("idx")?,
-                name: r.try_get("name")?,
-                key: r.try_get("object_key")?,
-                size: r.try_get("size")?,
-                sha256: r.try_get("sha256")?,
-                part_size: r.try_get("part_size")?,
-                multipart_id: r.try_get("multipart_id")?,
-                verified: r.try_get::<Option<i64>, _>("verified_at")?.is_some(),
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+        let mut connection = self.pool.acquire().await?;
+        let files = upload_files(&mut connection, upload_id).await?;
         Ok(Some(Upload {
             id: row.try_get("id")?,
             owner: row.try_get("owner")?,
@@ -624,18 +609,41 @@ impl Store {
                 "upload {upload_id:?} is already processed; delete the dataset version instead"
             )));
         }
+        // Read in the transaction that ends it: a file added just before is among them.
+        let files = upload_files(&mut tx, upload_id).await?;
+        // The caller deletes the objects now; on S3 a URL still valid could PUT one again, so each is
+        // deleted once more when the URLs expired.
+        let after = generation(&mut tx).await?;
+        let now = now_ms();
+        for file in files.iter().filter(|_| upload.expires_at > now) {
+            let parts = format!(".uploads/{}-{}", upload_id, file.index);
+            insert_deletion(
+                &mut tx,
+                &parts,
+                Some((&file.key, None)),
+                after,
+                upload.expires_at,
+                now,
+            )
+            .await?;
+        }
         sqlx::query("DELETE FROM upload_files WHERE upload_id = $1")
             .bind(upload_id)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Some(upload))
+        Ok(Some(Upload { files, ..upload }))
     }
 
     /// Starts an attempt to commit an unprocessed upload: records when (`attempt`), which is the lease
-    /// under which its log entry may be written. Returns the previous attempt's time, if any.
-    pub async fn begin_commit(&self, upload_id: &str, attempt: i64) -> Result<()> {
+    /// under which its log entry may be written. `files` is how many files the caller saw the upload
+    /// hold; once the attempt starts no file can be added, so a file added meanwhile (which the caller
+    /// neither commits nor discards) fails it with a conflict. Answers false if the upload was
+    /// processed already.
+    pub async fn begin_commit(&self, upload_id: &str, attempt: i64, files: usize) -> Result<bool> {
         let mut tx = self.write().await?;
+        // The row first: on Postgres this locks it, so an add (which writes the row too) waits and
+        // then sees the attempt, and the count below sees every add that went before.
         let updated = sqlx::query(
             "UPDATE uploads SET committing_at = $1 WHERE id = $2 AND committed_version IS NULL",
         )
@@ -644,13 +652,26 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        tx.commit().await?;
         if updated != 1 {
+            drop(tx);
+            return match self.upload(upload_id).await? {
+                Some(_) => Ok(false),
+                None => Err(Error::NotFound(format!("no upload {upload_id:?}"))),
+            };
+        }
+        let held: i64 = sqlx::query("SELECT COUNT(*) AS n FROM upload_files WHERE upload_id = $1")
+            .bind(upload_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("n")?;
+        if held != files as i64 {
+            // Rolled back: the attempt is not recorded.
             return Err(Error::Conflict(format!(
-                "upload {upload_id} was already processed"
+                "files were added to upload {upload_id} while it was processed; process it again"
             )));
         }
-        Ok(())
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// When an upload's commit last started, and whether it was committed (`None` if it is gone).
@@ -815,17 +836,18 @@ impl Store {
         if !plan.discarded.is_empty() {
             // Never served, so nothing waits for share.yaml: due at the current generation.
             let after = generation(&mut tx).await?;
+            let expiry = upload_expiry(&mut tx, &plan.upload_id).await?;
             for file in &plan.discarded {
                 // The object, and the parts a multipart upload of it received (on local disk under
-                // `.uploads/<upload>-<index>`; an S3 upload is aborted).
-                insert_deletion(
-                    &mut tx,
-                    &format!(".uploads/{}-{}", plan.upload_id, file.index),
-                    Some((&file.key, file.multipart_id.as_deref())),
-                    after,
-                    d.updated_at,
-                )
-                .await?;
+                // `.uploads/<upload>-<index>`; an S3 upload is aborted); once more when its URL
+                // expired, in case it was PUT again meanwhile.
+                let parts = format!(".uploads/{}-{}", plan.upload_id, file.index);
+                let object = Some((file.key.as_str(), file.multipart_id.as_deref()));
+                insert_deletion(&mut tx, &parts, object, after, 0, d.updated_at).await?;
+                if expiry > d.updated_at {
+                    let again = Some((file.key.as_str(), None));
+                    insert_deletion(&mut tx, &parts, again, after, expiry, d.updated_at).await?;
+                }
             }
         }
         for file in &plan.added {
@@ -894,11 +916,23 @@ impl Store {
                 &format!(".uploads/{multipart_id}"),
                 Some((&key, Some(&multipart_id))),
                 after,
+                0,
                 now,
             )
             .await?;
         }
-        insert_deletion(&mut tx, prefix, None, after, now).await?;
+        // Its unprocessed uploads' URLs may PUT objects again until they expire: the prefix goes
+        // again then.
+        let expiry: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(expires_at) FROM uploads WHERE dataset_id = $1 AND committed_version IS NULL",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if let Some(expiry) = expiry.filter(|e| *e > now) {
+            insert_deletion(&mut tx, prefix, None, after, expiry, now).await?;
+        }
+        insert_deletion(&mut tx, prefix, None, after, 0, now).await?;
         for statement in [
             "DELETE FROM versions WHERE dataset_id = $1",
             "DELETE FROM files WHERE dataset_id = $1",
@@ -912,20 +946,24 @@ impl Store {
         Ok(Some(unshared + ungranted > 0))
     }
 
-    /// How many storage deletions are not done yet.
+    /// How many storage deletions are due and not done yet.
     pub async fn pending_deletions(&self) -> Result<i64> {
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM deletions")
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?)
+        Ok(
+            sqlx::query("SELECT COUNT(*) AS n FROM deletions WHERE not_before <= $1")
+                .bind(now_ms())
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?,
+        )
     }
 
-    /// Storage deletions not done yet, oldest first.
+    /// Storage deletions due (their time come) and not done yet, oldest first.
     pub async fn deletions(&self) -> Result<Vec<Deletion>> {
         let rows = sqlx::query(
             "SELECT id, prefix, multipart_key, multipart_id, after_generation FROM deletions \
-             ORDER BY created_at, id LIMIT 1000",
+             WHERE not_before <= $1 ORDER BY created_at, id LIMIT 1000",
         )
+        .bind(now_ms())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -1211,26 +1249,69 @@ async fn insert_upload_files(
     Ok(())
 }
 
+/// An upload's files, in order.
+async fn upload_files(
+    connection: &mut sqlx::AnyConnection,
+    upload_id: &str,
+) -> Result<Vec<UploadFile>> {
+    sqlx::query(
+        "SELECT idx, name, object_key, size, sha256, part_size, multipart_id, verified_at \
+         FROM upload_files WHERE upload_id = $1 ORDER BY idx",
+    )
+    .bind(upload_id)
+    .fetch_all(connection)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(UploadFile {
+            index: r.try_get("idx")?,
+            name: r.try_get("name")?,
+            key: r.try_get("object_key")?,
+            size: r.try_get("size")?,
+            sha256: r.try_get("sha256")?,
+            part_size: r.try_get("part_size")?,
+            multipart_id: r.try_get("multipart_id")?,
+            verified: r.try_get::<Option<i64>, _>("verified_at")?.is_some(),
+        })
+    })
+    .collect()
+}
+
+/// Schedules a deletion of `prefix` (and of `object`: a key, and the S3 multipart upload to abort),
+/// due once share.yaml reached `after_generation` and the time is `not_before` (0: at once).
 async fn insert_deletion(
     connection: &mut sqlx::AnyConnection,
     prefix: &str,
     object: Option<(&str, Option<&str>)>,
     after_generation: i64,
+    not_before: i64,
     now: i64,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO deletions (id, prefix, multipart_key, multipart_id, after_generation, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO deletions (id, prefix, multipart_key, multipart_id, after_generation, not_before, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(crate::ids::random_hex(16))
     .bind(prefix)
     .bind(object.map(|(k, _)| k.to_string()))
     .bind(object.and_then(|(_, i)| i.map(str::to_string)))
     .bind(after_generation)
+    .bind(not_before)
     .bind(now)
     .execute(connection)
     .await?;
     Ok(())
+}
+
+/// When an upload's presigned URLs stop working (0 if it is gone).
+async fn upload_expiry(connection: &mut sqlx::AnyConnection, upload_id: &str) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar::<_, i64>("SELECT expires_at FROM uploads WHERE id = $1")
+            .bind(upload_id)
+            .fetch_optional(connection)
+            .await?
+            .unwrap_or(0),
+    )
 }
 
 const SHARE_SELECT: &str = "SELECT s.dataset_id, d.name, s.token_hash, s.salt, s.start_version, s.history, s.secret_fingerprint \
@@ -1283,4 +1364,111 @@ fn share_record(row: &AnyRow) -> Result<ShareRecord> {
             .try_get::<Option<String>, _>("secret_fingerprint")?
             .unwrap_or_default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    async fn store(dir: &Path) -> Store {
+        Store::connect(&format!(
+            "sqlite://{}?mode=rwc",
+            dir.join("store.db").display()
+        ))
+        .await
+        .unwrap()
+    }
+
+    fn file(index: i64) -> UploadFile {
+        UploadFile {
+            index,
+            name: format!("file-{index}.parquet"),
+            key: format!("tables/d/part-{index:05}.parquet"),
+            size: 100,
+            sha256: "0".repeat(64),
+            part_size: 0,
+            verified: false,
+            multipart_id: None,
+        }
+    }
+
+    fn upload(expires_at: i64) -> Upload {
+        Upload {
+            id: "up1".into(),
+            owner: "ana".into(),
+            dataset_id: "ds1".into(),
+            dataset_name: "d".into(),
+            created_at: now_ms(),
+            expires_at,
+            committed_version: None,
+            files: vec![file(0)],
+        }
+    }
+
+    /// A file added between the moment `/process` read the upload and the start of its commit is
+    /// neither committed nor discarded: the start fails (nothing recorded), and once a commit started
+    /// no file can be added.
+    #[tokio::test]
+    async fn a_file_added_while_processing_fails_the_commit_start_and_none_is_added_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path()).await;
+        store
+            .insert_upload(&upload(now_ms() + 60_000))
+            .await
+            .unwrap();
+        // `/process` read one file; then another request adds one.
+        store.add_upload_files("up1", &[file(1)]).await.unwrap();
+        let started = store.begin_commit("up1", 42, 1).await;
+        assert!(matches!(started, Err(Error::Conflict(_))), "{started:?}");
+        assert_eq!(
+            store.commit_attempt("up1").await.unwrap(),
+            Some((None, false))
+        );
+        // Processed again, it sees both; after that, adds are refused.
+        assert!(store.begin_commit("up1", 43, 2).await.unwrap());
+        let added = store.add_upload_files("up1", &[file(2)]).await;
+        assert!(matches!(added, Err(Error::Conflict(_))), "{added:?}");
+        assert_eq!(store.upload("up1").await.unwrap().unwrap().files.len(), 2);
+        // An upload that is gone is not found; one committed meanwhile answers false.
+        let gone = store.begin_commit("up2", 44, 1).await;
+        assert!(matches!(gone, Err(Error::NotFound(_))), "{gone:?}");
+    }
+
+    /// Abandoning an upload whose URLs still work schedules its objects' deletion once more for when
+    /// they expired (an S3 URL can PUT an object again until then); that deletion is not due before.
+    #[tokio::test]
+    async fn an_abandoned_upload_is_deleted_again_once_its_urls_expired() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path()).await;
+        store
+            .insert_upload(&upload(now_ms() + 1_500))
+            .await
+            .unwrap();
+        store.add_upload_files("up1", &[file(1)]).await.unwrap();
+        let abandoned = store.delete_upload("ana", "up1").await.unwrap().unwrap();
+        assert_eq!(
+            abandoned.files.len(),
+            2,
+            "read in the transaction that ended it"
+        );
+        assert!(store.deletions().await.unwrap().is_empty());
+        assert_eq!(store.pending_deletions().await.unwrap(), 0);
+        tokio::time::sleep(Duration::from_millis(1_600)).await;
+        let due: Vec<_> = store
+            .deletions()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.prefix, d.object))
+            .collect();
+        assert_eq!(
+            due,
+            [0, 1].map(|i| (
+                format!(".uploads/up1-{i}"),
+                Some((format!("tables/d/part-{i:05}.parquet"), None))
+            ))
+        );
+    }
 }

@@ -77,7 +77,10 @@ impl Datasets {
             committed_version: None,
             files,
         };
-        self.store.insert_upload(&upload).await?;
+        if let Err(e) = self.store.insert_upload(&upload).await {
+            self.abandon_multiparts(&upload.files).await;
+            return Err(e);
+        }
         self.upload_urls(&upload, expires_at, false, Page::FIRST)
             .await
     }
@@ -126,7 +129,10 @@ impl Datasets {
             let added = self
                 .upload_files(&upload.id, &upload.dataset_id, next, &new)
                 .await?;
-            self.store.add_upload_files(&upload.id, &added).await?;
+            if let Err(e) = self.store.add_upload_files(&upload.id, &added).await {
+                self.abandon_multiparts(&added).await;
+                return Err(e);
+            }
             first = Some(first.map_or(next, |f| f.min(next)));
             upload.files.extend(added);
         }
@@ -155,6 +161,26 @@ impl Datasets {
             )));
         }
         Ok(())
+    }
+
+    /// Aborts the S3 multipart uploads started for files the store then refused (another request
+    /// added files first, or the upload started being processed), so that none is left behind.
+    async fn abandon_multiparts(&self, files: &[UploadFile]) {
+        if !matches!(self.storage, Storage::S3 { .. }) {
+            // On local disk nothing is started before the first part arrives.
+            return;
+        }
+        for file in files {
+            if let Some(id) = &file.multipart_id
+                && let Err(e) = self.storage.delete_object(&file.key, Some(id)).await
+            {
+                tracing::warn!(
+                    key = %file.key,
+                    detail = e.detail().unwrap_or_default(),
+                    "could not abort a multipart upload the store refused; the bucket's lifecycle rule will"
+                );
+            }
+        }
     }
 
     /// The records of files to upload, numbered from `first`: their object keys, and their S3 multipart
