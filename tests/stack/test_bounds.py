@@ -183,3 +183,57 @@ def test_postgres_without_a_secret_file_is_refused(tmp_path):
     assert result.returncode != 0
     assert "--secret-file" in result.stderr, result.stderr
     assert not (tmp_path / "secret").exists()
+
+
+def test_on_s3_what_a_still_valid_url_puts_again_after_a_cancel_or_a_discard_is_deleted_once_it_expired(emulator, s3, tmp_path):
+    # An S3 presigned URL works until it expires whatever the backend decided: a client that PUTs again
+    # after its upload was abandoned, or after a commit left the file out, must not keep that object.
+    expiry = 8
+    stack = FaultStack(tmp_path / "stack", emulator, s3, backend_args=["--upload-expiry-seconds", str(expiry)])
+    try:
+        token = user(emulator)
+        csv = write_csv(tmp_path, "n,text\n1,a\n2,b\n", name="kept.csv")
+        kept = convert(csv, tmp_path / "kept")[0]
+        spec = lambda name, data: {"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}  # noqa: E731
+        stray, abandoned = os.urandom(3000), os.urandom(2000)
+
+        def put(upload, data):
+            headers = {h["name"]: h["value"] for h in upload.get("headers", [])}
+            return requests.put(upload["url"], data=data, headers=headers, timeout=60).status_code
+
+        def objects(upload_id):
+            return sorted(p for p in stack.storage_dir.rglob(f"*{upload_id}*") if p.is_file())
+
+        # A commit that leaves a file out (the conversion started over after it was sent).
+        created = stack.call("POST", "/presign", token, json={"name": "kept", "files": [spec(kept.name, kept.read_bytes())]}).json()
+        upload_id = created["uploadId"]
+        added = stack.call("POST", "/presign", token, json={"uploadId": upload_id, "files": [spec("stray.parquet", stray)]})
+        assert added.status_code == 200, added.text
+        stray_url = added.json()["files"][0]
+        assert put(created["files"][0], kept.read_bytes()) == 200
+        assert put(stray_url, stray) == 200
+        processed = stack.call("POST", "/process", token, json={"uploadId": upload_id, "mode": "create", "files": [kept.name]})
+        assert processed.status_code == 200, processed.text
+        assert wait_for(lambda: len(objects(upload_id)) == 1, timeout=20), objects(upload_id)
+        kept_object = objects(upload_id)[0]
+
+        # An upload the user cancelled.
+        other = stack.call("POST", "/presign", token, json={"name": "gone", "files": [spec("gone.parquet", abandoned)]}).json()
+        assert put(other["files"][0], abandoned) == 200
+        assert stack.call("DELETE", f"/uploads/{other['uploadId']}", token).status_code == 204
+        assert objects(other["uploadId"]) == []
+
+        # Both URLs still work: the objects are back...
+        assert put(stray_url, stray) == 200
+        assert put(other["files"][0], abandoned) == 200
+        assert len(objects(upload_id)) == 2 and len(objects(other["uploadId"])) == 1
+        # ...until the URLs expired and the next maintenance pass deleted them again.
+        assert wait_for(lambda: objects(upload_id) == [kept_object] and objects(other["uploadId"]) == [],
+                        timeout=expiry + 30), (objects(upload_id), objects(other["uploadId"]))
+        assert kept_object.read_bytes() == kept.read_bytes()
+        # Past expiry the URLs are refused, so nothing comes back.
+        assert put(stray_url, stray) != 200
+        health = stack.call("GET", "/healthz", None).json()
+        assert health["pendingDeletions"] == 0, health
+    finally:
+        stack.stop()

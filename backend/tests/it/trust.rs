@@ -362,13 +362,8 @@ async fn an_entry_left_by_a_failed_commit_is_adopted_by_its_upload_or_removed_fo
     }
     // Not if it adds other files (an attempt that named others): that attempt fails and removes it...
     let other = leave_entry_adding(&backend, &id, 2, &upload_id, files.len() + 1);
-    let (status, body) = backend
-        .post(
-            "/process",
-            "ana",
-            json!({"uploadId": upload_id, "mode": "append"}),
-        )
-        .await;
+    let append = json!({"uploadId": upload_id, "mode": "append"});
+    let (status, body) = backend.post("/process", "ana", append.clone()).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(
         !other.exists(),
@@ -377,13 +372,7 @@ async fn an_entry_left_by_a_failed_commit_is_adopted_by_its_upload_or_removed_fo
     // ...and one that adds the same files is adopted as it is.
     let own = leave_entry_adding(&backend, &id, 2, &upload_id, files.len());
     let written = std::fs::read_to_string(&own).unwrap();
-    let (status, body) = backend
-        .post(
-            "/process",
-            "ana",
-            json!({"uploadId": upload_id, "mode": "append"}),
-        )
-        .await;
+    let (status, body) = backend.post("/process", "ana", append).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["version"], 2);
     assert_eq!(
