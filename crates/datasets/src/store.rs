@@ -1456,13 +1456,14 @@ mod tests {
         assert!(store.deletions().await.unwrap().is_empty());
         assert_eq!(store.pending_deletions().await.unwrap(), 0);
         tokio::time::sleep(Duration::from_millis(1_600)).await;
-        let due: Vec<_> = store
+        let mut due: Vec<_> = store
             .deletions()
             .await
             .unwrap()
             .into_iter()
             .map(|d| (d.prefix, d.object))
             .collect();
+        due.sort();
         assert_eq!(
             due,
             [0, 1].map(|i| (
