@@ -121,6 +121,7 @@ class FaultProxy:
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
         self.lock = threading.Lock()
         self.fault = None  # {"kind", "seconds", "remaining" (None: always)}
+        self.rule = is_log_entry_put  # which requests the fault is for
         self.events = []  # one per matching request: {"key", "fault", "status", "at"}
         self.requests = 0
         self.in_flight = 0
@@ -130,10 +131,12 @@ class FaultProxy:
 
     # --- control -------------------------------------------------------------------------------------
 
-    def set_fault(self, kind, times=None, seconds=0.0):
+    def set_fault(self, kind, times=None, seconds=0.0, rule=is_log_entry_put):
+        """Arms `kind` for the requests `rule(method, path)` picks (log-entry PUTs unless told)."""
         assert kind in ("reset_after", "error_500", "error_500_after", "delay"), kind
         with self.lock:
             self.fault = {"kind": kind, "seconds": seconds, "remaining": times}
+            self.rule = rule
 
     def clear(self):
         with self.lock:
@@ -222,7 +225,9 @@ class FaultProxy:
 
     def _exchange(self, client, method, path, request, request_headers):
         """Handles one request; answers whether the client connection stays open."""
-        matched = is_log_entry_put(method, path)
+        with self.lock:
+            rule = self.rule
+        matched = rule(method, path)
         fault = self._take_fault() if matched else None
         event = None
         if matched:

@@ -11,6 +11,7 @@ import uuid
 import deltalake
 
 from conftest import wait_for
+from test_faults import FaultStack
 from test_uploader import ANSI, PASSWORD, Cli, big_csv, received_counts
 
 # Small data files, so that a CSV of a few hundred MB makes several and they go up while it converts.
@@ -166,3 +167,26 @@ def test_a_disk_that_fills_while_converting_keeps_what_was_sent_and_the_upload_r
     if stack.s3_log is None:
         counts = received_counts(ANSI.sub("", (stack.dir / "backend.log").read_text()), journal["upload_id"])
         assert counts and all(n == 1 for n in counts.values()), {k: n for k, n in counts.items() if n != 1}
+
+
+def test_urls_that_expire_while_their_files_wait_their_turn_are_made_again(emulator, s3, tmp_path):
+    # Every data PUT waits 1 s at the storage's door, one at a time, and upload URLs live 4 s: the files
+    # presigned as the conversion closed them wait their turn longer than that. Each one refused for an
+    # expired URL goes again, at once, on URLs made again; the upload completes with every row in order.
+    stack = FaultStack(tmp_path / "stack", emulator, s3, backend_args=["--upload-expiry-seconds", "4"])
+    try:
+        cli = signed_in(stack, tmp_path)
+        csv = tmp_path / "big.csv"
+        rows = big_csv(csv, megabytes=100)
+        stack.proxy.set_fault("delay", seconds=1.0, rule=lambda method, path: method == "PUT" and path.endswith(".parquet"))
+        uploaded = cli.json("upload", csv, "--name", "waited", "--concurrency", "1", "--file-size", "1")
+        assert uploaded["dataset"]["rows"] == rows
+        refused = [e for e in stack.proxy.snapshot() if e["status"] == 403]
+        assert refused, "some URLs expired before their turn"
+        table = deltalake.DeltaTable(str(stack.storage_dir / "datasets" / uploaded["dataset"]["id"]))
+        assert len(table.file_uris()) > 6, "more files than go up before the first URLs expire"
+        frame = table.to_pandas()
+        assert len(frame) == rows and frame["id"].tolist() == list(range(rows)), "every row once, in order"
+    finally:
+        stack.proxy.clear()
+        stack.stop()

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use delta_bridge_api::{
     DatasetDetail, FileSpec, FileUpload, Mode, PresignRequest, PresignResponse, ProcessRequest,
@@ -508,9 +508,12 @@ impl Client {
             done: AtomicU64::new(0),
             total: AtomicU64::new(0),
             converting: AtomicBool::new(converting),
-            slots: tokio::sync::Semaphore::new(options.concurrency.max(1)),
+            converts: converting,
+            slots: Arc::new(tokio::sync::Semaphore::new(options.concurrency.max(1))),
         });
-        let mut puts: tokio::task::JoinSet<Result<()>> = tokio::task::JoinSet::new();
+        let mut puts: Puts = tokio::task::JoinSet::new();
+        // When the upload's URLs were last made again (for PUTs whose URL had expired).
+        let mut renewed: Option<Instant> = None;
         // Each file's PUTs stop with its token: the whole upload's, or its own once it is obsolete.
         let mut going: Vec<(PathBuf, CancellationToken, Arc<Counted>)> = Vec::new();
         // The files of a journal written before this run that this conversion has not made again.
@@ -524,7 +527,8 @@ impl Client {
             let next = tokio::select! {
                 next = incoming.recv() => next,
                 Some(finished) = puts.join_next(), if !puts.is_empty() => {
-                    finished.map_err(|e| Error::Local(format!("sending stopped: {e}")))??;
+                    self.settle(finished, &mut puts, &mut urls, &mut renewed, journal, &shared, cancel)
+                        .await?;
                     continue;
                 }
                 _ = cancel.cancelled() => return Err(Error::Cancelled),
@@ -615,34 +619,7 @@ impl Client {
             shared.done.fetch_add(held, Ordering::Relaxed);
             sent_before += held;
             for item in items {
-                let cancel_all = cancel.clone();
-                let shared = shared.clone();
-                let token = token.clone();
-                puts.spawn(async move {
-                    let Ok(_slot) = shared.slots.acquire().await else {
-                        return Err(Error::Cancelled);
-                    };
-                    let etag = match shared.put(&item, &token).await {
-                        Ok(etag) => etag,
-                        // Removed by the conversion because its pass started over (stopped here, or
-                        // gone before it could be opened): it is not in the version; nothing to record.
-                        Err(Error::Cancelled | Error::Local(_))
-                            if converting && !cancel_all.is_cancelled() && !item.path.exists() =>
-                        {
-                            return Ok(());
-                        }
-                        Err(e) => return Err(e),
-                    };
-                    let mut j = shared.journal.lock().expect("not poisoned");
-                    let sent = j.sent.entry(item.file.clone()).or_default();
-                    match item.part {
-                        0 => sent.whole = true,
-                        n => {
-                            sent.parts.insert(n, etag);
-                        }
-                    }
-                    j.save(&shared.journal_path)
-                });
+                spawn_put(&mut puts, &shared, item, token.clone(), cancel, None);
             }
         }
         shared.converting.store(false, Ordering::Relaxed);
@@ -655,7 +632,16 @@ impl Client {
             finished = puts.join_next() => finished,
             _ = cancel.cancelled() => return Err(Error::Cancelled),
         } {
-            finished.map_err(|e| Error::Local(format!("sending stopped: {e}")))??;
+            self.settle(
+                finished,
+                &mut puts,
+                &mut urls,
+                &mut renewed,
+                journal,
+                &shared,
+                cancel,
+            )
+            .await?;
         }
         let upload_id = journal
             .lock()
@@ -665,6 +651,54 @@ impl Client {
             .ok_or_else(|| Error::Local("the conversion made no data file".into()))?;
         let done = shared.done.load(Ordering::Relaxed);
         Ok((upload_id, done.saturating_sub(sent_before)))
+    }
+
+    /// Takes the outcome of one PUT: an item whose URL had expired (it waited behind others, or its URL
+    /// came from the start of a long run) goes again on the upload's URLs made again (at most
+    /// [`RENEWALS`] times); any other failure ends the sending.
+    #[allow(clippy::too_many_arguments)]
+    async fn settle(
+        &self,
+        finished: std::result::Result<Put, tokio::task::JoinError>,
+        puts: &mut Puts,
+        urls: &mut BTreeMap<String, FileUpload>,
+        renewed: &mut Option<Instant>,
+        journal: &Arc<Mutex<Journal>>,
+        shared: &Arc<Sending>,
+        cancel: &CancellationToken,
+    ) -> Result<()> {
+        let (error, item, slot) = match finished {
+            Ok(Put::Done) => return Ok(()),
+            Ok(Put::Failed(e)) => return Err(e),
+            Ok(Put::Expired(error, item, slot)) => (error, item, slot),
+            Err(e) => return Err(Error::Local(format!("sending stopped: {e}"))),
+        };
+        if item.cancel.is_cancelled() {
+            // Its file was made obsolete meanwhile (or the upload stops): not wanted any more.
+            return Ok(());
+        }
+        if renewed.is_none_or(|at| at < item.issued) {
+            let upload_id = journal.lock().expect("not poisoned").upload_id.clone();
+            let Some(upload_id) = upload_id else {
+                return Err(error);
+            };
+            let token = self.id_token().await?;
+            let again = PresignRequest {
+                upload_id: Some(upload_id),
+                ..Default::default()
+            };
+            let presigned = self.backend().presign(&token, &again).await?;
+            tracing::info!("upload URLs expired; made again");
+            urls.extend(presigned.files.into_iter().map(|f| (f.name.clone(), f)));
+            *renewed = Some(Instant::now());
+        }
+        let Some(item) = urls.get(&item.file).and_then(|upload| item.renewed(upload)) else {
+            return Err(error);
+        };
+        let token = item.cancel.clone();
+        // Its turn is kept: it goes at once, not behind the others (whose URLs would expire too).
+        spawn_put(puts, shared, item, token, cancel, Some(slot));
+        Ok(())
     }
 
     /// Presigns one file: creates the upload with it, or adds it to the upload.
@@ -728,8 +762,10 @@ struct Sending {
     total: AtomicU64,
     /// While the conversion goes on, its progress is what is shown.
     converting: AtomicBool,
+    /// This run converts (its files may be made obsolete by a pass that starts over).
+    converts: bool,
     /// PUTs in flight at once.
-    slots: tokio::sync::Semaphore,
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// One file's share of the progress.
@@ -826,6 +862,73 @@ impl Sending {
     }
 }
 
+/// How many times one PUT's URL is made again after a 403 (an expired URL; one that is refused when
+/// just made is refused for another reason).
+const RENEWALS: u32 = 3;
+
+/// The PUTs of one run.
+type Puts = tokio::task::JoinSet<Put>;
+
+/// How one PUT ended.
+enum Put {
+    /// Sent and recorded, or no longer wanted (its file made obsolete).
+    Done,
+    /// Refused with 403 (an expired URL, most likely): to go again on a URL made again, in the slot
+    /// it holds.
+    Expired(Error, Item, tokio::sync::OwnedSemaphorePermit),
+    Failed(Error),
+}
+
+/// Sends `item` (when a slot is free) and records it in the journal.
+fn spawn_put(
+    puts: &mut Puts,
+    shared: &Arc<Sending>,
+    mut item: Item,
+    token: CancellationToken,
+    cancel_all: &CancellationToken,
+    slot: Option<tokio::sync::OwnedSemaphorePermit>,
+) {
+    let shared = shared.clone();
+    let cancel_all = cancel_all.clone();
+    let converting = shared.converts;
+    item.cancel = token.clone();
+    puts.spawn(async move {
+        let slot = match slot {
+            Some(slot) => slot,
+            None => match shared.slots.clone().acquire_owned().await {
+                Ok(slot) => slot,
+                Err(_) => return Put::Failed(Error::Cancelled),
+            },
+        };
+        let etag = match shared.put(&item, &token).await {
+            Ok(etag) => etag,
+            // Removed by the conversion because its pass started over (stopped here, or gone before
+            // it could be opened): it is not in the version; nothing to record.
+            Err(Error::Cancelled | Error::Local(_))
+                if converting && !cancel_all.is_cancelled() && !item.path.exists() =>
+            {
+                return Put::Done;
+            }
+            Err(e @ Error::Refused { status: 403, .. }) if item.renewals < RENEWALS => {
+                return Put::Expired(e, item, slot);
+            }
+            Err(e) => return Put::Failed(e),
+        };
+        let mut j = shared.journal.lock().expect("not poisoned");
+        let sent = j.sent.entry(item.file.clone()).or_default();
+        match item.part {
+            0 => sent.whole = true,
+            n => {
+                sent.parts.insert(n, etag);
+            }
+        }
+        match j.save(&shared.journal_path) {
+            Ok(()) => Put::Done,
+            Err(e) => Put::Failed(e),
+        }
+    });
+}
+
 /// One PUT: a whole file (`part` 0) or one part.
 struct Item {
     file: String,
@@ -837,6 +940,36 @@ struct Item {
     headers: Vec<(String, String)>,
     /// Its file's share of the progress.
     counted: Arc<Counted>,
+    /// When its URL was handed over (it was made then or before).
+    issued: Instant,
+    /// How many times its URL was made again after one had expired.
+    renewals: u32,
+    /// Stops its PUT (its file's token).
+    cancel: CancellationToken,
+}
+
+impl Item {
+    /// The same PUT on the URL `upload` (made again) gives it.
+    fn renewed(self, upload: &FileUpload) -> Option<Item> {
+        let (url, headers) = match (self.part, &upload.url) {
+            (0, Some(url)) => (url.clone(), &upload.headers),
+            (0, None) => return None,
+            (n, _) => {
+                let part = upload.parts.iter().find(|p| p.number == n)?;
+                (part.url.clone(), &part.headers)
+            }
+        };
+        Some(Item {
+            url,
+            headers: headers
+                .iter()
+                .map(|h| (h.name.clone(), h.value.clone()))
+                .collect(),
+            issued: Instant::now(),
+            renewals: self.renewals + 1,
+            ..self
+        })
+    }
 }
 
 fn work_items(
@@ -865,6 +998,9 @@ fn work_items(
             url: url.clone(),
             headers: headers(&upload.headers),
             counted: counted.clone(),
+            issued: Instant::now(),
+            renewals: 0,
+            cancel: CancellationToken::new(),
         }];
     }
     let part_size = upload.part_size.unwrap_or(file.size) as u64;
@@ -887,6 +1023,9 @@ fn work_items(
                 url: part.url.clone(),
                 headers: headers(&part.headers),
                 counted: counted.clone(),
+                issued: Instant::now(),
+                renewals: 0,
+                cancel: CancellationToken::new(),
             })
         })
         .collect()
@@ -1249,7 +1388,8 @@ mod tests {
             done: AtomicU64::new(0),
             total: AtomicU64::new(0),
             converting: AtomicBool::new(true),
-            slots: tokio::sync::Semaphore::new(1),
+            converts: true,
+            slots: Arc::new(tokio::sync::Semaphore::new(1)),
         };
         let files: Vec<Arc<Counted>> = [100, 100, 100]
             .map(|size| {
