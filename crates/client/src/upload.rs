@@ -613,13 +613,13 @@ impl Client {
             going.push((file.path.clone(), token.clone(), counted.clone()));
             shared.total.fetch_add(file.size as u64, Ordering::Relaxed);
             let held = AtomicU64::new(0);
-            let items = work_items(&file, &upload, &sent, &held, &counted);
+            let items = work_items(&file, &upload, &sent, &held, &counted, &token);
             let held = held.into_inner();
             counted.bytes.fetch_add(held, Ordering::Relaxed);
             shared.done.fetch_add(held, Ordering::Relaxed);
             sent_before += held;
             for item in items {
-                spawn_put(&mut puts, &shared, item, token.clone(), cancel, None);
+                spawn_put(&mut puts, &shared, item, cancel, None);
             }
         }
         shared.converting.store(false, Ordering::Relaxed);
@@ -695,9 +695,8 @@ impl Client {
         let Some(item) = urls.get(&item.file).and_then(|upload| item.renewed(upload)) else {
             return Err(error);
         };
-        let token = item.cancel.clone();
         // Its turn is kept: it goes at once, not behind the others (whose URLs would expire too).
-        spawn_put(puts, shared, item, token, cancel, Some(slot));
+        spawn_put(puts, shared, item, cancel, Some(slot));
         Ok(())
     }
 
@@ -883,15 +882,13 @@ enum Put {
 fn spawn_put(
     puts: &mut Puts,
     shared: &Arc<Sending>,
-    mut item: Item,
-    token: CancellationToken,
+    item: Item,
     cancel_all: &CancellationToken,
     slot: Option<tokio::sync::OwnedSemaphorePermit>,
 ) {
     let shared = shared.clone();
     let cancel_all = cancel_all.clone();
     let converting = shared.converts;
-    item.cancel = token.clone();
     puts.spawn(async move {
         let slot = match slot {
             Some(slot) => slot,
@@ -900,7 +897,7 @@ fn spawn_put(
                 Err(_) => return Put::Failed(Error::Cancelled),
             },
         };
-        let etag = match shared.put(&item, &token).await {
+        let etag = match shared.put(&item, &item.cancel).await {
             Ok(etag) => etag,
             // Removed by the conversion because its pass started over (stopped here, or gone before
             // it could be opened): it is not in the version; nothing to record.
@@ -978,6 +975,7 @@ fn work_items(
     sent: &crate::journal::Sent,
     done: &AtomicU64,
     counted: &Arc<Counted>,
+    cancel: &CancellationToken,
 ) -> Vec<Item> {
     let headers = |h: &[delta_bridge_api::Header]| -> Vec<(String, String)> {
         h.iter()
@@ -1000,7 +998,7 @@ fn work_items(
             counted: counted.clone(),
             issued: Instant::now(),
             renewals: 0,
-            cancel: CancellationToken::new(),
+            cancel: cancel.clone(),
         }];
     }
     let part_size = upload.part_size.unwrap_or(file.size) as u64;
@@ -1025,7 +1023,7 @@ fn work_items(
                 counted: counted.clone(),
                 issued: Instant::now(),
                 renewals: 0,
-                cancel: CancellationToken::new(),
+                cancel: cancel.clone(),
             })
         })
         .collect()

@@ -349,17 +349,16 @@ impl Datasets {
             };
             let Some(existing) = existing else { continue };
             let owner = delta_log::upload_of(&existing);
-            if owner.as_deref() == Some(upload_id)
-                && delta_log::files_of(&existing) != delta_log::files_of(&entry)
-            {
-                // An earlier attempt of this upload chose other files (a retry that named others):
-                // this attempt removes that entry as it fails, so the next one writes its own.
-                return Err(Error::Conflict(
-                    "an earlier attempt to process this upload chose other files; process it again"
-                        .into(),
-                ));
-            }
             if owner.as_deref() == Some(upload_id) {
+                if delta_log::files_of(&existing) != delta_log::files_of(&entry) {
+                    // An earlier attempt of this upload chose other files (a retry that named
+                    // others): this attempt removes that entry as it fails, so the next one writes
+                    // its own.
+                    return Err(Error::Conflict(
+                        "an earlier attempt to process this upload chose other files; process it again"
+                            .into(),
+                    ));
+                }
                 tracing::info!(
                     upload = upload_id,
                     key,

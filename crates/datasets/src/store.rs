@@ -611,22 +611,8 @@ impl Store {
         }
         // Read in the transaction that ends it: a file added just before is among them.
         let files = upload_files(&mut tx, upload_id).await?;
-        // The caller deletes the objects now; on S3 a URL still valid could PUT one again, so each is
-        // deleted once more when the URLs expired.
-        let after = generation(&mut tx).await?;
-        let now = now_ms();
-        for file in files.iter().filter(|_| upload.expires_at > now) {
-            let parts = format!(".uploads/{}-{}", upload_id, file.index);
-            insert_deletion(
-                &mut tx,
-                &parts,
-                Some((&file.key, None)),
-                after,
-                upload.expires_at,
-                now,
-            )
-            .await?;
-        }
+        // The caller deletes the objects now; on S3 a URL still valid could PUT one again.
+        delete_again_when_expired(&mut tx, upload_id, &files, upload.expires_at, now_ms()).await?;
         sqlx::query("DELETE FROM upload_files WHERE upload_id = $1")
             .bind(upload_id)
             .execute(&mut *tx)
@@ -836,19 +822,23 @@ impl Store {
         if !plan.discarded.is_empty() {
             // Never served, so nothing waits for share.yaml: due at the current generation.
             let after = generation(&mut tx).await?;
-            let expiry = upload_expiry(&mut tx, &plan.upload_id).await?;
             for file in &plan.discarded {
                 // The object, and the parts a multipart upload of it received (on local disk under
-                // `.uploads/<upload>-<index>`; an S3 upload is aborted); once more when its URL
-                // expired, in case it was PUT again meanwhile.
+                // `.uploads/<upload>-<index>`; an S3 upload is aborted).
                 let parts = format!(".uploads/{}-{}", plan.upload_id, file.index);
                 let object = Some((file.key.as_str(), file.multipart_id.as_deref()));
                 insert_deletion(&mut tx, &parts, object, after, 0, d.updated_at).await?;
-                if expiry > d.updated_at {
-                    let again = Some((file.key.as_str(), None));
-                    insert_deletion(&mut tx, &parts, again, after, expiry, d.updated_at).await?;
-                }
             }
+            // Once more when its URLs expired, in case one was PUT again meanwhile.
+            let expiry = upload_expiry(&mut tx, &plan.upload_id).await?;
+            delete_again_when_expired(
+                &mut tx,
+                &plan.upload_id,
+                &plan.discarded,
+                expiry,
+                d.updated_at,
+            )
+            .await?;
         }
         for file in &plan.added {
             sqlx::query(
@@ -1300,6 +1290,35 @@ async fn insert_deletion(
     .bind(now)
     .execute(connection)
     .await?;
+    Ok(())
+}
+
+/// Schedules the objects of an upload's `files` to be deleted once more at `expiry`, when the upload's
+/// presigned URLs stop working: on S3 one of them could PUT an object again until then. Nothing if
+/// they have expired already.
+async fn delete_again_when_expired(
+    connection: &mut sqlx::AnyConnection,
+    upload_id: &str,
+    files: &[UploadFile],
+    expiry: i64,
+    now: i64,
+) -> Result<()> {
+    if expiry <= now {
+        return Ok(());
+    }
+    let after = generation(connection).await?;
+    for file in files {
+        let parts = format!(".uploads/{upload_id}-{}", file.index);
+        insert_deletion(
+            connection,
+            &parts,
+            Some((&file.key, None)),
+            after,
+            expiry,
+            now,
+        )
+        .await?;
+    }
     Ok(())
 }
 
